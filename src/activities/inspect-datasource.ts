@@ -1,0 +1,31 @@
+import type { DatasourceCatalog } from '../config/datasources';
+import { openMysql } from '../connectors/mysql/connection';
+import {
+  checkSourcePrerequisites,
+  type PrerequisiteCheck,
+  readSourceSettings,
+  type SourceSettings,
+} from '../connectors/mysql/prerequisites';
+
+export interface DatasourceInspection {
+  datasource: string;
+  settings: SourceSettings;
+  /** Checks for use as a CDC source; all ok means the server can be replicated from. */
+  sourceChecks: PrerequisiteCheck[];
+  sourceReady: boolean;
+}
+
+/** Connects to a MySQL/MariaDB datasource and reports its version, binlog settings and grants. */
+export function makeInspectDatasource(catalog: DatasourceCatalog) {
+  return async function inspectDatasource(name: string): Promise<DatasourceInspection> {
+    const ds = catalog.resolve(name);
+    const conn = await openMysql(ds);
+    try {
+      const settings = await readSourceSettings(conn);
+      const sourceChecks = checkSourcePrerequisites(settings);
+      return { datasource: name, settings, sourceChecks, sourceReady: sourceChecks.every((c) => c.ok) };
+    } finally {
+      await conn.end();
+    }
+  };
+}

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { type StackSettings, stackSettingsFromEnv } from '../config/stack';
+import { down, status, up } from '../devstack/stack';
+import { ensureMariaDb, ensureTemporal } from '../devstack/tools';
+import { runDemo } from './demo';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+function printUrls(s: StackSettings): void {
+  console.log(`
+Otterflow local stack (state in ${s.home})
+  API                 http://${s.host}:${s.apiPort}   (health: /healthz)
+  Temporal Web UI     http://${s.host}:${s.temporalUiPort}
+  Temporal gRPC       ${s.host}:${s.temporalPort}   namespace "${s.namespace}", task queue "${s.taskQueue}"
+  MariaDB source      mysql -h ${s.host} -P ${s.sourcePort} -u root   (server id ${s.sourceServerId}, binlog ROW/FULL)
+  MariaDB target      mysql -h ${s.host} -P ${s.targetPort} -u root   (server id ${s.targetServerId})
+  Worker metrics      http://${s.host}:${s.metricsPort}/metrics
+Stop it with: node bin/otterflow.js dev down   (add --wipe to delete the data too)`);
+}
+
+export function registerDevCommands(program: Command): void {
+  const dev = program.command('dev').description('the embedded local stack: Temporal dev server, two MariaDB, worker, API');
+
+  dev
+    .command('install')
+    .description('install the MariaDB server and the temporal CLI when they are missing')
+    .action(() => {
+      const m = ensureMariaDb(say);
+      const t = ensureTemporal(say);
+      say(`mariadbd: ${m.mariadbd}\ntemporal: ${t}`);
+    });
+
+  dev
+    .command('up')
+    .description('start the local stack (idempotent: running parts are left alone)')
+    .option('--infra-only', 'start only Temporal and the two MariaDB instances')
+    .option('--demo', 'then run the demo pipeline')
+    .action(async (opts: { infraOnly?: boolean; demo?: boolean }) => {
+      const s = stackSettingsFromEnv();
+      const report = await up(s, say, { infraOnly: opts.infraOnly });
+      for (const [name, state] of Object.entries(report.components)) say(`  ${name.padEnd(16)} ${state}`);
+      printUrls(s);
+      if (opts.demo) {
+        await runDemo(s);
+      }
+    });
+
+  dev
+    .command('down')
+    .description('stop what `dev up` started (only processes recorded in our pid files)')
+    .option('--wipe', 'also delete the data: databases, Temporal history, logs')
+    .action(async (opts: { wipe?: boolean }) => {
+      const s = stackSettingsFromEnv();
+      const stopped = await down(s, say, { wipe: opts.wipe });
+      say(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing of ours was running');
+    });
+
+  dev
+    .command('status')
+    .description('show which parts of the local stack are running')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const s = stackSettingsFromEnv();
+      const rows = status(s);
+      if (opts.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      for (const r of rows) {
+        console.log(`${r.component.padEnd(16)} ${r.running ? `running (pid ${r.pid})` : 'stopped'.padEnd(18)}  ${r.detail}`);
+      }
+    });
+}

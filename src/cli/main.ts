@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { stackSettingsFromEnv } from '../config/stack';
+import { runApi } from '../api/server';
+import { runWorker } from '../worker/run';
+import { registerDevCommands } from './dev';
+
+const program = new Command();
+program.name('otterflow').description('MySQL/MariaDB binlog replication on Temporal').version('0.1.0');
+
+registerDevCommands(program);
+
+program
+  .command('worker')
+  .description('run a Temporal worker that executes pipeline workflows and activities')
+  .action(async () => {
+    await runWorker(stackSettingsFromEnv());
+  });
+
+program
+  .command('api')
+  .description('run the REST API server')
+  .action(async () => {
+    await runApi(stackSettingsFromEnv());
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`otterflow: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Where and on which ports the embedded local stack runs. Every value can be overridden by an
+ * environment variable so that two stacks (a developer's and a test's) can run side by side.
+ */
+export interface StackSettings {
+  /** Project-local state folder: data directories, pid files, logs. */
+  home: string;
+  host: string;
+  sourcePort: number;
+  targetPort: number;
+  sourceServerId: number;
+  targetServerId: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  apiPort: number;
+  metricsPort: number;
+  namespace: string;
+  taskQueue: string;
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const envSchema = z.object({
+  OTTERFLOW_HOME: z.string().min(1).optional(),
+  OTTERFLOW_HOST: z.string().min(1).default('127.0.0.1'),
+  OTTERFLOW_SOURCE_PORT: port.default(13306),
+  OTTERFLOW_TARGET_PORT: port.default(13307),
+  OTTERFLOW_SOURCE_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(101),
+  OTTERFLOW_TARGET_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(102),
+  OTTERFLOW_TEMPORAL_PORT: port.default(17233),
+  OTTERFLOW_TEMPORAL_UI_PORT: port.default(18233),
+  OTTERFLOW_API_PORT: port.default(18080),
+  OTTERFLOW_METRICS_PORT: port.default(19464),
+  OTTERFLOW_NAMESPACE: z.string().min(1).default('default'),
+  OTTERFLOW_TASK_QUEUE: z.string().min(1).default('otterflow'),
+});
+
+/** The project root: two levels above this file, in src/ and in dist/ alike. */
+export const projectRoot = path.resolve(__dirname, '..', '..');
+
+/** Reads stack settings from the environment; throws a readable error naming the bad variable. */
+export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StackSettings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    home: path.resolve(e.OTTERFLOW_HOME ?? path.join(projectRoot, '.otterflow')),
+    host: e.OTTERFLOW_HOST,
+    sourcePort: e.OTTERFLOW_SOURCE_PORT,
+    targetPort: e.OTTERFLOW_TARGET_PORT,
+    sourceServerId: e.OTTERFLOW_SOURCE_SERVER_ID,
+    targetServerId: e.OTTERFLOW_TARGET_SERVER_ID,
+    temporalPort: e.OTTERFLOW_TEMPORAL_PORT,
+    temporalUiPort: e.OTTERFLOW_TEMPORAL_UI_PORT,
+    apiPort: e.OTTERFLOW_API_PORT,
+    metricsPort: e.OTTERFLOW_METRICS_PORT,
+    namespace: e.OTTERFLOW_NAMESPACE,
+    taskQueue: e.OTTERFLOW_TASK_QUEUE,
+  };
+}
+
+export function temporalAddress(s: StackSettings): string {
+  return `${s.host}:${s.temporalPort}`;
+}

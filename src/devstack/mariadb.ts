@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import {
+  assertPortFree,
+  isOurProcessAlive,
+  type PidRecord,
+  readPidRecord,
+  removePidRecord,
+  sleep,
+  spawnDetached,
+  writePidRecord,
+} from './processes';
+import type { MariaDbTools } from './tools';
+
+/** One private mariadbd of the local stack ("source" or "target"). */
+export interface MariaDbInstanceSpec {
+  name: 'source' | 'target' | string;
+  host: string;
+  port: number;
+  serverId: number;
+  /** Folder of this instance: data/, socket, logs and the ownership marker. */
+  dir: string;
+  runDir: string;
+}
+
+const MARKER = 'otterflow-instance.json';
+
+export function dataDir(spec: MariaDbInstanceSpec): string {
+  return path.join(spec.dir, 'data');
+}
+
+function processName(spec: MariaDbInstanceSpec): string {
+  return `mariadb-${spec.name}`;
+}
+
+/**
+ * Server options. Binlog is on for both instances: the source must have it for CDC, the
+ * target needs it for bidirectional channels and for cascades (A↔B→C).
+ */
+export function mariadbdArgs(spec: MariaDbInstanceSpec): string[] {
+  const args = [
+    '--no-defaults',
+    `--datadir=${dataDir(spec)}`,
+    `--port=${spec.port}`,
+    `--bind-address=${spec.host}`,
+    `--socket=${path.join(spec.dir, 'mariadb.sock')}`,
+    `--pid-file=${path.join(spec.dir, 'mariadb.pid')}`,
+    `--log-error=${path.join(spec.dir, 'error.log')}`,
+    `--server-id=${spec.serverId}`,
+    '--log-bin=mysql-bin',
+    '--log-slave-updates=ON',
+    '--binlog-format=ROW',
+    '--binlog-row-image=FULL',
+    '--binlog-row-metadata=FULL',
+    '--skip-name-resolve',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_general_ci',
+    '--max-allowed-packet=256M',
+    '--max-connections=500',
+    '--innodb-buffer-pool-size=512M',
+    '--innodb-log-file-size=256M',
+    '--innodb-flush-log-at-trx-commit=2',
+  ];
+  if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--user=root');
+  return args;
+}
+
+/** Creates the data directory once; refuses a non-empty directory that Otterflow did not create. */
+export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): void {
+  const data = dataDir(spec);
+  const marker = path.join(spec.dir, MARKER);
+  if (fs.existsSync(marker)) return;
+  if (fs.existsSync(data) && fs.readdirSync(data).length > 0) {
+    throw new Error(
+      `${data} is not empty and was not created by Otterflow (no ${MARKER} beside it). ` +
+        'Refusing to start a server on a data directory that is not ours: move it away or choose ' +
+        'another OTTERFLOW_HOME.',
+    );
+  }
+  fs.mkdirSync(data, { recursive: true });
+  const args = [
+    '--no-defaults',
+    `--datadir=${data}`,
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+  ];
+  if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--user=root');
+  try {
+    execFileSync(tools.installDb, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; stdout?: Buffer };
+    throw new Error(`mariadb-install-db failed for ${data}:\n${e.stderr?.toString() ?? ''}${e.stdout ?? ''}`);
+  }
+  fs.writeFileSync(
+    marker,
+    JSON.stringify({ createdBy: 'otterflow', name: spec.name, createdAt: new Date().toISOString() }, null, 2),
+  );
+}
+
+export function instanceRecord(spec: MariaDbInstanceSpec): PidRecord | undefined {
+  return readPidRecord(spec.runDir, processName(spec));
+}
+
+export function isRunning(spec: MariaDbInstanceSpec): boolean {
+  const rec = instanceRecord(spec);
+  return rec !== undefined && isOurProcessAlive(rec);
+}
+
+/** Starts the instance unless it already runs; waits until it answers SQL. */
+export async function startMariaDb(
+  spec: MariaDbInstanceSpec,
+  tools: MariaDbTools,
+): Promise<'started' | 'already running'> {
+  if (isRunning(spec)) {
+    await waitForSql(spec, 30000);
+    return 'already running';
+  }
+  removePidRecord(spec.runDir, processName(spec));
+  await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
+  initDataDir(spec, tools);
+  const pid = spawnDetached(tools.mariadbd, mariadbdArgs(spec), { logFile: path.join(spec.dir, 'stdout.log') });
+  const rec: PidRecord = { name: processName(spec), pid, marker: dataDir(spec), startedAt: new Date().toISOString() };
+  writePidRecord(spec.runDir, rec);
+  try {
+    await waitForSql(spec, 60000, rec);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- ${spec.dir}/error.log (tail) ---\n${tail(path.join(spec.dir, 'error.log'))}`);
+  }
+  return 'started';
+}
+
+async function waitForSql(spec: MariaDbInstanceSpec, timeoutMs: number, rec?: PidRecord): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (rec && !isOurProcessAlive(rec)) throw new Error(`mariadbd "${spec.name}" exited during start-up`);
+    try {
+      const conn = await mysql.createConnection({ host: spec.host, port: spec.port, user: 'root', connectTimeout: 1000 });
+      await conn.query('SELECT 1');
+      await conn.end();
+      return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`MariaDB "${spec.name}" on port ${spec.port} did not answer SQL in time: ${lastError}`);
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

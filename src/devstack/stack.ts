@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { projectRoot, type StackSettings } from '../config/stack';
+import { isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
+import {
+  assertPortFree,
+  isOurProcessAlive,
+  type PidRecord,
+  readPidRecord,
+  removePidRecord,
+  spawnDetached,
+  stopProcess,
+  waitForPort,
+  writePidRecord,
+} from './processes';
+import { isTemporalRunning, startTemporal, type TemporalDevSpec } from './temporal';
+import { ensureMariaDb, ensureTemporal, type Log } from './tools';
+
+/** The pieces of the embedded stack, in start order (stop order is the reverse). */
+export const COMPONENTS = ['temporal', 'mariadb-source', 'mariadb-target', 'worker', 'api'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export function runDir(s: StackSettings): string {
+  return path.join(s.home, 'run');
+}
+
+export function mariaDbSpec(s: StackSettings, which: 'source' | 'target'): MariaDbInstanceSpec {
+  return {
+    name: which,
+    host: s.host,
+    port: which === 'source' ? s.sourcePort : s.targetPort,
+    serverId: which === 'source' ? s.sourceServerId : s.targetServerId,
+    dir: path.join(s.home, 'mariadb', which),
+    runDir: runDir(s),
+  };
+}
+
+export function temporalSpec(s: StackSettings): TemporalDevSpec {
+  return {
+    host: s.host,
+    port: s.temporalPort,
+    uiPort: s.temporalUiPort,
+    dir: path.join(s.home, 'temporal'),
+    runDir: runDir(s),
+    namespace: s.namespace,
+  };
+}
+
+/** Environment handed to the worker and API processes so they find this stack. */
+export function stackEnv(s: StackSettings): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    OTTERFLOW_HOME: s.home,
+    OTTERFLOW_HOST: s.host,
+    OTTERFLOW_SOURCE_PORT: String(s.sourcePort),
+    OTTERFLOW_TARGET_PORT: String(s.targetPort),
+    OTTERFLOW_TEMPORAL_PORT: String(s.temporalPort),
+    OTTERFLOW_TEMPORAL_UI_PORT: String(s.temporalUiPort),
+    OTTERFLOW_API_PORT: String(s.apiPort),
+    OTTERFLOW_METRICS_PORT: String(s.metricsPort),
+    OTTERFLOW_NAMESPACE: s.namespace,
+    OTTERFLOW_TASK_QUEUE: s.taskQueue,
+  };
+}
+
+export interface UpOptions {
+  /** Start only the databases and Temporal (the test harness runs its own workers). */
+  infraOnly?: boolean;
+}
+
+export interface UpReport {
+  components: Record<string, 'started' | 'already running' | 'skipped'>;
+}
+
+/** Brings the stack up; idempotent: running parts are left alone and reported as such. */
+export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Promise<UpReport> {
+  fs.mkdirSync(s.home, { recursive: true });
+  const report: UpReport = { components: {} };
+  const temporalBin = ensureTemporal(log);
+  const mariadb = ensureMariaDb(log);
+
+  report.components.temporal = await startTemporal(temporalSpec(s), temporalBin);
+  for (const which of ['source', 'target'] as const) {
+    report.components[`mariadb-${which}`] = await startMariaDb(mariaDbSpec(s, which), mariadb);
+  }
+  registerLocalDatasources(s);
+
+  for (const [name, port] of [
+    ['worker', s.metricsPort],
+    ['api', s.apiPort],
+  ] as const) {
+    if (opts.infraOnly) {
+      report.components[name] = 'skipped';
+      continue;
+    }
+    report.components[name] = await startNodeProcess(s, name, port);
+  }
+  return report;
+}
+
+/** The two local databases as datasources named "source" and "target" (root, no password). */
+function registerLocalDatasources(s: StackSettings): void {
+  const catalog = new DatasourceCatalog(catalogFile(s.home));
+  for (const which of ['source', 'target'] as const) {
+    if (catalog.get(which)) continue;
+    catalog.put({
+      name: which,
+      kind: 'mariadb',
+      host: s.host,
+      port: which === 'source' ? s.sourcePort : s.targetPort,
+      user: 'root',
+    });
+  }
+}
+
+async function startNodeProcess(
+  s: StackSettings,
+  name: 'worker' | 'api',
+  port: number,
+): Promise<'started' | 'already running'> {
+  const dir = runDir(s);
+  const existing = readPidRecord(dir, name);
+  if (existing && isOurProcessAlive(existing)) return 'already running';
+  removePidRecord(dir, name);
+  await assertPortFree(s.host, port, name === 'api' ? 'the API server' : 'the worker metrics endpoint');
+  const bin = path.join(projectRoot, 'bin', 'otterflow.js');
+  const logFile = path.join(s.home, 'logs', `${name}.log`);
+  const pid = spawnDetached(process.execPath, [bin, name], { logFile, env: stackEnv(s), cwd: projectRoot });
+  const rec: PidRecord = { name, pid, marker: 'otterflow.js', startedAt: new Date().toISOString() };
+  writePidRecord(dir, rec);
+  try {
+    await waitForPort(s.host, port, 120000, () => isOurProcessAlive(rec));
+  } catch (err) {
+    throw new Error(`${name} did not start: ${(err as Error).message}; see ${logFile}`);
+  }
+  return 'started';
+}
+
+export interface ComponentStatus {
+  component: Component;
+  running: boolean;
+  pid?: number;
+  detail: string;
+}
+
+export function status(s: StackSettings): ComponentStatus[] {
+  const dir = runDir(s);
+  const detail: Record<Component, string> = {
+    temporal: `grpc ${s.host}:${s.temporalPort}, Web UI http://${s.host}:${s.temporalUiPort}`,
+    'mariadb-source': `mysql://root@${s.host}:${s.sourcePort} (server id ${s.sourceServerId})`,
+    'mariadb-target': `mysql://root@${s.host}:${s.targetPort} (server id ${s.targetServerId})`,
+    worker: `task queue "${s.taskQueue}", metrics http://${s.host}:${s.metricsPort}/metrics`,
+    api: `http://${s.host}:${s.apiPort}`,
+  };
+  return COMPONENTS.map((component) => {
+    const rec = readPidRecord(dir, component);
+    const running =
+      component === 'temporal'
+        ? isTemporalRunning(temporalSpec(s))
+        : component.startsWith('mariadb-')
+          ? isRunning(mariaDbSpec(s, component === 'mariadb-source' ? 'source' : 'target'))
+          : rec !== undefined && isOurProcessAlive(rec);
+    return { component, running, pid: running ? rec?.pid : undefined, detail: detail[component] };
+  });
+}
+
+export interface DownOptions {
+  /** Also delete the data (databases, Temporal history, logs). */
+  wipe?: boolean;
+}
+
+/** Stops only the processes recorded in our pid files, in reverse start order. */
+export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): Promise<string[]> {
+  const dir = runDir(s);
+  const stopped: string[] = [];
+  for (const component of [...COMPONENTS].reverse()) {
+    const rec = readPidRecord(dir, component);
+    if (!rec) continue;
+    if (isOurProcessAlive(rec)) {
+      log(`stopping ${component} (pid ${rec.pid})…`);
+      await stopProcess(rec, component.startsWith('mariadb') ? 60000 : 15000);
+      stopped.push(component);
+    }
+    removePidRecord(dir, component);
+  }
+  if (opts.wipe) {
+    for (const sub of ['mariadb', 'temporal', 'logs', 'run', 'datasources.json']) {
+      fs.rmSync(path.join(s.home, sub), { recursive: true, force: true });
+    }
+    log(`wiped the data under ${s.home}`);
+  }
+  return stopped;
+}

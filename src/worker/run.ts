@@ -1,0 +1,50 @@
+import http from 'node:http';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import client from 'prom-client';
+import { createActivities } from '../activities';
+import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { type StackSettings, temporalAddress } from '../config/stack';
+import { logger } from '../util/logger';
+
+export const workflowsPath = require.resolve('../workflows');
+
+/** Creates a worker for the given task queue on an existing connection (tests use this too). */
+export async function createWorker(
+  connection: NativeConnection,
+  opts: { namespace: string; taskQueue: string; home: string; identity?: string },
+): Promise<Worker> {
+  const catalog = new DatasourceCatalog(catalogFile(opts.home));
+  return Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath,
+    activities: createActivities({ catalog }),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  });
+}
+
+/** `otterflow worker`: polls the task queue until SIGINT/SIGTERM; serves Prometheus metrics. */
+export async function runWorker(s: StackSettings): Promise<void> {
+  const connection = await NativeConnection.connect({ address: temporalAddress(s) });
+  const worker = await createWorker(connection, { namespace: s.namespace, taskQueue: s.taskQueue, home: s.home });
+  client.collectDefaultMetrics({ prefix: 'otterflow_worker_' });
+  const metrics = http.createServer(async (req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', client.register.contentType);
+      res.end(await client.register.metrics());
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => metrics.listen(s.metricsPort, s.host, resolve));
+  logger.info({ taskQueue: s.taskQueue, temporal: temporalAddress(s), metricsPort: s.metricsPort }, 'worker started');
+  try {
+    await worker.run(); // the SDK installs SIGINT/SIGTERM handlers that shut the worker down
+  } finally {
+    metrics.close();
+    await connection.close();
+    logger.info('worker stopped');
+  }
+}

@@ -1,0 +1,2 @@
+// Workflow entry point bundled by the worker: deterministic code only, no I/O imports.
+export { stackCheckWorkflow } from './stack-check';

@@ -44,9 +44,15 @@ if (files.length === 0) {
 const otterflow = path.join(root, 'bin', 'otterflow.js');
 let startedStack = false;
 if (!unitOnly) {
-  const before = spawnSync(process.execPath, [otterflow, 'dev', 'status', '--json'], { env, encoding: 'utf8' });
+  const before = spawnSync(process.execPath, [otterflow, 'dev', 'status', '--json'], {
+    env,
+    encoding: 'utf8',
+  });
   const wasRunning = before.status === 0 && JSON.parse(before.stdout).some((c) => c.running);
-  const upRun = spawnSync(process.execPath, [otterflow, 'dev', 'up', '--infra-only'], { env, stdio: 'inherit' });
+  const upRun = spawnSync(process.execPath, [otterflow, 'dev', 'up', '--infra-only'], {
+    env,
+    stdio: 'inherit',
+  });
   if (upRun.status !== 0) process.exit(upRun.status || 1);
   startedStack = !wasRunning;
 }

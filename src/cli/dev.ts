@@ -19,7 +19,9 @@ Stop it with: node bin/otterflow.js dev down   (add --wipe to delete the data to
 }
 
 export function registerDevCommands(program: Command): void {
-  const dev = program.command('dev').description('the embedded local stack: Temporal dev server, two MariaDB, worker, API');
+  const dev = program
+    .command('dev')
+    .description('the embedded local stack: Temporal dev server, two MariaDB, worker, API');
 
   dev
     .command('install')
@@ -67,7 +69,9 @@ export function registerDevCommands(program: Command): void {
         return;
       }
       for (const r of rows) {
-        console.log(`${r.component.padEnd(16)} ${r.running ? `running (pid ${r.pid})` : 'stopped'.padEnd(18)}  ${r.detail}`);
+        console.log(
+          `${r.component.padEnd(16)} ${r.running ? `running (pid ${r.pid})` : 'stopped'.padEnd(18)}  ${r.detail}`,
+        );
       }
     });
 }

@@ -21,7 +21,10 @@ export const datasourceSchema = z
     host: z.string().min(1).max(255),
     port: z.number().int().min(1).max(65535),
     user: z.string().min(1).max(128),
-    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
     passwordFile: z.string().min(1).optional(),
     /** Oracle service name; unused for MySQL. */
     serviceName: z.string().min(1).optional(),
@@ -38,7 +41,8 @@ export interface ResolvedDatasource extends Datasource {
 export function resolvePassword(ds: Datasource, env: NodeJS.ProcessEnv = process.env): string {
   if (ds.passwordEnv) {
     const v = env[ds.passwordEnv];
-    if (v === undefined) throw new Error(`datasource "${ds.name}": environment variable ${ds.passwordEnv} is not set`);
+    if (v === undefined)
+      throw new Error(`datasource "${ds.name}": environment variable ${ds.passwordEnv} is not set`);
     return v;
   }
   if (ds.passwordFile) {

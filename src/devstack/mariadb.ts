@@ -67,11 +67,10 @@ export function mariadbdArgs(spec: MariaDbInstanceSpec): string[] {
   return args;
 }
 
-/** Creates the data directory once; refuses a non-empty directory that Otterflow did not create. */
-export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): void {
+/** Throws when the data directory holds files that Otterflow did not create. */
+export function assertDataDirIsOurs(spec: MariaDbInstanceSpec): void {
   const data = dataDir(spec);
-  const marker = path.join(spec.dir, MARKER);
-  if (fs.existsSync(marker)) return;
+  if (fs.existsSync(path.join(spec.dir, MARKER))) return;
   if (fs.existsSync(data) && fs.readdirSync(data).length > 0) {
     throw new Error(
       `${data} is not empty and was not created by Otterflow (no ${MARKER} beside it). ` +
@@ -79,6 +78,14 @@ export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): voi
         'another OTTERFLOW_HOME.',
     );
   }
+}
+
+/** Creates the data directory once; refuses a non-empty directory that Otterflow did not create. */
+export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): void {
+  const data = dataDir(spec);
+  const marker = path.join(spec.dir, MARKER);
+  assertDataDirIsOurs(spec);
+  if (fs.existsSync(marker)) return;
   fs.mkdirSync(data, { recursive: true });
   const args = [
     '--no-defaults',
@@ -120,13 +127,22 @@ export async function startMariaDb(
   removePidRecord(spec.runDir, processName(spec));
   await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
   initDataDir(spec, tools);
-  const pid = spawnDetached(tools.mariadbd, mariadbdArgs(spec), { logFile: path.join(spec.dir, 'stdout.log') });
-  const rec: PidRecord = { name: processName(spec), pid, marker: dataDir(spec), startedAt: new Date().toISOString() };
+  const pid = spawnDetached(tools.mariadbd, mariadbdArgs(spec), {
+    logFile: path.join(spec.dir, 'stdout.log'),
+  });
+  const rec: PidRecord = {
+    name: processName(spec),
+    pid,
+    marker: dataDir(spec),
+    startedAt: new Date().toISOString(),
+  };
   writePidRecord(spec.runDir, rec);
   try {
     await waitForSql(spec, 60000, rec);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- ${spec.dir}/error.log (tail) ---\n${tail(path.join(spec.dir, 'error.log'))}`);
+    throw new Error(
+      `${(err as Error).message}\n--- ${spec.dir}/error.log (tail) ---\n${tail(path.join(spec.dir, 'error.log'))}`,
+    );
   }
   return 'started';
 }
@@ -137,7 +153,12 @@ async function waitForSql(spec: MariaDbInstanceSpec, timeoutMs: number, rec?: Pi
   while (Date.now() < deadline) {
     if (rec && !isOurProcessAlive(rec)) throw new Error(`mariadbd "${spec.name}" exited during start-up`);
     try {
-      const conn = await mysql.createConnection({ host: spec.host, port: spec.port, user: 'root', connectTimeout: 1000 });
+      const conn = await mysql.createConnection({
+        host: spec.host,
+        port: spec.port,
+        user: 'root',
+        connectTimeout: 1000,
+      });
       await conn.query('SELECT 1');
       await conn.end();
       return;

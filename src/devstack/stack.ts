@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { projectRoot, type StackSettings } from '../config/stack';
-import { isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
+import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
 import {
   assertPortFree,
   isOurProcessAlive,
@@ -79,6 +79,7 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
   const report: UpReport = { components: {} };
   const temporalBin = ensureTemporal(log);
   const mariadb = ensureMariaDb(log);
+  await preflight(s, opts);
 
   report.components.temporal = await startTemporal(temporalSpec(s), temporalBin);
   for (const which of ['source', 'target'] as const) {
@@ -97,6 +98,39 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
     report.components[name] = await startNodeProcess(s, name, port);
   }
   return report;
+}
+
+/**
+ * Checks everything that can be checked before starting anything, so that a bad environment
+ * (a port taken by another program, a foreign data directory) fails fast and leaves nothing half-started.
+ */
+async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
+  const problems: string[] = [];
+  const check = async (running: boolean, port: number, what: string) => {
+    if (running) return;
+    await assertPortFree(s.host, port, what).catch((e: Error) => problems.push(e.message));
+  };
+  const t = temporalSpec(s);
+  await check(isTemporalRunning(t), s.temporalPort, 'the Temporal dev server');
+  await check(isTemporalRunning(t), s.temporalUiPort, 'the Temporal Web UI');
+  for (const which of ['source', 'target'] as const) {
+    const spec = mariaDbSpec(s, which);
+    await check(isRunning(spec), spec.port, `MariaDB "${which}"`);
+    try {
+      assertDataDirIsOurs(spec);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (!opts.infraOnly) {
+    const alive = (name: string) => {
+      const rec = readPidRecord(runDir(s), name);
+      return rec !== undefined && isOurProcessAlive(rec);
+    };
+    await check(alive('worker'), s.metricsPort, 'the worker metrics endpoint');
+    await check(alive('api'), s.apiPort, 'the API server');
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
 }
 
 /** The two local databases as datasources named "source" and "target" (root, no password). */

@@ -45,7 +45,8 @@ export function temporalArgs(spec: TemporalDevSpec): string[] {
     'warn',
   ];
   if (spec.namespace !== 'default') args.push('--namespace', spec.namespace);
-  for (const [key, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${key}=${type}`);
+  for (const [key, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${key}=${type}`);
   return args;
 }
 
@@ -58,7 +59,10 @@ export function isTemporalRunning(spec: TemporalDevSpec): boolean {
   return rec !== undefined && isOurProcessAlive(rec);
 }
 
-export async function startTemporal(spec: TemporalDevSpec, binary: string): Promise<'started' | 'already running'> {
+export async function startTemporal(
+  spec: TemporalDevSpec,
+  binary: string,
+): Promise<'started' | 'already running'> {
   if (isTemporalRunning(spec)) {
     await waitForTemporal(spec, 30000);
     return 'already running';
@@ -75,12 +79,18 @@ export async function startTemporal(spec: TemporalDevSpec, binary: string): Prom
 }
 
 /** Waits until the frontend answers and the namespace exists. */
-export async function waitForTemporal(spec: TemporalDevSpec, timeoutMs: number, rec?: PidRecord): Promise<void> {
+export async function waitForTemporal(
+  spec: TemporalDevSpec,
+  timeoutMs: number,
+  rec?: PidRecord,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
     if (rec && !isOurProcessAlive(rec)) {
-      throw new Error(`the Temporal dev server exited during start-up; see ${path.join(spec.dir, 'temporal.log')}`);
+      throw new Error(
+        `the Temporal dev server exited during start-up; see ${path.join(spec.dir, 'temporal.log')}`,
+      );
     }
     try {
       const conn = await Connection.connect({ address: `${spec.host}:${spec.port}`, connectTimeout: 1000 });

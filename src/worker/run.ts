@@ -5,6 +5,7 @@ import { createActivities } from '../activities';
 import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { type StackSettings, temporalAddress } from '../config/stack';
 import { logger } from '../util/logger';
+import { installRuntime } from './runtime';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -26,8 +27,13 @@ export async function createWorker(
 
 /** `otterflow worker`: polls the task queue until SIGINT/SIGTERM; serves Prometheus metrics. */
 export async function runWorker(s: StackSettings): Promise<void> {
+  installRuntime();
   const connection = await NativeConnection.connect({ address: temporalAddress(s) });
-  const worker = await createWorker(connection, { namespace: s.namespace, taskQueue: s.taskQueue, home: s.home });
+  const worker = await createWorker(connection, {
+    namespace: s.namespace,
+    taskQueue: s.taskQueue,
+    home: s.home,
+  });
   client.collectDefaultMetrics({ prefix: 'otterflow_worker_' });
   const metrics = http.createServer(async (req, res) => {
     if (req.url === '/metrics') {
@@ -39,7 +45,10 @@ export async function runWorker(s: StackSettings): Promise<void> {
     }
   });
   await new Promise<void>((resolve) => metrics.listen(s.metricsPort, s.host, resolve));
-  logger.info({ taskQueue: s.taskQueue, temporal: temporalAddress(s), metricsPort: s.metricsPort }, 'worker started');
+  logger.info(
+    { taskQueue: s.taskQueue, temporal: temporalAddress(s), metricsPort: s.metricsPort },
+    'worker started',
+  );
   try {
     await worker.run(); // the SDK installs SIGINT/SIGTERM handlers that shut the worker down
   } finally {

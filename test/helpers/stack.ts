@@ -5,6 +5,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import mysql from 'mysql2/promise';
 import { type StackSettings, stackSettingsFromEnv, temporalAddress } from '../../src/config/stack';
 import { createWorker } from '../../src/worker/run';
+import { installRuntime } from '../../src/worker/runtime';
 
 /** The stack that scripts/run-tests.js brought up (its ports are in the environment). */
 export function testStack(): StackSettings {
@@ -70,6 +71,7 @@ export interface TemporalHarness {
 export async function withWorker<T>(fn: (h: TemporalHarness) => Promise<T>): Promise<T> {
   const s = testStack();
   const taskQueue = uniqueName('tq');
+  installRuntime();
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress(s) });
   const connection = await Connection.connect({ address: temporalAddress(s) });
   const client = new Client({ connection, namespace: s.namespace });

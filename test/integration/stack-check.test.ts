@@ -14,7 +14,11 @@ test('a workflow on the real Temporal dev server inspects both MariaDB instances
   const [source, target] = result as DatasourceInspection[];
   assert.ok(source && target);
   assert.match(source.settings.version, /MariaDB/);
-  assert.notEqual(source.settings.serverId, target.settings.serverId, 'the two instances have distinct server ids');
+  assert.notEqual(
+    source.settings.serverId,
+    target.settings.serverId,
+    'the two instances have distinct server ids',
+  );
   // The source is usable for CDC: binlog on, ROW format, FULL image and metadata.
   assert.equal(source.settings.logBin, true);
   assert.equal(source.settings.binlogFormat, 'ROW');

@@ -34,7 +34,10 @@ test('a source with STATEMENT binlog is told exactly which setting to change', (
 test('missing replication privileges name the GRANT to run', () => {
   const checks = checkSourcePrerequisites({ ...good, grants: ['GRANT SELECT ON *.* TO `cdc`@`%`'] });
   const fixes = checks.filter((c) => !c.ok).map((c) => c.fix);
-  assert.deepEqual(fixes, ['GRANT REPLICATION SLAVE ON *.* TO <user>', 'GRANT BINLOG MONITOR ON *.* TO <user>']);
+  assert.deepEqual(fixes, [
+    'GRANT REPLICATION SLAVE ON *.* TO <user>',
+    'GRANT BINLOG MONITOR ON *.* TO <user>',
+  ]);
 });
 
 test('log_bin off and MINIMAL metadata both fail', () => {

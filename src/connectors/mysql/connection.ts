@@ -6,7 +6,8 @@ import type { ResolvedDatasource } from '../../config/datasources';
  * strings (no time zone conversion), binary as Buffers.
  */
 export async function openMysql(ds: ResolvedDatasource, database?: string): Promise<mysql.Connection> {
-  if (ds.kind === 'oracle') throw new Error(`datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB`);
+  if (ds.kind === 'oracle')
+    throw new Error(`datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB`);
   return mysql.createConnection({
     host: ds.host,
     port: ds.port,

@@ -38,7 +38,9 @@ export async function readSourceSettings(conn: mysql.Connection): Promise<Source
     logBin: (v.get('log_bin') ?? 'OFF').toUpperCase() === 'ON',
     binlogFormat: (v.get('binlog_format') ?? '').toUpperCase(),
     binlogRowImage: (v.get('binlog_row_image') ?? '').toUpperCase(),
-    binlogRowMetadata: v.has('binlog_row_metadata') ? (v.get('binlog_row_metadata') ?? '').toUpperCase() : null,
+    binlogRowMetadata: v.has('binlog_row_metadata')
+      ? (v.get('binlog_row_metadata') ?? '').toUpperCase()
+      : null,
     gtidMode: v.get('gtid_mode') ?? null,
     grants: grantRows.map((r) => String(Object.values(r)[0])),
   };
@@ -48,7 +50,8 @@ export async function readSourceSettings(conn: mysql.Connection): Promise<Source
 export function checkSourcePrerequisites(s: SourceSettings): PrerequisiteCheck[] {
   const grants = s.grants.join('\n').toUpperCase();
   const hasAll = grants.includes('ALL PRIVILEGES ON *.*');
-  const has = (priv: string) => hasAll || new RegExp(`GRANT [^\\n]*\\b${priv}\\b[^\\n]* ON \\*\\.\\*`).test(grants);
+  const has = (priv: string) =>
+    hasAll || new RegExp(`GRANT [^\\n]*\\b${priv}\\b[^\\n]* ON \\*\\.\\*`).test(grants);
   const replicationPriv = 'REPLICATION SLAVE';
   const clientPriv = s.flavor === 'mariadb' ? 'BINLOG MONITOR' : 'REPLICATION CLIENT';
   const checks: PrerequisiteCheck[] = [

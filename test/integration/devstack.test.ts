@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+
+// These tests run a second, complete stack (Temporal, two MariaDB, worker, API) under a home and
+// ports of their own, exactly as a user runs it: through the `otterflow` command.
+const root = path.resolve(__dirname, '..', '..');
+const bin = path.join(root, 'bin', 'otterflow.js');
+
+function stackEnv(home: string, base: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    OTTERFLOW_HOME: home,
+    OTTERFLOW_SOURCE_PORT: String(base),
+    OTTERFLOW_TARGET_PORT: String(base + 1),
+    OTTERFLOW_TEMPORAL_PORT: String(base + 2),
+    OTTERFLOW_TEMPORAL_UI_PORT: String(base + 3),
+    OTTERFLOW_API_PORT: String(base + 4),
+    OTTERFLOW_METRICS_PORT: String(base + 5),
+  };
+}
+
+function otterflow(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8', timeout: 240_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Every process whose command line or environment mentions the stack's home folder. */
+function processesOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (cmdline.includes(home) || environ.includes(`OTTERFLOW_HOME=${home}\0`)) pids.push(Number(entry));
+    } catch {
+      /* process ended meanwhile */
+    }
+  }
+  return pids;
+}
+
+function statusOf(env: NodeJS.ProcessEnv): Array<{ component: string; running: boolean; pid?: number }> {
+  const r = otterflow(env, 'dev', 'status', '--json');
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out);
+}
+
+describe('otterflow dev up/down/status', () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-devstack-'));
+  const env = stackEnv(home, 25306);
+  after(() => {
+    otterflow(env, 'dev', 'down', '--wipe');
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('up starts everything, a second up starts nothing new, down leaves no process of ours', async () => {
+    const first = otterflow(env, 'dev', 'up');
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
+    assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
+    assert.match(first.out, /dev down/);
+    const running = statusOf(env);
+    assert.deepEqual(
+      running.filter((c) => !c.running).map((c) => c.component),
+      [],
+    );
+    const health = await fetch('http://127.0.0.1:25310/healthz');
+    assert.equal(health.status, 200);
+
+    const second = otterflow(env, 'dev', 'up');
+    assert.equal(second.code, 0, second.err);
+    for (const c of ['temporal', 'mariadb-source', 'mariadb-target', 'worker', 'api']) {
+      assert.match(second.err, new RegExp(`${c}\\s+already running`));
+    }
+    assert.deepEqual(
+      statusOf(env).map((c) => c.pid),
+      running.map((c) => c.pid),
+      'the second up keeps the same processes',
+    );
+    const before = processesOf(home);
+    assert.ok(before.length >= 5, `expected at least 5 processes of ours, saw ${before.length}`);
+
+    const down = otterflow(env, 'dev', 'down');
+    assert.equal(down.code, 0, down.err);
+    assert.deepEqual(processesOf(home), [], 'no process of ours is left after dev down');
+    assert.ok(fs.existsSync(path.join(home, 'mariadb', 'source', 'data')), 'down keeps the data');
+    assert.ok(statusOf(env).every((c) => !c.running));
+  });
+});
+
+describe('a bad environment gets a clear error', () => {
+  test('a port already taken by another program', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-badport-'));
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(25406, '127.0.0.1', r));
+    try {
+      const r = otterflow(stackEnv(home, 25406), 'dev', 'up', '--infra-only');
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /port 25406 on 127\.0\.0\.1 is already taken by another program; MariaDB "source"/);
+      assert.deepEqual(processesOf(home), [], 'nothing was started');
+    } finally {
+      blocker.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a missing binary', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-nobin-'));
+    try {
+      const env = { ...stackEnv(home, 25506), TEMPORAL_CLI: '/nonexistent/temporal' };
+      const r = otterflow(env, 'dev', 'up', '--infra-only');
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /TEMPORAL_CLI points to \/nonexistent\/temporal, which does not exist/);
+      const r2 = otterflow(
+        { ...stackEnv(home, 25506), OTTERFLOW_MARIADBD: '/nonexistent/mariadbd' },
+        'dev',
+        'up',
+      );
+      assert.notEqual(r2.code, 0);
+      assert.match(r2.err, /OTTERFLOW_MARIADBD points to \/nonexistent\/mariadbd, which does not exist/);
+      assert.deepEqual(processesOf(home), []);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a data directory that is not ours', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-foreign-'));
+    try {
+      const data = path.join(home, 'mariadb', 'source', 'data');
+      fs.mkdirSync(data, { recursive: true });
+      fs.writeFileSync(path.join(data, 'ibdata1'), 'someone else’s database');
+      const r = otterflow(stackEnv(home, 25606), 'dev', 'up', '--infra-only');
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /is not empty and was not created by Otterflow/);
+      assert.equal(
+        fs.readFileSync(path.join(data, 'ibdata1'), 'utf8'),
+        'someone else’s database',
+        'left untouched',
+      );
+      assert.deepEqual(processesOf(home), [], 'nothing was started');
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,2 +1,3 @@
 // Workflow entry point bundled by the worker: deterministic code only, no I/O imports.
+export { pipelineWorkflow } from './pipeline';
 export { stackCheckWorkflow } from './stack-check';

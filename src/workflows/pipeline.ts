@@ -1,0 +1,189 @@
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PipelineConfig } from '../pipeline/config';
+import {
+  type PipelineState,
+  type PipelineStatus,
+  type PipelineWorkflowInput,
+  pauseUpdate,
+  type ReplicateResult,
+  resumeUpdate,
+  statusQuery,
+  stopUpdate,
+  updateConfigUpdate,
+  zeroCounters,
+} from './pipeline-contract';
+import { OTTERFLOW_STATUS } from './search-attributes';
+
+/** One replicate activity run lasts this long before the workflow records progress and starts the next. */
+const RUN_SECONDS = 30;
+/** A dead worker's activity moves to another worker after this long without a heartbeat. */
+const HEARTBEAT_TIMEOUT = '10 seconds';
+/** Continue-as-new after this many runs even if the server does not suggest it: keeps history small. */
+const RUNS_PER_HISTORY = 500;
+
+const { replicate } = proxyActivities<Activities>({
+  startToCloseTimeout: `${RUN_SECONDS + 300} seconds`,
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    // Databases that restart, networks that drop: retried forever. Errors that need a person
+    // (bad config, corrupt event, DDL policy) are thrown as non-retryable by the activity.
+  },
+});
+
+/**
+ * A replication pipeline: a small state machine around the replicate activity.
+ * Rows never pass through here; only positions and counters do.
+ */
+export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<PipelineStatus> {
+  let config: PipelineConfig = input.config;
+  const now = () => new Date().toISOString();
+  const status: PipelineStatus = {
+    name: config.name,
+    configVersion: input.configVersion,
+    state: input.carried?.state ?? 'running',
+    counters: input.carried?.counters ?? zeroCounters(),
+    warnings: input.carried?.warnings ?? [],
+    startedAt: input.carried?.startedAt ?? now(),
+    updatedAt: now(),
+    ...(input.carried?.position ? { position: input.carried.position } : {}),
+    ...(input.carried?.lastError ? { lastError: input.carried.lastError } : {}),
+  };
+  let wantPause = status.state === 'paused';
+  let wantStop = false;
+  let runScope: CancellationScope | undefined;
+
+  const setState = (state: PipelineState) => {
+    if (status.state !== state) {
+      status.state = state;
+      upsertSearchAttributes([{ key: OTTERFLOW_STATUS, value: state }]);
+    }
+    status.updatedAt = now();
+  };
+  /** Interrupts the running activity; it rolls back its open batch and returns. */
+  const interrupt = () => runScope?.cancel();
+  /** True once the loop has acted on a pause request (or failed/stopped meanwhile). */
+  const settled = () => status.state !== 'running';
+
+  setHandler(statusQuery, () => status);
+  setHandler(pauseUpdate, async () => {
+    wantPause = true;
+    interrupt();
+    await condition(settled);
+    return status;
+  });
+  setHandler(resumeUpdate, async () => {
+    wantPause = false;
+    if (status.state === 'failed') delete status.lastError;
+    setState('running');
+    return status;
+  });
+  setHandler(stopUpdate, async () => {
+    wantStop = true;
+    interrupt();
+    await condition(() => status.state === 'stopped');
+    return status;
+  });
+  setHandler(
+    updateConfigUpdate,
+    async (next: PipelineConfig) => {
+      config = next;
+      status.configVersion += 1;
+      // The running activity keeps the old config until its current batch commits; restart it so the
+      // new one takes effect at the next transaction boundary, from the committed position.
+      interrupt();
+      if (status.state === 'failed') {
+        delete status.lastError;
+        setState(wantPause ? 'paused' : 'running');
+      }
+      return status;
+    },
+    {
+      validator: (next: PipelineConfig) => {
+        if (next.name !== config.name) throw new Error('a pipeline cannot be renamed by a config update');
+      },
+    },
+  );
+
+  upsertSearchAttributes([{ key: OTTERFLOW_STATUS, value: status.state }]);
+
+  for (let runs = 0; ; runs++) {
+    if (wantStop) break;
+    if (wantPause || status.state === 'failed') {
+      if (status.state !== 'failed') setState('paused');
+      await condition(() => wantStop || (!wantPause && status.state !== 'failed'));
+      continue;
+    }
+    setState('running');
+    runScope = new CancellationScope();
+    try {
+      const result = await runScope.run(() =>
+        replicate({ config, configVersion: status.configVersion, maxSeconds: RUN_SECONDS }),
+      );
+      record(status, result);
+      delete status.lastError;
+    } catch (err) {
+      if (!isCancellation(err)) {
+        // Retryable errors never get here (the retry policy retries forever); this one needs a person.
+        const failure = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
+        const message = failure instanceof Error ? failure.message : String(err);
+        const details =
+          failure instanceof ApplicationFailure ? (failure.details?.[0] as { where?: string }) : undefined;
+        status.lastError = {
+          message,
+          at: now(),
+          retryable: false,
+          ...(details?.where ? { where: details.where } : {}),
+        };
+        setState('failed');
+      }
+    } finally {
+      runScope = undefined;
+    }
+    status.updatedAt = now();
+    if (workflowInfo().continueAsNewSuggested || runs + 1 >= RUNS_PER_HISTORY) {
+      await allHandlersFinished();
+      const { name: _n, configVersion, ...carried } = status;
+      await continueAsNew<typeof pipelineWorkflow>({ config, configVersion, carried });
+    }
+  }
+  setState('stopped');
+  await allHandlersFinished();
+  return status;
+}
+
+function record(status: PipelineStatus, r: ReplicateResult): void {
+  const c = status.counters;
+  c.batches += r.batches;
+  c.transactions += r.transactions;
+  c.inserted += r.inserted;
+  c.updated += r.updated;
+  c.deleted += r.deleted;
+  c.rowsApplied += r.inserted + r.updated + r.deleted;
+  c.missingOnUpdate += r.missingOnUpdate;
+  c.missingOnDelete += r.missingOnDelete;
+  c.ddlApplied += r.ddlApplied;
+  if (r.position) status.position = r.position;
+  if (r.lagMs !== undefined) status.lagMs = r.lagMs;
+  status.rowsPerSecond =
+    r.elapsedMs > 0 ? Math.round(((r.inserted + r.updated + r.deleted) * 1000) / r.elapsedMs) : 0;
+  status.worker = r.worker;
+  // Warnings are the current run's view (a table that gained a key stops warning).
+  status.warnings = r.warnings;
+}

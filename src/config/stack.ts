@@ -19,6 +19,8 @@ export interface StackSettings {
   metricsPort: number;
   namespace: string;
   taskQueue: string;
+  /** Overrides host:temporalPort for a remote Temporal cluster (production). */
+  temporalAddress?: string;
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -36,6 +38,7 @@ const envSchema = z.object({
   OTTERFLOW_METRICS_PORT: port.default(19464),
   OTTERFLOW_NAMESPACE: z.string().min(1).default('default'),
   OTTERFLOW_TASK_QUEUE: z.string().min(1).default('otterflow'),
+  OTTERFLOW_TEMPORAL_ADDRESS: z.string().min(1).optional(),
 });
 
 /** The project root: two levels above this file, in src/ and in dist/ alike. */
@@ -62,9 +65,10 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Stac
     metricsPort: e.OTTERFLOW_METRICS_PORT,
     namespace: e.OTTERFLOW_NAMESPACE,
     taskQueue: e.OTTERFLOW_TASK_QUEUE,
+    ...(e.OTTERFLOW_TEMPORAL_ADDRESS ? { temporalAddress: e.OTTERFLOW_TEMPORAL_ADDRESS } : {}),
   };
 }
 
 export function temporalAddress(s: StackSettings): string {
-  return `${s.host}:${s.temporalPort}`;
+  return s.temporalAddress ?? `${s.host}:${s.temporalPort}`;
 }

@@ -63,11 +63,25 @@ export type ColumnTypeCode = (typeof ColumnType)[keyof typeof ColumnType];
 
 /** One column as the decoder knows it: from the table map (type, meta) plus optional metadata. */
 export interface ColumnDef {
-  /** Column name; from TABLE_MAP optional metadata (binlog_row_metadata=FULL) or information_schema. */
+  /**
+   * Column name; from TABLE_MAP optional metadata (binlog_row_metadata=FULL) or information_schema.
+   * The empty string when neither was available (the CLI prints such columns as `@1`, `@2`, …).
+   */
   name: string;
   /** Real type after resolving STRING-encoded ENUM/SET (see the decoder). */
   type: number;
-  /** Type metadata from the table map (precision/scale, length bytes, fsp, …). */
+  /**
+   * Type metadata from the table map, packed into one number by the decoder (src/binlog/table-map.ts):
+   * - NEWDECIMAL: precision << 8 | scale
+   * - STRING (CHAR/BINARY): maximum length in bytes (already unfolded from the 2-byte encoding)
+   * - ENUM/SET: storage size in bytes (ENUM 1–2, SET 1–8)
+   * - VARCHAR/VAR_STRING: maximum length in bytes (a length prefix of 2 bytes when > 255)
+   * - BIT: (whole bytes << 8) | (bits in the partial byte); BIT(n) has n = bytes * 8 + bits
+   * - BLOB/TEXT/GEOMETRY/JSON: size of the length prefix (1–4 bytes)
+   * - FLOAT/DOUBLE: 4/8
+   * - TIME2/DATETIME2/TIMESTAMP2: fractional second precision (0–6)
+   * - everything else: 0
+   */
   meta: number;
   nullable: boolean;
   unsigned: boolean;

@@ -1,0 +1,335 @@
+import type mysql from 'mysql2/promise';
+import type { CellValue } from '../../binlog/types';
+import {
+  type ApplyPlan,
+  type ApplyStats,
+  emptyStats,
+  type TargetTableInfo,
+  tableKey,
+} from '../../pipeline/model';
+import {
+  type ApplyResult,
+  type DeleteOp,
+  describeKey,
+  MAX_MISSING_SAMPLES,
+  type MissingRow,
+  RetryableTargetError,
+  RowApplyError,
+  type RowByRowResult,
+  type RowFailure,
+  type SessionOptions,
+  type TableInfoSource,
+  type TargetApplier,
+  type UpsertOp,
+} from '../dialect';
+import { MysqlDialect, type MysqlDialectOptions, type MysqlTableInfo } from './dialect';
+import { MysqlTableInfoCache } from './table-info';
+
+/**
+ * How statements travel:
+ * - `query`: mysql2 formats values into the SQL text on the client (one round trip per statement).
+ * - `execute`: server-side prepared statements (prepare once per distinct SQL text, then execute).
+ * Both store bigint, Buffer and string values exactly (tested); `query` is the default because it
+ * measured faster for 1000-row statements (bench/apply, docs/target-dialects.md).
+ */
+export type MysqlProtocol = 'query' | 'execute';
+
+export interface MysqlApplierOptions extends MysqlDialectOptions {
+  protocol?: MysqlProtocol;
+  session?: SessionOptions;
+  /** Where table info comes from; defaults to a cache over the applier's own connection. */
+  tableInfo?: TableInfoSource;
+}
+
+/** MySQL/MariaDB errors after which retrying the whole transaction can succeed. */
+const RETRYABLE_ERRNOS = new Map<number, string>([
+  [1213, 'ER_LOCK_DEADLOCK'],
+  [1205, 'ER_LOCK_WAIT_TIMEOUT'],
+]);
+
+/** Deadlock and lock wait timeout: the caller rolls back and retries the batch. */
+export function isRetryableMysqlError(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    RETRYABLE_ERRNOS.has(Number((err as { errno?: unknown }).errno))
+  );
+}
+
+function asRetryable(err: unknown): unknown {
+  if (!isRetryableMysqlError(err)) return err;
+  const e = err as { errno: number; message?: string };
+  const code = RETRYABLE_ERRNOS.get(e.errno)!;
+  return new RetryableTargetError(
+    `${code} while applying (roll back and retry the batch): ${e.message ?? ''}`,
+    code,
+    { cause: err },
+  );
+}
+
+/**
+ * Applies plans to a MySQL/MariaDB target through one mysql2 connection that the caller has put in
+ * a transaction. Typical use, once per connection:
+ *
+ *   const applier = new MysqlApplier(conn);
+ *   await applier.prepareSession();          // time_zone, sql_mode, foreign_key_checks
+ *   await conn.beginTransaction();
+ *   const { stats, missing } = await applier.apply(plan);
+ *   ... write the checkpoint on conn ...
+ *   await conn.commit();
+ *
+ * The connection should return DECIMAL/BIGINT as strings (openMysql does); the applier reads only counts.
+ */
+export class MysqlApplier implements TargetApplier {
+  private dialect: MysqlDialect;
+  private readonly tableInfo: TableInfoSource;
+  private readonly protocol: MysqlProtocol;
+  private sessionReady = false;
+
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly options: MysqlApplierOptions = {},
+  ) {
+    this.dialect = new MysqlDialect(options);
+    this.tableInfo = options.tableInfo ?? new MysqlTableInfoCache(conn);
+    this.protocol = options.protocol ?? 'query';
+  }
+
+  /** The table info source in use: call `invalidate(table)` on it after DDL. */
+  get tables(): TableInfoSource {
+    return this.tableInfo;
+  }
+
+  /**
+   * Runs the session setup and adapts the dialect to the server: statements stay below half its
+   * max_allowed_packet, and MySQL 8.0.20+ gets the row-alias upsert syntax unless one was chosen.
+   * `apply` calls it on first use; call it yourself to run it before the first transaction.
+   */
+  async prepareSession(): Promise<void> {
+    for (const s of this.dialect.sessionSetup(this.options.session)) await this.conn.query(s.sql, s.params);
+    const [rows] = await this.conn.query<mysql.RowDataPacket[]>(
+      'SELECT @@max_allowed_packet AS packet, @@version AS version',
+    );
+    const packet = Number(rows[0]?.packet ?? 4 * 1024 * 1024);
+    const version = String(rows[0]?.version ?? '');
+    const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+    const upsertSyntax =
+      this.options.upsertSyntax ?? (flavor === 'mysql' && atLeast(version, 8, 0, 20) ? 'alias' : 'values');
+    this.dialect = this.dialect.withOptions({
+      flavor: this.options.flavor ?? flavor,
+      upsertSyntax,
+      maxStatementBytes: Math.min(this.dialect.options.maxStatementBytes, Math.floor(packet / 2)),
+    });
+    this.sessionReady = true;
+  }
+
+  async apply(plan: ApplyPlan): Promise<ApplyResult> {
+    if (!this.sessionReady) await this.prepareSession();
+    const stats = emptyStats();
+    const missing: MissingRow[] = [];
+    try {
+      for (const tp of plan.tables) {
+        if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
+        const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
+        await this.applyDeletes(info, tp.deletes, stats, missing);
+        await this.applyUpserts(info, tp.upserts, stats, missing);
+      }
+    } catch (err) {
+      throw asRetryable(err);
+    }
+    return { stats, missing };
+  }
+
+  async applyRowByRow(plan: ApplyPlan, options: { skipFailures?: boolean } = {}): Promise<RowByRowResult> {
+    if (!this.sessionReady) await this.prepareSession();
+    const stats = emptyStats();
+    const missing: MissingRow[] = [];
+    const failures: RowFailure[] = [];
+    for (const tp of plan.tables) {
+      if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
+      const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
+      const ops: Array<DeleteOp | UpsertOp> = [...tp.deletes, ...tp.upserts];
+      for (const op of ops) {
+        try {
+          if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing);
+          else await this.applyUpserts(info, [op], stats, missing);
+        } catch (err) {
+          if (isRetryableMysqlError(err)) throw asRetryable(err);
+          const e = err as { message?: string; code?: string };
+          const failure: RowFailure = {
+            table: tableKey(info.ref),
+            op: op.kind,
+            key: describeKey(info.keyColumns, op.key),
+            message: e.message ?? String(err),
+            code: e.code,
+          };
+          if (!options.skipFailures) throw new RowApplyError(failure);
+          failures.push(failure);
+        }
+      }
+    }
+    return { stats, missing, failures };
+  }
+
+  // ---- deletes ----
+
+  private async applyDeletes(
+    info: MysqlTableInfo,
+    deletes: DeleteOp[],
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ) {
+    for (const chunk of this.dialect.deleteStatements(info, deletes)) {
+      if (info.keyKind === 'fullRow') {
+        // One row per statement (LIMIT 1): 0 affected rows names the missing row exactly.
+        const affected = await this.affectedRows(chunk.statement);
+        stats.deleted += affected;
+        if (affected === 0) this.noteMissing(info, 'delete', chunk.ops, stats, missing);
+        continue;
+      }
+      // A savepoint lets us learn WHICH keys were missing in the rare case that some were: undo
+      // the chunk, count key by key (bisecting), delete again.
+      const savepoint = missing.length < MAX_MISSING_SAMPLES && (await this.trySavepoint());
+      const affected = await this.affectedRows(chunk.statement);
+      if (affected === chunk.ops.length) {
+        stats.deleted += affected;
+        continue;
+      }
+      if (savepoint && (await this.tryRollbackToSavepoint())) {
+        const gone = await this.findMissing(
+          info,
+          chunk.ops.map((op) => op.key),
+          null,
+        );
+        const goneOps = gone.map((i) => chunk.ops[i]!);
+        this.noteMissing(info, 'delete', goneOps, stats, missing);
+        stats.deleted += await this.affectedRows(chunk.statement);
+      } else {
+        stats.deleted += affected;
+        stats.missingOnDelete += chunk.ops.length - affected;
+      }
+    }
+  }
+
+  // ---- upserts ----
+
+  private async applyUpserts(
+    info: MysqlTableInfo,
+    upserts: UpsertOp[],
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ) {
+    if (upserts.length === 0) return;
+    const missingUpdates = new Set<UpsertOp>();
+    if (info.keyKind !== 'fullRow') {
+      // UPDATEs must find their row: count the keys that exist before upserting.
+      const updates = upserts.filter((op) => op.expectExisting);
+      for (const keys of this.chunkOps(info, updates)) {
+        const idx = await this.findMissing(
+          info,
+          keys.map((op) => op.key),
+          null,
+        );
+        for (const i of idx) missingUpdates.add(keys[i]!);
+      }
+    }
+    for (const chunk of this.dialect.upsertStatements(info, upserts)) {
+      const affected = await this.affectedRows(chunk.statement);
+      if (chunk.kind === 'deleteBeforeImage' && affected === 0) missingUpdates.add(chunk.ops[0]!);
+    }
+    if (missingUpdates.size > 0) this.noteMissing(info, 'update', [...missingUpdates], stats, missing);
+    for (const op of upserts) {
+      if (op.expectExisting && !missingUpdates.has(op)) stats.updated++;
+      else stats.inserted++;
+    }
+  }
+
+  private chunkOps(info: TargetTableInfo, ops: UpsertOp[]): UpsertOp[][] {
+    const byKey = new Map(ops.map((op) => [op.key, op]));
+    return this.dialect.chunkKeys(info, [...byKey.keys()]).map((keys) => keys.map((k) => byKey.get(k)!));
+  }
+
+  /**
+   * Indexes of keys that do not exist on the target. One COUNT(*) for the whole chunk in the
+   * common case (all present); when some are missing, halves are counted recursively, so m missing
+   * keys among n cost about m·log2(n) small queries.
+   */
+  private async findMissing(
+    info: TargetTableInfo,
+    keys: CellValue[][],
+    knownCount: number | null,
+  ): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const count = knownCount ?? (await this.countExisting(info, keys));
+    if (count >= keys.length) return [];
+    if (count === 0) return keys.map((_, i) => i);
+    const half = Math.ceil(keys.length / 2);
+    const left = keys.slice(0, half);
+    const leftCount = await this.countExisting(info, left);
+    const leftMissing = await this.findMissing(info, left, leftCount);
+    const rightMissing = await this.findMissing(info, keys.slice(half), count - leftCount);
+    return [...leftMissing, ...rightMissing.map((i) => i + half)];
+  }
+
+  private async countExisting(info: TargetTableInfo, keys: CellValue[][]): Promise<number> {
+    const s = this.dialect.countExistingStatement(info, keys);
+    const [rows] = await this.run(s.sql, s.params);
+    return Number((rows as mysql.RowDataPacket[])[0]?.n ?? 0);
+  }
+
+  private noteMissing(
+    info: TargetTableInfo,
+    op: 'update' | 'delete',
+    ops: Array<DeleteOp | UpsertOp>,
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ) {
+    if (op === 'delete') stats.missingOnDelete += ops.length;
+    else stats.missingOnUpdate += ops.length;
+    for (const o of ops) {
+      if (missing.length >= MAX_MISSING_SAMPLES) break;
+      missing.push({ table: tableKey(info.ref), op, key: describeKey(info.keyColumns, o.key) });
+    }
+  }
+
+  // ---- execution ----
+
+  private async run(sql: string, params: unknown[]): Promise<[unknown, unknown]> {
+    if (this.protocol === 'execute') return this.conn.execute(sql, params as never[]);
+    return this.conn.query(sql, params);
+  }
+
+  private async affectedRows(s: { sql: string; params: unknown[] }): Promise<number> {
+    const [res] = await this.run(s.sql, s.params);
+    return (res as mysql.ResultSetHeader).affectedRows;
+  }
+
+  private async trySavepoint(): Promise<boolean> {
+    try {
+      await this.conn.query('SAVEPOINT otterflow_apply');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** False outside a transaction (autocommit): the savepoint vanished with the statement's commit. */
+  private async tryRollbackToSavepoint(): Promise<boolean> {
+    try {
+      await this.conn.query('ROLLBACK TO SAVEPOINT otterflow_apply');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** True when a MySQL version string (`8.0.36`, `8.4.0-log`) is at least major.minor.patch. */
+export function atLeast(version: string, major: number, minor: number, patch: number): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const want = [major, minor, patch];
+  for (let i = 0; i < 3; i++) if (v[i] !== want[i]) return v[i]! > want[i]!;
+  return true;
+}

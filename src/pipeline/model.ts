@@ -22,7 +22,17 @@ export function tableKey(t: TableRef): string {
 /** One source row change after mapping, addressed to one target table. */
 export type MappedChange =
   | { kind: 'insert'; target: TableRef; after: Row }
-  | { kind: 'update'; target: TableRef; before: Row; after: Row }
+  | {
+      kind: 'update';
+      target: TableRef;
+      before: Row;
+      after: Row;
+      /**
+       * FIELD sync mode only: target columns this update changed, widened to their column groups
+       * (set by the mapper; undefined means the whole row).
+       */
+      changedColumns?: string[];
+    }
   | { kind: 'delete'; target: TableRef; before: Row };
 
 /**
@@ -58,7 +68,17 @@ export type MergedOp =
       /** FIELD sync mode: only these columns changed (undefined in ROW mode: write the whole row). */
       changedColumns?: string[];
     }
-  | { kind: 'delete'; target: TableRef; key: CellValue[]; before: Row };
+  | {
+      kind: 'delete';
+      target: TableRef;
+      key: CellValue[];
+      before: Row;
+      /**
+       * False when the row was created earlier in the same batch (insert then delete), so a missing
+       * target row is expected and not worth reporting; true/undefined: the source had the row.
+       */
+      expectExisting?: boolean;
+    };
 
 /** Statements for one target table, in the order they must run: deletes, then upserts. */
 export interface TablePlan {

@@ -1,0 +1,262 @@
+import type { CellValue } from '../binlog/types';
+import type { ApplyPlan, MappedChange, MergedOp, Row, TablePlan, TableRef } from './model';
+import { tableKey } from './model';
+import { encodeKey } from './values';
+
+/**
+ * Per-key merging of a batch (otter's "merge by primary key"): whatever happened to a row inside the
+ * batch becomes at most one op per (target table, key):
+ *
+ *   I+U → upsert (not expectExisting)     U+U → upsert (changed columns united)
+ *   any+D → delete                        D+I → upsert (not expectExisting, whole row)
+ *   U changing the key k1→k2 → delete k1 + upsert k2 (whole row), merged with what k1/k2 already had
+ *
+ * Because a plan runs all of a table's deletes before its upserts, and no key has two ops, applying
+ * the plan gives the same rows as replaying the source changes one by one (test/unit/pipeline-merge
+ * checks this exhaustively for short sequences).
+ *
+ * Keys compare EXACTLY (see values.ts): 5 and 5n are one key, strings compare by code units. A target
+ * whose collation folds case sees 'a' and 'A' as one row; they stay two ops here and are applied in
+ * the order the plan holds them, which is still the order the source wrote them — never a wrong merge.
+ * Keys must also be unique on the target by the same columns the merger uses (`keyColumnsOf`).
+ */
+
+/** The columns identifying a row of a target table (TargetTableInfo.keyColumns, supplied by the activity). */
+export type KeyColumnsOf = (target: TableRef) => readonly string[];
+
+/** Apply order of target tables: lower weight first (Mapper.weightOf). */
+export type WeightOf = (target: TableRef) => number;
+
+/** One key's merged state. */
+interface Entry {
+  key: CellValue[];
+  op: 'upsert' | 'delete';
+  /** Upsert: the row to write. Delete: the last known row (before image). */
+  row: Row;
+  /** Upsert: an UPDATE of a row the target should have. Delete: the source had the row before the batch. */
+  expectExisting: boolean;
+  /** Upsert in FIELD mode: changed target columns; undefined = whole row. */
+  changed: Set<string> | undefined;
+  /** The source had this key before the batch (its first op here was an UPDATE or DELETE). */
+  sourceHadRow: boolean;
+}
+
+interface TableState {
+  target: TableRef;
+  keyColumns: readonly string[];
+  entries: Map<string, Entry>;
+  /** Order of first appearance in this batch (tie-break after weight). */
+  seq: number;
+}
+
+export class BatchMerger {
+  private tables = new Map<TableRef, TableState>();
+  private byName = new Map<string, TableState>();
+  private ops = 0;
+  private changes = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly keyColumnsOf: KeyColumnsOf,
+    private readonly weightOf: WeightOf = () => 0,
+  ) {}
+
+  /** Number of merged ops held (bounded memory: flush when it reaches the batch limit). */
+  size(): number {
+    return this.ops;
+  }
+
+  /** Number of changes added since the last drain (before merging). */
+  changeCount(): number {
+    return this.changes;
+  }
+
+  /** Add the changes of one source row change (the mapper's output), in source order. */
+  addAll(changes: readonly MappedChange[]): void {
+    for (const c of changes) this.add(c);
+  }
+
+  /** Add one change, in source order. Throws when a key column is missing from a row image. */
+  add(change: MappedChange): void {
+    this.changes++;
+    const t = this.table(change.target);
+    switch (change.kind) {
+      case 'insert':
+        this.put(t, keyOf(t, change.after), change.after, false, undefined, 'insert');
+        return;
+      case 'delete':
+        this.remove(t, keyOf(t, change.before), change.before);
+        return;
+      case 'update': {
+        const oldKey = keyOf(t, change.before);
+        const newKey = keyOfUpdate(t, change.after, oldKey);
+        const oldId = encodeKey(oldKey);
+        const newId = newKey === oldKey ? oldId : encodeKey(newKey);
+        if (oldId === newId) {
+          this.put(t, oldKey, change.after, true, change.changedColumns, 'update', oldId);
+        } else {
+          // A key change is a delete of the old row and an insert of the new one; the new key's row is
+          // written whole (the target has no row under that key to update column by column).
+          const row = fillFrom(change.after, change.before);
+          this.remove(t, oldKey, change.before, oldId);
+          this.put(t, newKey, row, false, undefined, 'insert', newId);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Empty the merger and return its ops as a plan: tables by weight, then first appearance. */
+  drain(): ApplyPlan {
+    const states = [...this.byName.values()].sort(
+      (a, b) => this.weightOf(a.target) - this.weightOf(b.target) || a.seq - b.seq,
+    );
+    const tables: TablePlan[] = [];
+    for (const s of states) {
+      if (s.entries.size === 0) continue;
+      const plan: TablePlan = { target: s.target, deletes: [], upserts: [] };
+      for (const e of s.entries.values()) {
+        if (e.op === 'delete') {
+          plan.deletes.push({
+            kind: 'delete',
+            target: s.target,
+            key: e.key,
+            before: e.row,
+            expectExisting: e.expectExisting,
+          });
+        } else {
+          const op: Extract<MergedOp, { kind: 'upsert' }> = {
+            kind: 'upsert',
+            target: s.target,
+            key: e.key,
+            row: e.row,
+            expectExisting: e.expectExisting,
+          };
+          if (e.changed) op.changedColumns = [...e.row.keys()].filter((c) => e.changed?.has(c));
+          plan.upserts.push(op);
+        }
+      }
+      tables.push(plan);
+    }
+    this.tables = new Map();
+    this.byName = new Map();
+    this.ops = 0;
+    this.changes = 0;
+    this.seq = 0;
+    return { tables };
+  }
+
+  private table(target: TableRef): TableState {
+    let t = this.tables.get(target);
+    if (t) return t;
+    // Different TableRef objects for the same table (e.g. from a transform) share one state.
+    const name = tableKey(target);
+    t = this.byName.get(name);
+    if (!t) {
+      t = { target, keyColumns: this.keyColumnsOf(target), entries: new Map(), seq: this.seq++ };
+      if (t.keyColumns.length === 0) throw new Error(`target ${name} has no key columns`);
+      this.byName.set(name, t);
+    }
+    this.tables.set(target, t);
+    return t;
+  }
+
+  /** Merge an insert (`cause` 'insert': whole row, not expected to exist) or an update of an existing key. */
+  private put(
+    t: TableState,
+    key: CellValue[],
+    row: Row,
+    isUpdate: boolean,
+    changed: string[] | undefined,
+    cause: 'insert' | 'update',
+    id: string = encodeKey(key),
+  ): void {
+    const e = t.entries.get(id);
+    if (!e) {
+      t.entries.set(id, {
+        key,
+        op: 'upsert',
+        row,
+        expectExisting: isUpdate,
+        changed: cause === 'update' && changed ? new Set(changed) : undefined,
+        sourceHadRow: isUpdate,
+      });
+      this.ops++;
+      return;
+    }
+    if (e.op === 'delete' || cause === 'insert') {
+      // D+I (or a replayed I): the row is written whole and the target need not have it.
+      e.op = 'upsert';
+      e.row = cause === 'insert' ? row : fillFrom(row, e.row);
+      e.expectExisting = false;
+      e.changed = undefined;
+      return;
+    }
+    // U after I or U: the latest image wins; FIELD changed columns accumulate (whole row stays whole).
+    e.row = fillFrom(row, e.row);
+    if (e.changed) {
+      if (changed) for (const c of changed) e.changed.add(c);
+      else e.changed = undefined;
+    }
+  }
+
+  private remove(t: TableState, key: CellValue[], before: Row, id: string = encodeKey(key)): void {
+    const e = t.entries.get(id);
+    if (!e) {
+      t.entries.set(id, {
+        key,
+        op: 'delete',
+        row: before,
+        expectExisting: true,
+        changed: undefined,
+        sourceHadRow: true,
+      });
+      this.ops++;
+      return;
+    }
+    if (e.op === 'delete') return; // cannot happen on a consistent source; the delete stands
+    // any+D → D. The target should have the row at apply time (deletes run first, on the state before
+    // the batch) exactly when the source had it before the batch; I+D leaves a delete that may miss.
+    e.op = 'delete';
+    e.row = before;
+    e.changed = undefined;
+    e.expectExisting = e.sourceHadRow;
+  }
+}
+
+/** Key values of a row; a missing key column means the mapping dropped it, which cannot be applied. */
+function keyOf(t: TableState, row: Row): CellValue[] {
+  const cols = t.keyColumns;
+  const key = new Array<CellValue>(cols.length);
+  for (let i = 0; i < cols.length; i++) {
+    const v = row.get(cols[i] as string);
+    if (v === undefined) {
+      throw new Error(
+        `key column ${cols[i]} of ${tableKey(t.target)} is absent from the row: is it excluded by the mapping?`,
+      );
+    }
+    key[i] = v;
+  }
+  return key;
+}
+
+/** The after-image key of an update; a key column absent from the after image kept its old value. */
+function keyOfUpdate(t: TableState, after: Row, oldKey: CellValue[]): CellValue[] {
+  const cols = t.keyColumns;
+  let key: CellValue[] | undefined;
+  for (let i = 0; i < cols.length; i++) {
+    const v = after.get(cols[i] as string);
+    if (v === undefined) continue;
+    key ??= oldKey.slice();
+    key[i] = v;
+  }
+  return key ?? oldKey;
+}
+
+/** `row` completed with the columns only `base` has (partial images, MINIMAL/NOBLOB). */
+function fillFrom(row: Row, base: Row): Row {
+  if (row.size >= base.size) return row;
+  const out = new Map(base);
+  for (const [k, v] of row) out.set(k, v);
+  return out;
+}

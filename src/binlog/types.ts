@@ -91,6 +91,12 @@ export interface ColumnDef {
   setValues?: string[];
   /** Geometry subtype from metadata, when known. */
   geometryType?: number;
+  /**
+   * information_schema.COLUMNS.DATA_TYPE in lower case, when known. Needed for MariaDB's UUID,
+   * INET4 and INET6, which the binlog logs as plain BINARY(16)/BINARY(4)/BINARY(16): with
+   * dataType 'uuid' | 'inet4' | 'inet6' the decoder returns their text form instead of bytes.
+   */
+  dataType?: string;
 }
 
 /** A table as described by a TABLE_MAP event (and completed from information_schema if needed). */

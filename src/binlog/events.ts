@@ -52,7 +52,8 @@ export interface RowsEvent extends EventBase {
 }
 
 /** What a QUERY event means for transaction boundaries. */
-export type QueryStatementKind = 'begin' | 'commit' | 'rollback' | 'xa' | 'ddl' | 'dml';
+/** 'other': only comments (MariaDB's dummy events). */
+export type QueryStatementKind = 'begin' | 'commit' | 'rollback' | 'xa' | 'ddl' | 'dml' | 'other';
 
 export interface QueryEvent extends EventBase {
   kind: 'query';

@@ -77,10 +77,13 @@ export class MysqlGtidSet {
   toString(): string {
     return [...this.bySid.keys()]
       .sort()
-      .map((sid) => `${sid}:${this.bySid
-        .get(sid)!
-        .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
-        .join(':')}`)
+      .map(
+        (sid) =>
+          `${sid}:${this.bySid
+            .get(sid)!
+            .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
+            .join(':')}`,
+      )
       .join(',');
   }
 }

@@ -114,22 +114,14 @@ function readColumnMeta(c: ByteCursor, col: ColumnDef, binlogType: number): void
     case ColumnType.STRING:
     case ColumnType.ENUM:
     case ColumnType.SET: {
-      // CHAR/BINARY, ENUM and SET all arrive as STRING; the first byte holds the real type, with
-      // two bits of a long CHAR's length folded into it (XOR 0x30).
+      // CHAR/BINARY, ENUM and SET all arrive as STRING; the first byte holds the real type (a long
+      // CHAR folds two bits of its length into it, so those keep 0x30 cleared). The type is
+      // resolved here; meta keeps both bytes (the convention on ColumnDef.meta).
       const b0 = c.u8();
       const b1 = c.u8();
-      let realType: number;
-      let length: number;
-      if ((b0 & 0x30) !== 0x30) {
-        realType = b0 | 0x30;
-        length = b1 | (((b0 & 0x30) ^ 0x30) << 4);
-      } else {
-        realType = b0;
-        length = b1;
-      }
-      if (realType === ColumnType.ENUM || realType === ColumnType.SET) col.type = realType;
-      else col.type = ColumnType.STRING;
-      col.meta = length;
+      const realType = (b0 & 0x30) !== 0x30 ? b0 | 0x30 : b0;
+      col.type = realType === ColumnType.ENUM || realType === ColumnType.SET ? realType : ColumnType.STRING;
+      col.meta = (b0 << 8) | b1;
       return;
     }
     default:

@@ -73,8 +73,10 @@ export interface ColumnDef {
   /**
    * Type metadata from the table map, packed into one number by the decoder (src/binlog/table-map.ts):
    * - NEWDECIMAL: precision << 8 | scale
-   * - STRING (CHAR/BINARY): maximum length in bytes (already unfolded from the 2-byte encoding)
-   * - ENUM/SET: storage size in bytes (ENUM 1–2, SET 1–8)
+   * - STRING (CHAR/BINARY), ENUM, SET: the two table-map bytes as first << 8 | second (MySQL's own
+   *   convention, what mysqlbinlog prints as meta=): real type and length folded together; `type`
+   *   already says ENUM/SET/STRING, and values/column-meta.ts resolveColumnType unfolds the length
+   *   (ENUM/SET: storage size in bytes in the low byte)
    * - VARCHAR/VAR_STRING: maximum length in bytes (a length prefix of 2 bytes when > 255)
    * - BIT: (whole bytes << 8) | (bits in the partial byte); BIT(n) has n = bytes * 8 + bits
    * - BLOB/TEXT/GEOMETRY/JSON: size of the length prefix (1–4 bytes)

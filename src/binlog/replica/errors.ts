@@ -45,7 +45,7 @@ const PURGED_PATTERNS = [
   /could not find gtid state requested by slave in any binlog files/i,
   /master has purged binary logs containing gtids/i,
   /source has purged binary logs containing gtids/i,
-  /purged binary logs/i,
+  /purged (required )?binary logs/i,
   /error: connecting slave requested to start from gtid .* which is not in the master's binlog/i,
 ];
 

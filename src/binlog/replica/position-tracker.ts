@@ -178,7 +178,9 @@ export class PositionTracker {
 
   private commitAt(file: string, pos: number): BinlogPosition {
     const p: BinlogPosition = { file, pos };
-    if (this.gtid !== undefined) p.gtid = this.gtid.toString();
+    const gtid = this.gtid?.toString();
+    // An empty set (a MySQL server without GTIDs) is not a resume point: leave it out.
+    if (gtid) p.gtid = gtid;
     this.last = p;
     return { ...p };
   }

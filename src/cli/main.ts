@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { stackSettingsFromEnv } from '../config/stack';
 import { runApi } from '../api/server';
 import { runWorker } from '../worker/run';
+import { registerBinlogCommands } from './binlog';
 import { registerDevCommands } from './dev';
 
 const program = new Command();
 program.name('otterflow').description('MySQL/MariaDB binlog replication on Temporal').version('0.1.0');
 
 registerDevCommands(program);
+registerBinlogCommands(program);
 
 program
   .command('worker')

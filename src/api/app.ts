@@ -1,12 +1,98 @@
 import express from 'express';
+import type { ApiToken } from '../service/api-tokens';
+import type { DatasourceService } from '../service/datasources';
+import type { PipelineService } from '../service/pipelines';
+import { ServiceError } from '../service/problems';
+import { logger as defaultLogger, type Logger } from '../util/logger';
+import { requireRole } from './auth';
+import { renderApiPage } from './docs-page';
+import { buildOpenApiDocument } from './openapi';
+import { notFoundRoute, problemHandler, sendProblem } from './problem';
+import { apiRoutes } from './routes';
 
-/** The express application. Routes are added per resource; health endpoints need no auth. */
-export function createApp(): express.Express {
+/** Bodies over this size get a 413: definitions are small, and a big body is a mistake or an attack. */
+export const BODY_LIMIT = '256kb';
+
+export interface ApiDeps {
+  datasources: DatasourceService;
+  pipelines: PipelineService;
+  tokens: ApiToken[];
+  /** Throws when the API cannot serve (Temporal unreachable). */
+  ready: () => Promise<void>;
+  logger?: Logger;
+  version?: string;
+}
+
+/**
+ * The express application: health endpoints and the API document without auth, everything under
+ * /v1 behind bearer tokens. Errors are problem details.
+ */
+export function createApp(deps: ApiDeps): express.Express {
+  const log = deps.logger ?? defaultLogger;
+  if (deps.tokens.length === 0) throw new Error('refusing to serve the API without any token configured');
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '256kb' }));
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // Method, path and outcome only: bodies (which may hold a password) are never logged.
+      log.info(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(ms),
+          by: req.principal?.name,
+        },
+        'request',
+      );
+    });
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.ready();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      sendProblem(res, new ServiceError('unavailable', `not ready: ${(err as Error).message}`));
+    }
+  });
+
+  const routes = apiRoutes(deps.datasources, deps.pipelines);
+  const document = buildOpenApiDocument(routes, deps.version ?? '0.1.0');
+  const page = renderApiPage(document as unknown as Record<string, unknown>);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.get(['/docs', '/'], (_req, res) => {
+    res.type('html').send(page);
+  });
+
+  for (const r of routes) {
+    app[r.method](r.path, requireRole(deps.tokens, r.role), async (req, res) => {
+      if (r.body && (req.body === undefined || !req.is('application/json')))
+        throw new ServiceError(
+          'invalid-request',
+          'send the body as JSON with Content-Type: application/json',
+          [{ path: '', message: 'a JSON object is required' }],
+        );
+      const result = await r.handle({
+        name: String(req.params.name ?? ''),
+        query: req.query as Record<string, unknown>,
+        body: req.body,
+      });
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    });
+  }
+  app.use(notFoundRoute);
+  app.use(problemHandler(log));
   return app;
 }

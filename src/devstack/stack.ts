@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { projectRoot, type StackSettings } from '../config/stack';
+import { describeDevTokens, ensureDevApiTokens } from '../service/api-tokens';
 import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
 import {
   assertPortFree,
@@ -86,6 +87,7 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
     report.components[`mariadb-${which}`] = await startMariaDb(mariaDbSpec(s, which), mariadb);
   }
   registerLocalDatasources(s);
+  if (!opts.infraOnly) log(describeDevTokens(ensureDevApiTokens(s.home)));
 
   for (const [name, port] of [
     ['worker', s.metricsPort],

@@ -22,6 +22,8 @@ export interface WalkOptions {
   defaultCharset?: number;
   /** Called once per table map to complete the schema (e.g. dataType from information_schema). */
   complete?: (table: TableSchema) => void;
+  /** Called before each row image is decoded, with the bytes it starts at. */
+  onRowImage?: (table: TableSchema, buf: Buffer, offset: number, present: Buffer) => void;
 }
 
 function lenenc(buf: Buffer, o: number): [number, number] {
@@ -220,6 +222,8 @@ export function walkBinlogRows(path: string, opts: WalkOptions = {}): WalkedRows
       let i = 0;
       while (o < body.length) {
         const row: RowImage = [];
+        const rowPresent = kind === 'update' && i % 2 === 1 ? presentAfter : present;
+        opts.onRowImage?.(t.schema, body, o, rowPresent);
         o = t.decoder.decode(body, o, kind === 'update' && i % 2 === 1 ? presentAfter : present, row);
         rows.push(row);
         i++;

@@ -3,13 +3,17 @@ import { stackSettingsFromEnv } from '../config/stack';
 import { runApi } from '../api/server';
 import { runWorker } from '../worker/run';
 import { registerBinlogCommands } from './binlog';
+import { registerDatasourceCommands } from './datasource';
 import { registerDevCommands } from './dev';
+import { registerPipelineCommands } from './pipeline';
 
 const program = new Command();
 program.name('otterflow').description('MySQL/MariaDB binlog replication on Temporal').version('0.1.0');
 
 registerDevCommands(program);
 registerBinlogCommands(program);
+registerDatasourceCommands(program);
+registerPipelineCommands(program);
 
 program
   .command('worker')

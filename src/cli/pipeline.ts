@@ -1,0 +1,180 @@
+import type { Command } from 'commander';
+import type { PipelineStatusView } from '../service/pipeline-status';
+import type { PipelineView } from '../service/pipelines';
+import { apiClientFromEnv } from './api-client';
+import { readDefinitionFile } from './datasource';
+import { printJson, runCommand, table } from './output';
+
+/** `otterflow pipeline …`: the pipeline API over HTTP, human output by default, --json for scripts. */
+export function registerPipelineCommands(program: Command): void {
+  const pl = program.command('pipeline').description('create, run and watch pipelines (through the API)');
+
+  pl.command('create')
+    .description('create a pipeline from a YAML or JSON file (does not start it)')
+    .requiredOption('-f, --file <file>', 'pipeline definition (- for stdin); see docs/pipeline-config.md')
+    .option('--json', 'print JSON')
+    .action((o: { file: string; json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const def = (await apiClientFromEnv().createPipeline(readDefinitionFile(o.file))) as {
+          config: { name: string };
+        };
+        if (o.json) printJson(def);
+        else
+          console.log(
+            `pipeline ${def.config.name} created; start it with: otterflow pipeline start ${def.config.name}`,
+          );
+      }),
+    );
+
+  pl.command('update')
+    .description('replace a pipeline definition; a running pipeline takes it without losing its position')
+    .requiredOption('-f, --file <file>', 'pipeline definition (- for stdin); its name says which pipeline')
+    .option('--json', 'print JSON')
+    .action((o: { file: string; json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const config = readDefinitionFile(o.file) as { name?: unknown };
+        const name = typeof config?.name === 'string' ? config.name : '';
+        if (!name) throw new Error(`${o.file}: the definition has no name`);
+        const r = (await apiClientFromEnv().updatePipeline(name, config)) as {
+          definition: { version: number };
+          appliedToRunning: boolean;
+        };
+        if (o.json) printJson(r);
+        else
+          console.log(
+            `pipeline ${name} updated to version ${r.definition.version}` +
+              (r.appliedToRunning ? '; the running pipeline switched at a transaction boundary' : ''),
+          );
+      }),
+    );
+
+  pl.command('list')
+    .description('list pipelines with their state')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const all = (await apiClientFromEnv().listPipelines()) as PipelineView[];
+        if (o.json) return printJson(all);
+        if (all.length === 0) return console.log('no pipelines');
+        console.log(
+          table([
+            ['NAME', 'STATE', 'SOURCE → TARGET', 'WORKFLOW', 'SINCE'],
+            ...all.map((p) => [
+              p.name,
+              p.workflow
+                ? p.workflow.status === 'RUNNING'
+                  ? (p.state ?? 'running')
+                  : p.workflow.status.toLowerCase()
+                : 'not started',
+              p.definition
+                ? `${p.definition.config.source} → ${p.definition.config.target}`
+                : '(no definition)',
+              p.workflow?.workflowId ?? '-',
+              p.workflow?.startTime ?? '-',
+            ]),
+          ]),
+        );
+      }),
+    );
+
+  pl.command('get <name>')
+    .description('show a pipeline definition and its workflow')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const p = (await apiClientFromEnv().getPipeline(name)) as PipelineView;
+        if (o.json) return printJson(p);
+        console.log(`pipeline ${p.name}`);
+        if (p.workflow)
+          console.log(
+            `  workflow  ${p.workflow.workflowId} (${p.workflow.status}, since ${p.workflow.startTime})`,
+          );
+        else console.log('  workflow  not started');
+        if (p.definition) {
+          console.log(`  version   ${p.definition.version}, updated ${p.definition.updatedAt}`);
+          console.log(
+            JSON.stringify(p.definition.config, null, 2)
+              .split('\n')
+              .map((l) => `  ${l}`)
+              .join('\n'),
+          );
+        }
+      }),
+    );
+
+  pl.command('delete <name>')
+    .description('delete a pipeline definition (refused while it runs unless --force)')
+    .option('--force', 'stop a running pipeline first')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { force?: boolean; json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const r = (await apiClientFromEnv().deletePipeline(name, o.force)) as { stopped: boolean };
+        if (o.json) printJson(r);
+        else console.log(`pipeline ${name} deleted${r.stopped ? ' (stopped first)' : ''}`);
+      }),
+    );
+
+  for (const action of ['start', 'pause', 'resume', 'stop'] as const) {
+    pl.command(`${action} <name>`)
+      .description(`${action} a pipeline`)
+      .option('--json', 'print JSON')
+      .action((name: string, o: { json?: boolean }) =>
+        runCommand(o.json, async () => {
+          const r = await apiClientFromEnv().pipelineAction(name, action);
+          if (o.json) return printJson(r);
+          if (action === 'start') {
+            const w = r as { workflowId: string; runId: string };
+            console.log(`pipeline ${name} started: workflow ${w.workflowId} (run ${w.runId})`);
+          } else console.log(`pipeline ${name}: ${(r as PipelineStatusView).state}`);
+        }),
+      );
+  }
+
+  pl.command('status <name>')
+    .description('position, lag, rows/s, rows applied, last error, worker')
+    .option('--json', 'print JSON')
+    .option('-w, --watch', 'refresh until interrupted')
+    .option('--interval <seconds>', 'refresh interval with --watch', '2')
+    .action((name: string, o: { json?: boolean; watch?: boolean; interval: string }) =>
+      runCommand(o.json, async () => {
+        const client = apiClientFromEnv();
+        const every = Math.max(0.5, Number(o.interval) || 2) * 1000;
+        for (;;) {
+          const s = (await client.pipelineStatus(name)) as PipelineStatusView;
+          if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+          else {
+            if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+            console.log(formatStatus(s));
+          }
+          if (!o.watch) return;
+          await new Promise((r) => setTimeout(r, every));
+        }
+      }),
+    );
+}
+
+/** The status as a few aligned lines for a person. */
+export function formatStatus(s: PipelineStatusView): string {
+  const lines: Array<[string, string]> = [
+    ['state', s.state],
+    ['workflow', s.workflow ? `${s.workflow.workflowId} (${s.workflow.status})` : '-'],
+    [
+      'position',
+      s.position
+        ? `${s.position.file}:${s.position.pos}${s.position.gtid ? `  gtid ${s.position.gtid}` : ''}`
+        : '-',
+    ],
+    ['lag', s.lagMs !== undefined ? `${s.lagMs} ms` : '-'],
+    ['rows/s', s.rowsPerSecond !== undefined ? String(s.rowsPerSecond) : '-'],
+    ['rows applied', `${s.rowsApplied} (${s.transactions} transactions)`],
+    ['worker', s.worker ?? '-'],
+    [
+      'last error',
+      s.lastError
+        ? `${s.lastError.message}${s.lastError.where ? ` at ${s.lastError.where}` : ''}${s.lastError.retryable ? ' (retrying)' : ''}`
+        : '-',
+    ],
+  ];
+  for (const w of s.warnings) lines.push(['warning', w]);
+  return [`pipeline ${s.name}`, ...lines.map(([k, v]) => `  ${k.padEnd(13)} ${v}`)].join('\n');
+}

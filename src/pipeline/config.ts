@@ -197,10 +197,11 @@ function flattenIssues(issues: readonly Issue[], prefix: PropertyKey[]): ConfigE
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      // Report the branch that got furthest (deepest path) — usually the one the user meant.
-      const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0] ?? [];
-      if (depth(best) > 0) {
-        out.push(...flattenIssues(best, path));
+      // Report the branch that got furthest (deepest path, then fewest problems): usually the one meant.
+      const branches = issue.errors.map((b) => flattenIssues(b, path));
+      const best = branches.sort((a, b) => maxDepth(b) - maxDepth(a) || a.length - b.length)[0] ?? [];
+      if (maxDepth(best) > path.length) {
+        out.push(...best);
         continue;
       }
     }
@@ -213,8 +214,8 @@ function flattenIssues(issues: readonly Issue[], prefix: PropertyKey[]): ConfigE
   return out;
 }
 
-function depth(issues: readonly Issue[]): number {
-  return Math.max(0, ...issues.map((i) => i.path.length));
+function maxDepth(errors: readonly ConfigError[]): number {
+  return Math.max(0, ...errors.map((e) => (e.path === '' ? 0 : e.path.split('.').length)));
 }
 
 function dotted(path: readonly PropertyKey[]): string {

@@ -21,6 +21,8 @@ export interface Mapper {
   isMapped(schema: string, table: string): boolean;
   /** The mappings that apply to a source table and their targets. */
   routes(schema: string, table: string): Route[];
+  /** Target schemas of a source schema (CREATE/DROP DATABASE); undefined when no mapping matches it. */
+  schemaTargets(schema: string): string[] | undefined;
   /** Apply order weight of a target table (for BatchMerger: lower first). */
   weightOf(target: TableRef): number;
   readonly syncMode: SyncMode;
@@ -118,6 +120,7 @@ export function compileMapper(
     map,
     isMapped: (schema, table) => router.isMapped(schema, table),
     routes: (schema, table) => router.routes(schema, table),
+    schemaTargets: (schema) => router.schemaTargets(schema),
     weightOf: (target) => router.weightOf(target),
     syncMode: config.options.syncMode,
   };

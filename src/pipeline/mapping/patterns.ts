@@ -47,6 +47,8 @@ export function compilePattern(text: string): NamePattern {
       throw new PatternError(`invalid regular expression: ${(e as Error).message}`);
     }
   }
+  if (/^\/.*\/[A-Za-z]*$/s.test(text))
+    throw new PatternError('regular expression flags may only be i, m, s and u');
   const range = RANGE.exec(text);
   if (range) {
     const [whole, lowText = '', highText = ''] = range;

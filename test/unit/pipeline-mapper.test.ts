@@ -111,6 +111,23 @@ describe('filters', () => {
     assert.equal(compileFilter({ column: 'name', op: 'like', value: '%' }, COLUMNS)(row), false);
   });
 
+  test('long decimals compare exactly where doubles would round', () => {
+    const row = [...baseRow];
+    row[2] = '0.00000000000000000001';
+    assert.equal(compileFilter({ column: 'price', op: '>', value: 0 }, COLUMNS)(row), true);
+    row[2] = '12345678901234567.5';
+    assert.equal(
+      compileFilter({ column: 'price', op: '>', value: '12345678901234567.4' }, COLUMNS)(row),
+      true,
+    );
+    assert.equal(
+      compileFilter({ column: 'price', op: '=', value: '12345678901234567.50' }, COLUMNS)(row),
+      true,
+    );
+    row[2] = '-0.00';
+    assert.equal(compileFilter({ column: 'price', op: '=', value: 0 }, COLUMNS)(row), true);
+  });
+
   test('an absent column is read from the other image, else the condition is false', () => {
     const f = compileFilter({ column: 'qty', op: '=', value: -7 }, COLUMNS);
     const partial: (CellValue | undefined)[] = [1n];

@@ -164,7 +164,7 @@ function comparisonTest(op: '=' | '!=' | '<' | '<=' | '>' | '>='): (c: number) =
 type Constant =
   | { kind: 'int'; big: bigint; num: number; integral: boolean }
   | { kind: 'float'; num: number }
-  | { kind: 'decimal'; dec: Decimal }
+  | { kind: 'decimal'; dec: Decimal; fast: number | undefined }
   | { kind: 'time'; micros: number }
   | { kind: 'text'; text: string; bytes: Buffer };
 
@@ -185,7 +185,8 @@ function constant(value: FilterScalar, category: Category, column: string): Cons
     case 'decimal': {
       const dec = parseDecimal(String(v).trim());
       if (!dec) throw new FilterError(`filter on ${column}: ${JSON.stringify(v)} is not a decimal number`);
-      return { kind: 'decimal', dec };
+      const digits = dec.int.length + dec.frac.length;
+      return { kind: 'decimal', dec, fast: digits <= 15 ? Number(String(v).trim()) : undefined };
     }
     case 'time': {
       const micros = typeof v === 'number' ? undefined : parseTime(v);
@@ -216,6 +217,8 @@ function compare(cell: CellValue, c: Constant): number {
       break;
     case 'decimal':
       if (typeof cell === 'string') {
+        // Decimals of at most 15 digits convert to doubles exactly enough to keep their order.
+        if (c.fast !== undefined && decimalDigits(cell) <= 15) return cmpNum(Number(cell), c.fast);
         const d = parseDecimal(cell);
         if (d) return compareDecimal(d, c.dec);
       }
@@ -257,6 +260,14 @@ function constantText(c: Constant): string {
 
 function cmpNum(a: number, b: number): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Digits of a decimal string (sign and point not counted; leading zeros counted, which is safe). */
+function decimalDigits(s: string): number {
+  let n = s.length;
+  if (s.charCodeAt(0) === 45 || s.charCodeAt(0) === 43) n--;
+  if (s.indexOf('.') >= 0) n--;
+  return n;
 }
 
 /** An exact decimal: digits without leading zeros (int) and without trailing zeros (frac). */

@@ -20,6 +20,9 @@ export async function createWorker(
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowsPath,
+    // Cancellation (pause, stop, config update) reaches a running activity with its next heartbeat
+    // that goes to the server; the SDK throttles those to 80% of the heartbeat timeout unless capped.
+    maxHeartbeatThrottleInterval: '1 second',
     activities: createActivities({ catalog }),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });

@@ -179,7 +179,14 @@ export class MysqlApplier implements TargetApplier {
     stats: ApplyStats,
     missing: MissingRow[],
   ) {
-    for (const chunk of this.dialect.deleteStatements(info, deletes)) {
+    // Rows created earlier in the same batch (insert then delete) were never on the target: their
+    // deletes run (harmless if the row is absent) but an absent row is not reported as missing.
+    const unexpected = deletes.filter((op) => op.expectExisting === false);
+    for (const chunk of this.dialect.deleteStatements(info, unexpected)) {
+      stats.deleted += await this.affectedRows(chunk.statement);
+    }
+    const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
+    for (const chunk of this.dialect.deleteStatements(info, expected)) {
       if (info.keyKind === 'fullRow') {
         // One row per statement (LIMIT 1): 0 affected rows names the missing row exactly.
         const affected = await this.affectedRows(chunk.statement);

@@ -1,0 +1,64 @@
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { DatasourceCatalog } from '../config/datasources';
+import { loadTransforms } from '../pipeline/transform-loader';
+import { PipelineHaltError } from '../replication/errors';
+import { replicate } from '../replication/replicator';
+import type { ReplicateInput, ReplicateResult } from '../workflows/pipeline-contract';
+
+/**
+ * The replicate activity: a thin shell around the data plane. It resolves datasources (secrets stay
+ * on the worker), heartbeats progress, turns cancellation into an abort of the run, and marks errors
+ * that need a person as non-retryable.
+ */
+export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: string) {
+  return async function replicateActivity(input: ReplicateInput): Promise<ReplicateResult> {
+    const ctx = Context.current();
+    const worker = `${os.hostname()}:${process.pid}`;
+    const { config } = input;
+    let source: ReturnType<DatasourceCatalog['resolve']>;
+    let target: ReturnType<DatasourceCatalog['resolve']>;
+    try {
+      source = catalog.resolve(config.source);
+      target = catalog.resolve(config.target);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+    const controller = new AbortController();
+    // Cancellation reaches an activity only through heartbeats: keep heartbeating even when idle.
+    const beat = setInterval(() => ctx.heartbeat(), 2000);
+    ctx.cancelled.catch(() => controller.abort());
+    let result: ReplicateResult;
+    try {
+      result = await replicate({
+        config,
+        source,
+        target,
+        maxSeconds: input.maxSeconds,
+        signal: controller.signal,
+        onProgress: (p) => ctx.heartbeat(p),
+        transforms: loadTransforms(config, transformsBaseDir),
+        worker,
+      });
+    } catch (err) {
+      if (controller.signal.aborted) throw new CancelledFailure('replicate run cancelled');
+      if (err instanceof PipelineHaltError) {
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: 'PipelineHalt',
+          nonRetryable: true,
+          details: [{ where: err.where }],
+        });
+      }
+      throw err; // anything else (connections, deadlocks, a restarting database) is retried
+    } finally {
+      clearInterval(beat);
+    }
+    // After a cancel request the run stops at once (its open transaction rolled back, the checkpoint
+    // intact) and still reports what it committed before: the workflow keeps exact counters.
+    return result;
+  };
+}
+
+export const defaultTransformsDir = path.resolve(process.cwd());

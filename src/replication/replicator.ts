@@ -1,0 +1,407 @@
+import type mysql from 'mysql2/promise';
+import type { BinlogEvent } from '../binlog/events';
+import { openBinlogStream } from '../binlog/replica/stream';
+import type { BinlogPosition, RowChange } from '../binlog/types';
+import type { ResolvedDatasource } from '../config/datasources';
+import { RetryableTargetError } from '../connectors/dialect';
+import { MysqlApplier } from '../connectors/mysql/applier';
+import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
+import { openMysql } from '../connectors/mysql/connection';
+import { TargetTableMissingError } from '../connectors/mysql/table-info';
+import type { PipelineConfig } from '../pipeline/config';
+import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
+import type { TransformRegistry } from '../pipeline/mapping/transform';
+import { BatchMerger } from '../pipeline/merge';
+import { type ApplyPlan, type ApplyStats, emptyStats, type MappedChange, tableKey } from '../pipeline/model';
+import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
+import { DdlHandler } from './ddl-handler';
+import { PipelineHaltError } from './errors';
+import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
+import { formatPosition, initialPosition, replicaServerId } from './positions';
+
+export interface ReplicatorOptions {
+  config: PipelineConfig;
+  source: ResolvedDatasource;
+  target: ResolvedDatasource;
+  /** Return at the first transaction boundary after this many seconds. */
+  maxSeconds: number;
+  /** Aborting stops at once: the open target transaction rolls back, the checkpoint stays where it was. */
+  signal?: AbortSignal;
+  /** Called at most every `progressEveryMs` with where the run is (the activity heartbeats it). */
+  onProgress?: (p: ReplicateProgress) => void;
+  progressEveryMs?: number;
+  transforms?: TransformRegistry;
+  /** Identity for status and logs. */
+  worker: string;
+  /** Server heartbeat period on the replication connection (stall detection after 3 periods). */
+  streamHeartbeatSeconds?: number;
+  /** Write the lag heartbeat row on the source (needs write access to the `otterflow` schema there). */
+  sourceHeartbeat?: boolean;
+}
+
+const MAX_WARNINGS = 20;
+/** Without mapped rows, the checkpoint still advances this often so a restart does not re-read much. */
+const IDLE_CHECKPOINT_MS = 1000;
+
+/**
+ * One replicate run: claim the checkpoint (a new epoch), stream the source binlog from it, map and
+ * merge row changes per key, and apply each batch in ONE target transaction together with its
+ * checkpoint. Batches end on source transaction boundaries only; a transaction larger than a batch is
+ * applied in bounded slices inside a single open target transaction, so the target never shows half
+ * a source transaction and memory stays bounded.
+ *
+ * Data plane only: no Temporal imports. The replicate activity wraps it with heartbeats and
+ * cancellation.
+ */
+export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResult> {
+  const run = new ReplicationRun(opts);
+  try {
+    return await run.execute();
+  } finally {
+    await run.close();
+  }
+}
+
+class ReplicationRun {
+  private readonly config: PipelineConfig;
+  private readonly name: string;
+  private readonly startedAt = Date.now();
+  private target: mysql.Connection | undefined;
+  private source: mysql.Connection | undefined;
+  private heartbeat: HeartbeatWriter | undefined;
+  private stream: Awaited<ReturnType<typeof openBinlogStream>> | undefined;
+  private applier!: MysqlApplier;
+  private mapper!: Mapper;
+  private merger!: BatchMerger;
+  private ddl!: DdlHandler;
+  private readonly keyColumns = new Map<string, readonly string[]>();
+  private epoch = 0;
+
+  /** A target transaction is open (a slice of a huge source transaction was applied into it). */
+  private txOpen = false;
+  /** Position after the last source transaction whose changes are in the merger / open transaction. */
+  private pending: BinlogPosition | undefined;
+  private committed: BinlogPosition | undefined;
+  private lastCheckpointAt = 0;
+  private batchOpenedAt = 0;
+  private changesInBatch = 0;
+  /** The source heartbeat value carried by the current batch (ms since epoch). */
+  private heartbeatInBatch: number | undefined;
+  /** A DDL was applied: its position must reach the checkpoint at once (DDL is not transactional). */
+  private checkpointNow = false;
+
+  private readonly totals: ApplyStats = emptyStats();
+  private transactions = 0;
+  private batches = 0;
+  private ddlApplied = 0;
+  private lagMs: number | undefined;
+  private readonly warnings = new Set<string>();
+  private lastProgressAt = 0;
+
+  constructor(private readonly opts: ReplicatorOptions) {
+    this.config = opts.config;
+    this.name = opts.config.name;
+  }
+
+  async execute(): Promise<ReplicateResult> {
+    const { config, opts } = this;
+    this.target = await openMysql(opts.target);
+    this.source = await openMysql(opts.source);
+    const claim = await claimCheckpoint(this.target, this.name, () =>
+      initialPosition(this.source!, config.start),
+    );
+    this.epoch = claim.epoch;
+    this.committed = claim.position;
+    this.lastCheckpointAt = Date.now();
+
+    this.applier = new MysqlApplier(this.target);
+    await this.applier.prepareSession();
+    this.mapper = compileMapper(config, opts.transforms);
+    this.merger = new BatchMerger(
+      (t) => this.keyColumns.get(tableKey(t)) ?? [],
+      (t) => this.mapper.weightOf(t),
+    );
+    this.ddl = new DdlHandler(config, this.mapper, this.target, this.applier.tables);
+
+    if (opts.sourceHeartbeat !== false) {
+      try {
+        await ensureHeartbeatTable(this.source);
+        this.heartbeat = new HeartbeatWriter(this.source, this.name);
+        this.heartbeat.start();
+      } catch (err) {
+        this.warn(
+          `lag heartbeat disabled: cannot write ${SYSTEM_SCHEMA}.${HEARTBEAT_TABLE} on the source (${(err as Error).message})`,
+        );
+      }
+    }
+
+    this.stream = await openBinlogStream({
+      host: opts.source.host,
+      port: opts.source.port,
+      user: opts.source.user,
+      password: opts.source.password,
+      serverId: replicaServerId(this.name),
+      start: claim.position.file ? claim.position : { gtid: claim.position.gtid ?? '' },
+      heartbeatSeconds: opts.streamHeartbeatSeconds ?? 2,
+    });
+
+    const deadline = this.startedAt + opts.maxSeconds * 1000;
+    try {
+      for await (const ev of this.stream) {
+        if (opts.signal?.aborted) break;
+        await this.handle(ev.event, ev.file, ev.pos);
+        if (ev.commit) {
+          await this.endOfSourceTransaction(ev.commit, ev.event);
+          if (Date.now() >= deadline) break;
+        }
+        this.maybeProgress();
+      }
+      if (opts.signal?.aborted) {
+        await this.rollback();
+      } else {
+        await this.commitBatch(true);
+      }
+    } catch (err) {
+      await this.rollback();
+      throw this.classify(err);
+    }
+    return this.result();
+  }
+
+  private async handle(event: BinlogEvent, file: string | undefined, pos: number | undefined): Promise<void> {
+    switch (event.kind) {
+      case 'rows':
+        for (const change of event.rows) await this.addChange(change, file, pos);
+        return;
+      case 'transactionPayload':
+        for (const inner of event.events) await this.handle(inner, file, pos);
+        return;
+      case 'query':
+        if (event.statement === 'ddl') {
+          // A DDL commits implicitly: everything before it is one finished batch.
+          await this.commitBatch(true);
+          const done = await this.ddl.handle(event.schema, event.query, `${file}:${pos}`, this.committed);
+          if (done.applied) this.ddlApplied++;
+          this.checkpointNow = true;
+          for (const table of done.invalidated) this.keyColumns.delete(table);
+          if (done.warning) this.warn(done.warning);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async addChange(
+    change: RowChange,
+    file: string | undefined,
+    pos: number | undefined,
+  ): Promise<void> {
+    const table = change.table;
+    if (table.schema === SYSTEM_SCHEMA) {
+      this.noteHeartbeat(change);
+      return; // system tables are never replicated
+    }
+    let mapped: MappedChange[];
+    try {
+      mapped = this.mapper.map(change);
+    } catch (err) {
+      throw new PipelineHaltError((err as Error).message, `${file}:${pos} ${table.schema}.${table.table}`, {
+        cause: err,
+      });
+    }
+    if (mapped.length === 0) return;
+    for (const m of mapped) await this.ensureKeyColumns(m);
+    if (this.changesInBatch === 0) this.batchOpenedAt = Date.now();
+    this.merger.addAll(mapped);
+    this.changesInBatch++;
+    if (this.merger.size() >= this.config.options.batchSize) {
+      // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
+      await this.applySlice();
+    }
+  }
+
+  private async ensureKeyColumns(m: MappedChange): Promise<void> {
+    const key = tableKey(m.target);
+    if (this.keyColumns.has(key)) return;
+    try {
+      const info = await this.applier.tables.get(m.target);
+      this.keyColumns.set(key, info.keyColumns);
+      if (info.keyKind !== 'primary') {
+        this.warn(
+          info.keyKind === 'unique'
+            ? `${key} has no primary key: rows are matched by unique key (${info.keyColumns.join(', ')})`
+            : `${key} has neither a primary nor a unique key: rows are matched on all columns (slow; duplicates are ambiguous)`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof TargetTableMissingError) {
+        throw new PipelineHaltError(`${err.message}: create it on the target or fix the mapping`, key, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  private noteHeartbeat(change: RowChange): void {
+    if (change.kind === 'delete' || change.table.table !== HEARTBEAT_TABLE) return;
+    const cols = change.table.columns;
+    const p = cols.findIndex((c) => c.name === 'pipeline');
+    const w = cols.findIndex((c) => c.name === 'written_at_ms');
+    if (p < 0 || w < 0 || change.after[p] !== this.name) return;
+    const v = change.after[w];
+    if (typeof v === 'bigint' || typeof v === 'number') this.heartbeatInBatch = Number(v);
+  }
+
+  private async endOfSourceTransaction(commit: BinlogPosition, event: BinlogEvent): Promise<void> {
+    if (event.kind !== 'rotate') this.transactions++;
+    this.pending = commit;
+    const o = this.config.options;
+    const now = Date.now();
+    const full = this.merger.size() >= o.batchSize || this.txOpen;
+    const due = this.changesInBatch > 0 && now - this.batchOpenedAt >= o.maxBatchDelayMs;
+    // Caught up with the source: nothing is waiting, so committing now costs no batching and gives the lowest lag.
+    const caughtUp = (this.stream?.stats().queue.length ?? 0) === 0;
+    if (this.checkpointNow) {
+      this.checkpointNow = false;
+      await this.commitBatch(true);
+    } else if (full || due || caughtUp || this.heartbeatInBatch !== undefined) {
+      await this.commitBatch(false);
+    }
+  }
+
+  /** Applies what the merger holds into the open target transaction (opening it if needed). */
+  private async applySlice(): Promise<void> {
+    const plan = this.merger.drain();
+    if (plan.tables.length === 0) return;
+    await this.openTransaction();
+    await this.applyPlan(plan);
+  }
+
+  private async openTransaction(): Promise<void> {
+    if (this.txOpen) return;
+    await this.target!.query('START TRANSACTION');
+    this.txOpen = true;
+    await fenceBatch(this.target!, this.name, this.epoch);
+  }
+
+  private async applyPlan(plan: ApplyPlan): Promise<void> {
+    const res = await this.applier.apply(plan);
+    addStats(this.totals, res.stats);
+    if (res.missing.length > 0) {
+      const sample = res.missing
+        .slice(0, 3)
+        .map((m) => `${m.op} ${m.table} ${JSON.stringify(m.key)}`)
+        .join('; ');
+      if (this.config.options.missingRow === 'stop') {
+        throw new PipelineHaltError(
+          `rows missing on the target (${res.stats.missingOnUpdate} updates, ${res.stats.missingOnDelete} deletes): ${sample}`,
+          formatPosition(this.pending),
+        );
+      }
+      this.warn(`rows missing on the target, updates written as inserts: ${sample}`);
+    }
+  }
+
+  /**
+   * Commits the batch: remaining merged changes, then the checkpoint, in the open transaction.
+   * With nothing to apply, the checkpoint still advances now and then (or when `force`d) so an idle or
+   * unmapped source does not leave a stale position behind.
+   */
+  private async commitBatch(force: boolean): Promise<void> {
+    const position = this.pending;
+    if (!position) return;
+    const hasWork = this.merger.size() > 0 || this.txOpen;
+    if (
+      !hasWork &&
+      !force &&
+      Date.now() - this.lastCheckpointAt < IDLE_CHECKPOINT_MS &&
+      this.heartbeatInBatch === undefined
+    ) {
+      return;
+    }
+    await this.openTransaction();
+    const plan = this.merger.drain();
+    if (plan.tables.length > 0) await this.applyPlan(plan);
+    await writeCheckpoint(this.target!, this.name, this.epoch, position);
+    await this.target!.query('COMMIT');
+    this.txOpen = false;
+    this.committed = position;
+    this.pending = undefined;
+    this.lastCheckpointAt = Date.now();
+    if (hasWork) this.batches++;
+    this.changesInBatch = 0;
+    if (this.heartbeatInBatch !== undefined) {
+      this.lagMs = Math.max(0, Date.now() - this.heartbeatInBatch);
+      this.heartbeatInBatch = undefined;
+    }
+  }
+
+  private async rollback(): Promise<void> {
+    if (!this.txOpen || !this.target) return;
+    this.txOpen = false;
+    await this.target.query('ROLLBACK').catch(() => {});
+  }
+
+  private classify(err: unknown): Error {
+    if (err instanceof PipelineHaltError || err instanceof RetryableTargetError) return err;
+    const e = err as Error & { name?: string; kind?: string };
+    if (
+      e?.name === 'BinlogDecodeError' ||
+      (e?.name === 'BinlogStreamError' && (e.kind === 'decode-failed' || e.kind === 'position-purged'))
+    ) {
+      return new PipelineHaltError(e.message, formatPosition(this.committed), { cause: err });
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private warn(message: string): void {
+    if (this.warnings.size < MAX_WARNINGS) this.warnings.add(message);
+  }
+
+  private maybeProgress(): void {
+    const every = this.opts.progressEveryMs ?? 1000;
+    const now = Date.now();
+    if (!this.opts.onProgress || now - this.lastProgressAt < every) return;
+    this.lastProgressAt = now;
+    this.opts.onProgress({
+      ...(this.committed ? { position: this.committed } : {}),
+      rowsApplied: this.totals.inserted + this.totals.updated + this.totals.deleted,
+      transactions: this.transactions,
+      ...(this.lagMs !== undefined ? { lagMs: this.lagMs } : {}),
+      at: new Date(now).toISOString(),
+      worker: this.opts.worker,
+    });
+  }
+
+  private result(): ReplicateResult {
+    return {
+      ...(this.committed ? { position: this.committed } : {}),
+      transactions: this.transactions,
+      batches: this.batches,
+      ...this.totals,
+      ddlApplied: this.ddlApplied,
+      ...(this.lagMs !== undefined ? { lagMs: this.lagMs } : {}),
+      elapsedMs: Date.now() - this.startedAt,
+      warnings: [...this.warnings],
+      worker: this.opts.worker,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.heartbeat?.stop();
+    await this.stream?.close().catch(() => {});
+    await this.rollback();
+    await this.target?.end().catch(() => {});
+    await this.source?.end().catch(() => {});
+  }
+}
+
+function addStats(into: ApplyStats, s: ApplyStats): void {
+  into.inserted += s.inserted;
+  into.updated += s.updated;
+  into.deleted += s.deleted;
+  into.missingOnUpdate += s.missingOnUpdate;
+  into.missingOnDelete += s.missingOnDelete;
+}

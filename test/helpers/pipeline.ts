@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type mysql from 'mysql2/promise';
+import { readServerBinlogState } from '../../src/binlog/replica/server-state';
+import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
+import type { pipelineWorkflow } from '../../src/workflows/pipeline';
+import { type PipelineStatus, pipelineWorkflowId, statusQuery } from '../../src/workflows/pipeline-contract';
+import { uniqueName } from './stack';
+
+/** A pipeline config replicating every table of `db` on the local source to the same names on the target. */
+export async function samePipelineConfig(
+  source: mysql.Connection,
+  db: string,
+  overrides: Partial<PipelineConfigInput> = {},
+): Promise<PipelineConfigInput> {
+  const start = await readServerBinlogState(source);
+  return {
+    name: uniqueName('p'),
+    source: 'source',
+    target: 'target',
+    mappings: [{ source: { schema: db, table: '/.*/' } }],
+    start: { file: start.file, pos: start.pos },
+    ...overrides,
+  };
+}
+
+export async function startPipeline(
+  client: Client,
+  taskQueue: string,
+  input: PipelineConfigInput,
+): Promise<WorkflowHandle<typeof pipelineWorkflow>> {
+  const config = parsePipelineConfig(input);
+  return client.workflow.start('pipelineWorkflow', {
+    taskQueue,
+    workflowId: pipelineWorkflowId(config.name),
+    args: [{ config, configVersion: 1 }],
+  }) as Promise<WorkflowHandle<typeof pipelineWorkflow>>;
+}
+
+export async function status(handle: WorkflowHandle): Promise<PipelineStatus> {
+  return handle.query(statusQuery);
+}
+
+/** Polls until `check` returns true (or a value), failing with `describe()` after the timeout. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | false | undefined>,
+  timeoutMs = 60_000,
+  describe?: () => Promise<string>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== false && v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const extra = describe ? await describe().catch((e) => String(e)) : '';
+  assert.fail(`timed out waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''} ${extra}`);
+}
+
+/** All rows of a table in key order, as exact text (HEX for binary-ish values), for comparisons. */
+export async function dumpTable(
+  conn: mysql.Connection,
+  db: string,
+  table: string,
+  orderBy = '1',
+): Promise<string[]> {
+  const [cols] = await conn.query<mysql.RowDataPacket[]>(
+    'SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [db, table],
+  );
+  const exprs = cols.map((c) => {
+    const name = `\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``;
+    const t = String(c.DATA_TYPE).toLowerCase();
+    if (/blob|binary|bit|geometry|point|linestring|polygon|^geometrycollection|^multi/.test(t))
+      return `HEX(${name})`;
+    if (t === 'float') return `CAST(${name} AS CHAR)`; // exact float32 text
+    return `CAST(${name} AS CHAR)`;
+  });
+  const [rows] = await conn.query<mysql.RowDataPacket[]>({
+    sql: `SELECT CONCAT_WS('|', ${exprs.map((e) => `IFNULL(${e}, '\\\\N')`).join(', ')}) AS r FROM \`${db}\`.\`${table}\` ORDER BY ${orderBy}`,
+    rowsAsArray: false,
+  });
+  return rows.map((r) => String(r.r));
+}
+
+/** Waits until the target table equals the source table row by row. */
+export async function waitForEqualTables(
+  source: mysql.Connection,
+  target: mysql.Connection,
+  db: string,
+  table: string,
+  handle?: WorkflowHandle,
+  timeoutMs = 90_000,
+): Promise<void> {
+  let last = { s: 0, t: 0 };
+  await waitFor(
+    `${db}.${table} to be equal on source and target`,
+    async () => {
+      const [s, t] = await Promise.all([dumpTable(source, db, table), dumpTable(target, db, table)]);
+      last = { s: s.length, t: t.length };
+      return s.length === t.length && s.every((row, i) => row === t[i]);
+    },
+    timeoutMs,
+    async () =>
+      `source rows ${last.s}, target rows ${last.t}; status ${handle ? JSON.stringify(await status(handle)) : ''}`,
+  );
+}

@@ -126,9 +126,7 @@ describe('DECIMAL', () => {
     {
       what: '(65,30) min',
       column: dec(65, 30),
-      hex: Buffer.from(max65, 'hex')
-        .map((b) => b ^ 0xff)
-        .toString('hex'),
+      hex: Buffer.from(Buffer.from(max65, 'hex').map((b) => b ^ 0xff)).toString('hex'),
       value: `-${nines(35)}.${nines(30)}`,
     },
     {

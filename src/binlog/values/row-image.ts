@@ -216,7 +216,6 @@ type GeneratedDecode = (buf: Buffer, off: number, present: Buffer, out: RowImage
 
 function instantiate(source: string, k: Constants): GeneratedDecode {
   const names = k.values.map((_, i) => `c${i}`);
-  // biome-ignore lint/complexity/useArrowFunction: generated code needs a real function scope
   const factory = new Function('h', ...names, `"use strict";\n${source}`) as (
     ...args: unknown[]
   ) => GeneratedDecode;

@@ -81,7 +81,11 @@ export interface PipelineServiceDeps {
 export class PipelineService {
   constructor(private readonly deps: PipelineServiceDeps) {}
 
-  /** Definitions merged with Temporal visibility (newest execution of each pipeline on our task queue). */
+  /**
+   * Definitions merged with Temporal visibility (newest execution of each pipeline on our task
+   * queue). A running workflow whose definition was removed is listed too (so it can be stopped);
+   * closed workflows of deleted pipelines are not.
+   */
   async list(): Promise<PipelineView[]> {
     const byName = new Map<string, PipelineView>();
     for (const d of this.deps.store.list())
@@ -90,9 +94,10 @@ export class PipelineService {
       `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}' AND OtterflowKind = 'pipeline' ` +
       `AND TaskQueue = '${this.deps.taskQueue.replace(/'/g, "''")}'`;
     for await (const info of this.deps.client.workflow.list({ query })) {
-      const name =
-        info.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? info.workflowId.replace(/^pipeline:/, '');
-      const view = byName.get(name) ?? { name, definition: null, workflow: null };
+      const name = info.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? info.workflowId.replace(/^pipeline:/, '');
+      const known = byName.get(name);
+      if (!known && info.status.name !== 'RUNNING') continue;
+      const view = known ?? { name, definition: null, workflow: null };
       const summary = summarize(info);
       if (!view.workflow || view.workflow.startTime < summary.startTime) {
         view.workflow = summary;
@@ -109,7 +114,7 @@ export class PipelineService {
     const name = parseName('pipeline', rawName);
     const definition = this.deps.store.get(name);
     const workflow = await this.describe(name);
-    if (!definition && !workflow) throw notFound('pipeline', name);
+    if (!definition && workflow?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
     return { name, definition: definition ?? null, workflow: workflow?.summary ?? null };
   }
 
@@ -212,10 +217,10 @@ export class PipelineService {
   async status(rawName: string): Promise<PipelineStatusView> {
     const name = parseName('pipeline', rawName);
     const described = await this.describe(name);
-    if (!described) {
-      if (!this.deps.store.get(name)) throw notFound('pipeline', name);
-      return mergePipelineStatus(name, undefined, undefined, undefined);
-    }
+    const defined = this.deps.store.get(name) !== undefined;
+    // A deleted pipeline is gone, unless a workflow still runs under its name.
+    if (!defined && described?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
+    if (!described) return mergePipelineStatus(name, undefined, undefined, undefined);
     let queried: PipelineStatus | undefined;
     try {
       queried = await this.deps.client.withDeadline(Date.now() + 15_000, () =>
@@ -295,7 +300,7 @@ export class PipelineService {
   ): Promise<PipelineStatusView> {
     const name = parseName('pipeline', rawName);
     const before = await this.describe(name);
-    if (!this.deps.store.get(name) && !before) throw notFound('pipeline', name);
+    if (!this.deps.store.get(name) && before?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
     if (before?.summary.status !== 'RUNNING')
       throw new ServiceError(
         'conflict',

@@ -1,5 +1,5 @@
 import type { CellValue } from '../binlog/types';
-import type { ApplyPlan, MappedChange, MergedOp, Row, TablePlan, TableRef } from './model';
+import type { ApplyPlan, KeyKind, MappedChange, MergedOp, Row, TablePlan, TableRef } from './model';
 import { tableKey } from './model';
 import { encodeKey } from './values';
 
@@ -19,6 +19,11 @@ import { encodeKey } from './values';
  * whose collation folds case sees 'a' and 'A' as one row; they stay two ops here and are applied in
  * the order the plan holds them, which is still the order the source wrote them — never a wrong merge.
  * Keys must also be unique on the target by the same columns the merger uses (`keyColumnsOf`).
+ *
+ * Tables without a primary or unique key (`fullRow`, see `keyKindOf`) may hold identical rows, which
+ * no per-key merge can represent: their changes stay one op each (an UPDATE is a delete of the old
+ * row + an insert of the new one), and when a row value repeats the table gets another entry later in
+ * the plan. Appliers run `plan.tables` in order, so the same table appearing twice is replayed in order.
  */
 
 /** The columns identifying a row of a target table (TargetTableInfo.keyColumns, supplied by the activity). */
@@ -47,18 +52,39 @@ interface TableState {
   entries: Map<string, Entry>;
   /** Order of first appearance in this batch (tie-break after weight). */
   seq: number;
+  /** False for full-row keys: identical rows may repeat, so ops on one key are never combined. */
+  mergeable: boolean;
+  /** A non-mergeable table starts a new generation (a later TablePlan) when a key repeats. */
+  generation: number;
 }
 
+/** The current generation of a table's state (what new changes go into). */
+interface TableSlot {
+  current: TableState;
+}
+
+/**
+ * How the target identifies rows of a table. `fullRow` tables (no primary or unique key) may hold
+ * identical rows, so their changes are kept one op per change, in order, never merged.
+ */
+export type KeyKindOf = (target: TableRef) => KeyKind;
+
 export class BatchMerger {
-  private tables = new Map<TableRef, TableState>();
-  private byName = new Map<string, TableState>();
+  private tables = new Map<TableRef, TableSlot>();
+  private byName = new Map<string, TableSlot>();
+  private states: TableState[] = [];
   private ops = 0;
   private changes = 0;
   private seq = 0;
 
+  /**
+   * `keyKindOf` (TargetTableInfo.keyKind) matters only for `fullRow` tables: without it every table is
+   * merged as if its key columns were unique.
+   */
   constructor(
     private readonly keyColumnsOf: KeyColumnsOf,
     private readonly weightOf: WeightOf = () => 0,
+    private readonly keyKindOf: KeyKindOf = () => 'primary',
   ) {}
 
   /** Number of merged ops held (bounded memory: flush when it reaches the batch limit). */
@@ -79,7 +105,12 @@ export class BatchMerger {
   /** Add one change, in source order. Throws when a key column is missing from a row image. */
   add(change: MappedChange): void {
     this.changes++;
-    const t = this.table(change.target);
+    const slot = this.table(change.target);
+    if (!slot.current.mergeable) {
+      this.addUnmerged(slot, change);
+      return;
+    }
+    const t = slot.current;
     switch (change.kind) {
       case 'insert':
         this.put(t, keyOf(t, change.after), change.after, false, undefined, 'insert');
@@ -106,10 +137,34 @@ export class BatchMerger {
     }
   }
 
+  /**
+   * Full-row tables: one op per change. A change touching a row value already in the current
+   * generation opens a new generation (a later TablePlan for the same table), so that applying the
+   * plan's table entries in order replays the changes in order.
+   */
+  private addUnmerged(slot: TableSlot, change: MappedChange): void {
+    let t = slot.current;
+    const oldRow = change.kind === 'insert' ? undefined : change.before;
+    const newRow = change.kind === 'delete' ? undefined : change.after;
+    const oldKey = oldRow && keyOf(t, oldRow);
+    const newKey = newRow && keyOf(t, newRow);
+    const oldId = oldKey && encodeKey(oldKey);
+    const newId = newKey && encodeKey(newKey);
+    // An update that leaves the whole mapped row as it was changes nothing on the target.
+    if (oldId !== undefined && oldId === newId) return;
+    if ((oldId !== undefined && t.entries.has(oldId)) || (newId !== undefined && t.entries.has(newId))) {
+      t = this.newState(t.target, t.keyColumns, false, t.generation + 1, t.seq);
+      slot.current = t;
+    }
+    if (oldRow && oldKey) this.remove(t, oldKey, oldRow, oldId);
+    if (newRow && newKey) this.put(t, newKey, newRow, false, undefined, 'insert', newId);
+  }
+
   /** Empty the merger and return its ops as a plan: tables by weight, then first appearance. */
   drain(): ApplyPlan {
-    const states = [...this.byName.values()].sort(
-      (a, b) => this.weightOf(a.target) - this.weightOf(b.target) || a.seq - b.seq,
+    const states = [...this.states].sort(
+      (a, b) =>
+        this.weightOf(a.target) - this.weightOf(b.target) || a.seq - b.seq || a.generation - b.generation,
     );
     const tables: TablePlan[] = [];
     for (const s of states) {
@@ -140,25 +195,40 @@ export class BatchMerger {
     }
     this.tables = new Map();
     this.byName = new Map();
+    this.states = [];
     this.ops = 0;
     this.changes = 0;
     this.seq = 0;
     return { tables };
   }
 
-  private table(target: TableRef): TableState {
-    let t = this.tables.get(target);
-    if (t) return t;
+  private table(target: TableRef): TableSlot {
+    let slot = this.tables.get(target);
+    if (slot) return slot;
     // Different TableRef objects for the same table (e.g. from a transform) share one state.
     const name = tableKey(target);
-    t = this.byName.get(name);
-    if (!t) {
-      t = { target, keyColumns: this.keyColumnsOf(target), entries: new Map(), seq: this.seq++ };
-      if (t.keyColumns.length === 0) throw new Error(`target ${name} has no key columns`);
-      this.byName.set(name, t);
+    slot = this.byName.get(name);
+    if (!slot) {
+      const keyColumns = this.keyColumnsOf(target);
+      if (keyColumns.length === 0) throw new Error(`target ${name} has no key columns`);
+      const mergeable = this.keyKindOf(target) !== 'fullRow';
+      slot = { current: this.newState(target, keyColumns, mergeable, 0, this.seq++) };
+      this.byName.set(name, slot);
     }
-    this.tables.set(target, t);
-    return t;
+    this.tables.set(target, slot);
+    return slot;
+  }
+
+  private newState(
+    target: TableRef,
+    keyColumns: readonly string[],
+    mergeable: boolean,
+    generation: number,
+    seq: number,
+  ): TableState {
+    const state: TableState = { target, keyColumns, entries: new Map(), seq, mergeable, generation };
+    this.states.push(state);
+    return state;
   }
 
   /** Merge an insert (`cause` 'insert': whole row, not expected to exist) or an update of an existing key. */

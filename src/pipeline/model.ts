@@ -87,7 +87,10 @@ export interface TablePlan {
   upserts: Extract<MergedOp, { kind: 'upsert' }>[];
 }
 
-/** A batch ready to apply: tables in dependency (weight) order. */
+/**
+ * A batch ready to apply: tables in dependency (weight) order; apply the entries in array order.
+ * A table may appear more than once (a full-row-key table whose identical rows changed repeatedly).
+ */
 export interface ApplyPlan {
   tables: TablePlan[];
 }

@@ -226,6 +226,87 @@ describe('BatchMerger algebra', () => {
   });
 });
 
+describe('BatchMerger on full-row keys (tables without a primary or unique key)', () => {
+  // Such a table is a multiset: identical rows may repeat, a DELETE removes one of them (LIMIT 1).
+  const cols = () => ['a', 'b'];
+  const kind = () => 'fullRow' as const;
+  const values = [
+    [1, 1],
+    [1, 2],
+    [2, 1],
+    [2, 2],
+  ] as const;
+  const rowOf = (v: readonly number[]): Row =>
+    new Map<string, CellValue>([
+      ['a', v[0] as number],
+      ['b', v[1] as number],
+    ]);
+  const id = (v: readonly number[]) => v.join(',');
+
+  test('seeded random sequences with duplicate rows replay exactly, one op per change', () => {
+    let seed = 77;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <X>(xs: readonly X[]): X => xs[Math.floor(random() * xs.length)] as X;
+    for (let i = 0; i < 3000; i++) {
+      const initial: string[] = [];
+      const n0 = Math.floor(random() * 4);
+      for (let j = 0; j < n0; j++) initial.push(id(pick(values)));
+      const source = [...initial];
+      const merger = new BatchMerger(cols, () => 0, kind);
+      const length = 1 + Math.floor(random() * 10);
+      const log: string[] = [];
+      for (let j = 0; j < length; j++) {
+        const r = random();
+        if (source.length === 0 || r < 0.4) {
+          const v = pick(values);
+          source.push(id(v));
+          merger.add({ kind: 'insert', target: T, after: rowOf(v) });
+          log.push(`I${id(v)}`);
+        } else {
+          const at = Math.floor(random() * source.length);
+          const v = (source[at] as string).split(',').map(Number);
+          if (r < 0.7) {
+            source.splice(at, 1);
+            merger.add({ kind: 'delete', target: T, before: rowOf(v) });
+            log.push(`D${id(v)}`);
+          } else {
+            const w = pick(values);
+            source[at] = id(w);
+            merger.add({ kind: 'update', target: T, before: rowOf(v), after: rowOf(w) });
+            log.push(`U${id(v)}>${id(w)}`);
+          }
+        }
+      }
+      const target = [...initial];
+      for (const tp of merger.drain().tables) {
+        for (const d of tp.deletes) {
+          const at = target.indexOf(id(d.key as number[]));
+          if (d.expectExisting !== false) assert.ok(at >= 0, `delete of a missing row: ${log}`);
+          if (at >= 0) target.splice(at, 1);
+        }
+        for (const u of tp.upserts) target.push(id(u.key as number[]));
+      }
+      assert.deepEqual(target.sort(), source.sort(), `initial=${initial} ops=${log}`);
+    }
+  });
+
+  test('two identical inserts stay two ops, in two plan entries for the same table', () => {
+    const m = new BatchMerger(cols, () => 0, kind);
+    m.add({ kind: 'insert', target: T, after: rowOf([1, 1]) });
+    m.add({ kind: 'insert', target: T, after: rowOf([1, 1]) });
+    m.add({ kind: 'update', target: T, before: rowOf([2, 2]), after: rowOf([2, 2]) });
+    assert.equal(m.size(), 2);
+    const plan = m.drain();
+    assert.deepEqual(
+      plan.tables.map((t) => t.upserts.length),
+      [1, 1],
+    );
+  });
+});
+
 describe('BatchMerger details', () => {
   const parent: TableRef = { schema: 'db', table: 'parent' };
   const child: TableRef = { schema: 'db', table: 'child' };

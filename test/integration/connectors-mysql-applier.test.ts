@@ -237,6 +237,20 @@ for (const protocol of PROTOCOLS) {
         ['update', { id: '60' }],
       ].sort(),
     );
+    // A delete of a row the batch itself created (expectExisting: false) is not reported when absent.
+    const r2 = await applyInTx(
+      conn,
+      applier,
+      plan(target, [{ ...del(target, [70]), expectExisting: false }, del(target, [5])], []),
+    );
+    assert.deepEqual(r2.stats, {
+      inserted: 0,
+      updated: 0,
+      deleted: 1,
+      missingOnUpdate: 0,
+      missingOnDelete: 0,
+    });
+    await applyInTx(conn, applier, plan(target, [], [up(target, [5], { id: 5, v: 'five', n: 5 })]));
     assert.deepEqual(await rows(conn, 'SELECT id, v, n FROM t ORDER BY id'), [
       { id: 3, v: 'THREE', n: 30 },
       { id: 4, v: 'four', n: 40 },

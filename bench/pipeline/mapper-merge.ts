@@ -57,7 +57,7 @@ function image(id: number, version: number): CellValue[] {
     BigInt(id),
     id % 5000,
     statuses[(id + version) % 4] as string,
-    `${(id % 100000) / 100}.${version % 10}0`,
+    `${id % 1000}.${String(id % 100).padStart(2, '0')}`,
     '2024-05-01 12:00:00.000000',
     `note ${version}`,
     version % 2,

@@ -218,7 +218,10 @@ function compare(cell: CellValue, c: Constant): number {
     case 'decimal':
       if (typeof cell === 'string') {
         // Decimals of at most 15 digits convert to doubles exactly enough to keep their order.
-        if (c.fast !== undefined && decimalDigits(cell) <= 15) return cmpNum(Number(cell), c.fast);
+        if (c.fast !== undefined && decimalDigits(cell) <= 15) {
+          const n = Number(cell);
+          if (!Number.isNaN(n) && cell !== '') return cmpNum(n, c.fast);
+        }
         const d = parseDecimal(cell);
         if (d) return compareDecimal(d, c.dec);
       }

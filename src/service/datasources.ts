@@ -63,11 +63,9 @@ export const datasourceViewSchema = z
     port: z.number().int(),
     user: z.string(),
     serviceName: z.string().optional(),
-    passwordSource: z
-      .enum(['stored', 'env', 'file', 'none'])
-      .meta({
-        description: 'stored: given to the API; env: passwordEnv on the worker; file: a file on the host',
-      }),
+    passwordSource: z.enum(['stored', 'env', 'file', 'none']).meta({
+      description: 'stored: given to the API; env: passwordEnv on the worker; file: a file on the host',
+    }),
     passwordEnv: z.string().optional(),
   })
   .meta({ id: 'Datasource' });

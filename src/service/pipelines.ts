@@ -94,7 +94,8 @@ export class PipelineService {
       `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}' AND OtterflowKind = 'pipeline' ` +
       `AND TaskQueue = '${this.deps.taskQueue.replace(/'/g, "''")}'`;
     for await (const info of this.deps.client.workflow.list({ query })) {
-      const name = info.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? info.workflowId.replace(/^pipeline:/, '');
+      const name =
+        info.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? info.workflowId.replace(/^pipeline:/, '');
       const known = byName.get(name);
       if (!known && info.status.name !== 'RUNNING') continue;
       const view = known ?? { name, definition: null, workflow: null };

@@ -171,7 +171,7 @@ test('pipeline lifecycle over HTTP: create → start → rows flow → update �
     const [diff] = await db.target.query(
       `SELECT COUNT(DISTINCT id) AS n, MIN(id) AS lo, MAX(id) AS hi FROM \`${db.name}\`.items`,
     );
-    assert.deepEqual(diff, [{ n: 200, lo: 1, hi: 200 }]);
+    assert.deepEqual(diff, [{ n: '200', lo: 1, hi: 200 }]);
 
     // Delete with force stops it first; then the pipeline is gone.
     const forced = await h.call('DELETE', `/v1/pipelines/${name}?force=true`);

@@ -129,8 +129,14 @@ function readColumnMeta(c: ByteCursor, col: ColumnDef, binlogType: number): void
   }
 }
 
-function isNumeric(type: number): boolean {
+/**
+ * Columns that get a bit in the SIGNEDNESS metadata. MariaDB also gives YEAR a bit (MySQL does not):
+ * missing it shifts the signedness of every numeric column after a YEAR column.
+ */
+function isNumeric(type: number, isMariaDb: boolean): boolean {
   switch (type) {
+    case ColumnType.YEAR:
+      return isMariaDb;
     case ColumnType.TINY:
     case ColumnType.SHORT:
     case ColumnType.INT24:
@@ -196,7 +202,7 @@ function applyColumnCharsets(c: ByteCursor, cols: ColumnDef[]): void {
 
 function readOptionalMetadata(c: ByteCursor, out: DecodedTableMap, isMariaDb: boolean): void {
   const cols = out.table.columns;
-  const numeric = cols.filter((col) => isNumeric(col.type));
+  const numeric = cols.filter((col) => isNumeric(col.type, isMariaDb));
   const character = cols.filter((col) => isCharacter(col.type, isMariaDb));
   const enumSet = cols.filter((col) => isEnumOrSet(col.type));
   while (c.remaining > 0) {

@@ -12,7 +12,14 @@ import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
 import { BatchMerger } from '../pipeline/merge';
-import { type ApplyPlan, type ApplyStats, emptyStats, type MappedChange, tableKey } from '../pipeline/model';
+import {
+  type ApplyPlan,
+  type ApplyStats,
+  emptyStats,
+  type KeyKind,
+  type MappedChange,
+  tableKey,
+} from '../pipeline/model';
 import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
 import { DdlHandler } from './ddl-handler';
 import { PipelineHaltError } from './errors';
@@ -75,6 +82,7 @@ class ReplicationRun {
   private merger!: BatchMerger;
   private ddl!: DdlHandler;
   private readonly keyColumns = new Map<string, readonly string[]>();
+  private readonly keyKinds = new Map<string, KeyKind>();
   private epoch = 0;
 
   /** A target transaction is open (a slice of a huge source transaction was applied into it). */
@@ -120,6 +128,8 @@ class ReplicationRun {
     this.merger = new BatchMerger(
       (t) => this.keyColumns.get(tableKey(t)) ?? [],
       (t) => this.mapper.weightOf(t),
+      // Key-less tables may hold identical rows: the merger must not collapse their changes.
+      (t) => this.keyKinds.get(tableKey(t)) ?? 'primary',
     );
     this.ddl = new DdlHandler(config, this.mapper, this.target, this.applier.tables);
 
@@ -183,7 +193,10 @@ class ReplicationRun {
           const done = await this.ddl.handle(event.schema, event.query, `${file}:${pos}`, this.committed);
           if (done.applied) this.ddlApplied++;
           this.checkpointNow = true;
-          for (const table of done.invalidated) this.keyColumns.delete(table);
+          for (const table of done.invalidated) {
+            this.keyColumns.delete(table);
+            this.keyKinds.delete(table);
+          }
           if (done.warning) this.warn(done.warning);
         }
         return;
@@ -227,6 +240,7 @@ class ReplicationRun {
     try {
       const info = await this.applier.tables.get(m.target);
       this.keyColumns.set(key, info.keyColumns);
+      this.keyKinds.set(key, info.keyKind);
       if (info.keyKind !== 'primary') {
         this.warn(
           info.keyKind === 'unique'

@@ -159,7 +159,7 @@ export class PipelineService {
     if (running && !force)
       throw new ServiceError(
         'conflict',
-        `pipeline "${name}" is running; stop it first or delete with ?force=true (stops it, then deletes)`,
+        `pipeline "${name}" is running; stop it first, or force the delete (API ?force=true, CLI --force) to stop it and then delete it`,
       );
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
     this.deps.store.remove(name);

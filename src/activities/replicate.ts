@@ -5,7 +5,7 @@ import type { DatasourceCatalog } from '../config/datasources';
 import { loadTransforms } from '../pipeline/transform-loader';
 import { PipelineHaltError } from '../replication/errors';
 import { replicate } from '../replication/replicator';
-import type { ReplicateInput, ReplicateResult } from '../workflows/pipeline-contract';
+import type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
 
 /**
  * The replicate activity: a thin shell around the data plane. It resolves datasources (secrets stay
@@ -15,7 +15,8 @@ import type { ReplicateInput, ReplicateResult } from '../workflows/pipeline-cont
 export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: string) {
   return async function replicateActivity(input: ReplicateInput): Promise<ReplicateResult> {
     const ctx = Context.current();
-    const worker = `${os.hostname()}:${process.pid}`;
+    // Same form as the SDK's default worker identity, so status and the Web UI name workers alike.
+    const worker = `${process.pid}@${os.hostname()}`;
     const { config } = input;
     let source: ReturnType<DatasourceCatalog['resolve']>;
     let target: ReturnType<DatasourceCatalog['resolve']>;
@@ -26,8 +27,10 @@ export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: str
       throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
     }
     const controller = new AbortController();
-    // Cancellation reaches an activity only through heartbeats: keep heartbeating even when idle.
-    const beat = setInterval(() => ctx.heartbeat(), 2000);
+    // Cancellation reaches an activity only through heartbeats: keep heartbeating even when idle,
+    // repeating the last progress (a heartbeat without details would blank the live status).
+    let lastProgress: ReplicateProgress | undefined;
+    const beat = setInterval(() => ctx.heartbeat(lastProgress), 2000);
     ctx.cancelled.catch(() => controller.abort());
     let result: ReplicateResult;
     try {
@@ -37,7 +40,10 @@ export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: str
         target,
         maxSeconds: input.maxSeconds,
         signal: controller.signal,
-        onProgress: (p) => ctx.heartbeat(p),
+        onProgress: (p) => {
+          lastProgress = p;
+          ctx.heartbeat(p);
+        },
         transforms: loadTransforms(config, transformsBaseDir),
         worker,
       });

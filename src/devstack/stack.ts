@@ -221,7 +221,16 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
     removePidRecord(dir, component);
   }
   if (opts.wipe) {
-    for (const sub of ['mariadb', 'temporal', 'logs', 'run', 'datasources.json']) {
+    for (const sub of [
+      'mariadb',
+      'temporal',
+      'logs',
+      'run',
+      'datasources.json',
+      'pipelines.json',
+      'secrets',
+      'api-tokens.json',
+    ]) {
       fs.rmSync(path.join(s.home, sub), { recursive: true, force: true });
     }
     log(`wiped the data under ${s.home}`);

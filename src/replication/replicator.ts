@@ -24,6 +24,7 @@ import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-c
 import { DdlHandler } from './ddl-handler';
 import { PipelineHaltError } from './errors';
 import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
+import { replicationMetrics as metrics } from './metrics';
 import { formatPosition, initialPosition, replicaServerId } from './positions';
 
 export interface ReplicatorOptions {
@@ -100,6 +101,7 @@ class ReplicationRun {
 
   private readonly totals: ApplyStats = emptyStats();
   private transactions = 0;
+  private sourceChanges = 0;
   private batches = 0;
   private ddlApplied = 0;
   private lagMs: number | undefined;
@@ -173,7 +175,12 @@ class ReplicationRun {
       }
     } catch (err) {
       await this.rollback();
-      throw this.classify(err);
+      const classified = this.classify(err);
+      metrics.errors.inc({
+        pipeline: this.name,
+        kind: classified instanceof PipelineHaltError ? 'halt' : 'retry',
+      });
+      throw classified;
     }
     return this.result();
   }
@@ -228,6 +235,7 @@ class ReplicationRun {
     if (this.changesInBatch === 0) this.batchOpenedAt = Date.now();
     this.merger.addAll(mapped);
     this.changesInBatch++;
+    this.sourceChanges++;
     if (this.merger.size() >= this.config.options.batchSize) {
       // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
       await this.applySlice();
@@ -269,7 +277,10 @@ class ReplicationRun {
   }
 
   private async endOfSourceTransaction(commit: BinlogPosition, event: BinlogEvent): Promise<void> {
-    if (event.kind !== 'rotate') this.transactions++;
+    if (event.kind !== 'rotate') {
+      this.transactions++;
+      metrics.transactions.inc({ pipeline: this.name });
+    }
     this.pending = commit;
     const o = this.config.options;
     const now = Date.now();
@@ -303,6 +314,12 @@ class ReplicationRun {
   private async applyPlan(plan: ApplyPlan): Promise<void> {
     const res = await this.applier.apply(plan);
     addStats(this.totals, res.stats);
+    const p = this.name;
+    metrics.rowsApplied.inc({ pipeline: p, op: 'insert' }, res.stats.inserted);
+    metrics.rowsApplied.inc({ pipeline: p, op: 'update' }, res.stats.updated);
+    metrics.rowsApplied.inc({ pipeline: p, op: 'delete' }, res.stats.deleted);
+    metrics.missingRows.inc({ pipeline: p, op: 'update' }, res.stats.missingOnUpdate);
+    metrics.missingRows.inc({ pipeline: p, op: 'delete' }, res.stats.missingOnDelete);
     if (res.missing.length > 0) {
       const sample = res.missing
         .slice(0, 3)
@@ -344,10 +361,16 @@ class ReplicationRun {
     this.committed = position;
     this.pending = undefined;
     this.lastCheckpointAt = Date.now();
-    if (hasWork) this.batches++;
+    if (hasWork) {
+      this.batches++;
+      metrics.batches.inc({ pipeline: this.name });
+      metrics.batchSize.observe({ pipeline: this.name }, this.changesInBatch);
+    }
+    metrics.sourceChanges.inc({ pipeline: this.name }, this.changesInBatch);
     this.changesInBatch = 0;
     if (this.heartbeatInBatch !== undefined) {
       this.lagMs = Math.max(0, Date.now() - this.heartbeatInBatch);
+      metrics.lagMs.set({ pipeline: this.name }, this.lagMs);
       this.heartbeatInBatch = undefined;
     }
   }
@@ -393,6 +416,7 @@ class ReplicationRun {
     return {
       ...(this.committed ? { position: this.committed } : {}),
       transactions: this.transactions,
+      sourceRowChanges: this.sourceChanges,
       batches: this.batches,
       ...this.totals,
       ddlApplied: this.ddlApplied,

@@ -20,6 +20,8 @@ export type PipelineState = 'running' | 'paused' | 'failed' | 'stopped';
 /** Counters accumulated over the pipeline's whole life (carried across continue-as-new). */
 export interface PipelineCounters {
   transactions: number;
+  /** Row changes of mapped tables read from the source, before per-key merging. */
+  sourceRowChanges: number;
   rowsApplied: number;
   inserted: number;
   updated: number;
@@ -33,6 +35,7 @@ export interface PipelineCounters {
 export function zeroCounters(): PipelineCounters {
   return {
     transactions: 0,
+    sourceRowChanges: 0,
     rowsApplied: 0,
     inserted: 0,
     updated: 0,
@@ -92,6 +95,7 @@ export interface ReplicateInput {
 export interface ReplicateResult {
   position?: BinlogPosition;
   transactions: number;
+  sourceRowChanges: number;
   batches: number;
   inserted: number;
   updated: number;

@@ -172,6 +172,7 @@ function record(status: PipelineStatus, r: ReplicateResult): void {
   const c = status.counters;
   c.batches += r.batches;
   c.transactions += r.transactions;
+  c.sourceRowChanges = (c.sourceRowChanges ?? 0) + r.sourceRowChanges;
   c.inserted += r.inserted;
   c.updated += r.updated;
   c.deleted += r.deleted;

@@ -68,7 +68,10 @@ export interface TemporalHarness {
  * Runs `fn` while a worker of our own polls a task queue unique to this test, on the running dev
  * server (no ephemeral server download).
  */
-export async function withWorker<T>(fn: (h: TemporalHarness) => Promise<T>): Promise<T> {
+export async function withWorker<T>(
+  fn: (h: TemporalHarness) => Promise<T>,
+  opts: { home?: string } = {},
+): Promise<T> {
   const s = testStack();
   const taskQueue = uniqueName('tq');
   installRuntime();
@@ -76,7 +79,12 @@ export async function withWorker<T>(fn: (h: TemporalHarness) => Promise<T>): Pro
   const connection = await Connection.connect({ address: temporalAddress(s) });
   const client = new Client({ connection, namespace: s.namespace });
   try {
-    const worker = await createWorker(nativeConnection, { namespace: s.namespace, taskQueue, home: s.home });
+    // `home` selects the datasource catalog the worker resolves names from (default: the test stack's).
+    const worker = await createWorker(nativeConnection, {
+      namespace: s.namespace,
+      taskQueue,
+      home: opts.home ?? s.home,
+    });
     return await worker.runUntil(fn({ client, taskQueue, worker }));
   } finally {
     await connection.close();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { register } from 'prom-client';
 import { pauseUpdate, resumeUpdate, stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, status, waitForEqualTables } from '../helpers/pipeline';
 import { freshDatabases, withWorker } from '../helpers/stack';
@@ -56,6 +57,17 @@ test('a pipeline replicates inserts, updates, deletes, key changes and multi-sta
     assert.equal(final.state, 'stopped');
     // Merged per key: the 5 row changes of the first batches collapse; row 20 comes after the pause.
     assert.ok(final.counters.rowsApplied >= 4, JSON.stringify(final.counters));
+    assert.ok(final.counters.sourceRowChanges >= 10, JSON.stringify(final.counters));
+
+    // The worker's Prometheus registry saw the same work (the test runs the worker in-process).
+    const metrics = await register.getMetricsAsJSON();
+    const applied = metrics.find((m) => m.name === 'otterflow_rows_applied_total');
+    const ours = (applied?.values ?? []).filter((v) => v.labels.pipeline === config.name);
+    assert.equal(
+      ours.reduce((n, v) => n + v.value, 0),
+      final.counters.rowsApplied,
+      'metrics and workflow counters agree',
+    );
     assert.ok(final.counters.transactions >= 6, JSON.stringify(final.counters));
   });
 });

@@ -111,3 +111,64 @@ export async function waitForEqualTables(
       `source rows ${last.s}, target rows ${last.t}; status ${handle ? JSON.stringify(await status(handle)) : ''}`,
   );
 }
+
+/**
+ * All rows of a table as exact text, one string per row, stronger than `dumpTable`: text columns are
+ * compared by their stored bytes (`HEX`), so a charset or collation slip shows; TIMESTAMP by
+ * `UNIX_TIMESTAMP` (independent of the session time zone); ENUM/SET by label AND index; geometry by its
+ * internal bytes (SRID + WKB). Use it to prove a value survived replication unchanged.
+ */
+export async function dumpTableExact(
+  conn: mysql.Connection,
+  db: string,
+  table: string,
+  orderBy = '1',
+): Promise<string[]> {
+  const [cols] = await conn.query<mysql.RowDataPacket[]>(
+    'SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [db, table],
+  );
+  const exprs = cols.map((c) => {
+    const name = `\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``;
+    const t = String(c.DATA_TYPE).toLowerCase();
+    if (t === 'timestamp') return `UNIX_TIMESTAMP(${name})`;
+    if (t === 'enum' || t === 'set') return `CONCAT(${name} + 0, ':', HEX(${name}))`;
+    if (/char|text|json/.test(t)) return `HEX(${name})`;
+    if (/blob|binary|bit|geometry|point|linestring|polygon|collection/.test(t)) return `HEX(${name})`;
+    return `CAST(${name} AS CHAR)`;
+  });
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT CONCAT_WS('|', ${exprs.map((e) => `IFNULL(${e}, '\\\\N')`).join(', ')}) AS r FROM \`${db}\`.\`${table}\` ORDER BY ${orderBy}`,
+  );
+  return rows.map((r) => String(r.r));
+}
+
+/** Waits until `dumpTableExact` is the same on both sides; returns the rows. */
+export async function waitForExactTables(
+  source: mysql.Connection,
+  target: mysql.Connection,
+  db: string,
+  table: string,
+  handle?: WorkflowHandle,
+  timeoutMs = 90_000,
+  targetDb = db,
+  targetTable = table,
+): Promise<string[]> {
+  let last: { s: string[]; t: string[] } = { s: [], t: [] };
+  return waitFor(
+    `${db}.${table} to be exactly equal on source and ${targetDb}.${targetTable} on target`,
+    async () => {
+      const [s, t] = await Promise.all([
+        dumpTableExact(source, db, table),
+        dumpTableExact(target, targetDb, targetTable),
+      ]);
+      last = { s, t };
+      return s.length === t.length && s.every((row, i) => row === t[i]) ? s : false;
+    },
+    timeoutMs,
+    async () => {
+      const diff = last.s.findIndex((row, i) => row !== last.t[i]);
+      return `source rows ${last.s.length}, target rows ${last.t.length}; first difference at ${diff}: source ${last.s[diff]} target ${last.t[diff]}; status ${handle ? JSON.stringify(await status(handle)) : ''}`;
+    },
+  );
+}

@@ -15,8 +15,10 @@ if [ "$major" -lt 20 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "bootstrap: installing npm packages (npm ci)…" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "bootstrap: installing npm packages…" >&2
+  # `npm install`, not `npm ci`: npm 11 writes lock files without the other platforms' optional
+  # packages (biome, swc), which `npm ci` then rejects as out of sync. Versions still come from the lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # MariaDB server and the temporal CLI: the same code that `otterflow dev up` uses.

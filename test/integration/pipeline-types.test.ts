@@ -40,10 +40,12 @@ const JSON_DOC = JSON.stringify({
   a: [1, 2, { b: null, c: [true, false] }],
   'ключ 🦦': 'ünïcødé "quoted" \\ back\nline',
   big: '__BIG__',
-  neg: -9223372036854775808,
+  neg: '__NEG__',
   f: 1.5e300,
   deep: { x: { y: { z: [[], {}] } } },
-}).replace('"__BIG__"', '18446744073709551616123');
+})
+  .replace('"__BIG__"', '18446744073709551616123')
+  .replace('"__NEG__"', '-9223372036854775809');
 
 /** Row values in column order (SQL expressions), without the id. */
 const ROWS: Record<number, string[]> = {

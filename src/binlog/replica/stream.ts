@@ -174,7 +174,16 @@ export class BinlogStream implements AsyncIterable<StreamedEvent> {
     });
     startDump(this.conn, payload, {
       onEvent: (ev) => this.onEvent(ev),
-      onEnd: () => this.queue.end(),
+      // We never ask for NON_BLOCK, so an EOF means the server ended the dump (it does so when it
+      // shuts down): not a normal end of the stream.
+      onEnd: () =>
+        this.fail(
+          new BinlogStreamError(
+            'connection-lost',
+            `The server ended the binlog dump (thread ${this.info.connectionId}) with EOF; it is shutting down ` +
+              'or the dump was stopped. Reconnect from the last committed position.',
+          ),
+        ),
       onError: (err) => this.onError(err),
     });
     const timeout = setTimeout(

@@ -227,15 +227,30 @@ export class MysqlDialect implements TargetDialect<Statement> {
     upserts: UpsertOp[],
     onDuplicate: boolean,
   ): Array<MysqlChunk<UpsertOp>> {
-    const groups = new Map<string, { columns: string[]; updates: string[]; ops: UpsertOp[] }>();
+    type Group = { columns: string[]; updates: string[]; ops: UpsertOp[] };
+    const groups = new Map<string, Group>();
+    // Hot path (every upserted row): rows of one table nearly always share their column list, so the
+    // group is looked up by the row's own column names (NUL-separated: identifiers cannot hold NUL)
+    // and the statement shape is worked out once per distinct list, not once per row.
+    const bySignature = new Map<string, Group>();
     for (const op of upserts) {
-      const columns = orderColumns(info.columns, [...op.row.keys()]);
-      const updates = onDuplicate ? this.updateColumns(info, columns, op.changedColumns) : [];
-      const shape = JSON.stringify([columns, updates]);
-      let g = groups.get(shape);
+      let signature = '';
+      for (const c of op.row.keys()) signature += `${c}\u0000`;
+      if (op.changedColumns) {
+        signature += '\u0001';
+        for (const c of op.changedColumns) signature += `${c}\u0000`;
+      }
+      let g = bySignature.get(signature);
       if (!g) {
-        g = { columns, updates, ops: [] };
-        groups.set(shape, g);
+        const columns = orderColumns(info.columns, [...op.row.keys()]);
+        const updates = onDuplicate ? this.updateColumns(info, columns, op.changedColumns) : [];
+        const shape = JSON.stringify([columns, updates]);
+        g = groups.get(shape);
+        if (!g) {
+          g = { columns, updates, ops: [] };
+          groups.set(shape, g);
+        }
+        bySignature.set(signature, g);
       }
       g.ops.push(op);
     }

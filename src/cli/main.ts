@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { stackSettingsFromEnv } from '../config/stack';
 import { runApi } from '../api/server';
+import { stackSettingsFromEnv } from '../config/stack';
 import { runWorker } from '../worker/run';
 import { registerBinlogCommands } from './binlog';
 import { registerDatasourceCommands } from './datasource';

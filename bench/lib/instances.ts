@@ -45,7 +45,18 @@ export async function startBenchServer(name: string, port: number, serverId: num
   const stale = instanceRecord(spec);
   if (stale) await stopProcess(stale);
   fs.rmSync(dir, { recursive: true, force: true });
-  await startMariaDb(spec, tools);
+  // mariadb-install-db and mariadbd put temporary tables in $TMPDIR; a shared /tmp lets concurrent
+  // installs by other programs collide on names ("Could not remove temporary table").
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    await startMariaDb(spec, tools);
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
   const rec = instanceRecord(spec);
   if (!rec) throw new Error(`${name}: no pid record after start`);
   return {

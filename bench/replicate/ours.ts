@@ -10,6 +10,7 @@ import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { BinlogDecoder } from '../../src/binlog/decoder';
+import { openBinlogStream } from '../../src/binlog/replica/stream';
 import type { BinlogPosition } from '../../src/binlog/types';
 import type { ResolvedDatasource } from '../../src/config/datasources';
 import { MysqlApplier } from '../../src/connectors/mysql/applier';
@@ -185,4 +186,34 @@ export async function runOurs(o: OursRunOptions): Promise<OursRunResult> {
   const breakdown: Record<string, number> = { nodeCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2) };
   for (const [k, v] of counters) breakdown[k] = round(v, 2);
   return { seconds, result, breakdown };
+}
+
+/**
+ * The ceiling set by the source side: seconds to stream and decode the range (every row value
+ * decoded) with nothing mapped or applied.
+ */
+export async function streamOnly(
+  source: ResolvedDatasource,
+  start: BinlogPosition,
+  end: BinlogPosition,
+): Promise<{ seconds: number; rowChanges: number }> {
+  const t0 = process.hrtime.bigint();
+  const stream = await openBinlogStream({
+    host: source.host,
+    port: source.port,
+    user: source.user,
+    password: source.password,
+    serverId: 2_000_000_000 + (process.pid % 1_000_000),
+    start,
+  });
+  let rowChanges = 0;
+  try {
+    for await (const ev of stream) {
+      if (ev.event.kind === 'rows') rowChanges += ev.event.rows.length;
+      if (ev.commit && reached(ev.commit, end)) break;
+    }
+  } finally {
+    await stream.close();
+  }
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, rowChanges };
 }

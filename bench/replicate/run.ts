@@ -27,7 +27,7 @@ import { type BenchServer, startBenchServer, stopBenchServer } from '../lib/inst
 import { CpuMeter, percentile, round } from '../lib/measure';
 import { LAG_TABLE, lagTableDdl, measureLag } from './lag';
 import { runNativeReplica } from './native';
-import { runOurs } from './ours';
+import { runOurs, streamOnly } from './ours';
 import { runThroughTemporal } from './temporal';
 import {
   createAndPreload,
@@ -172,6 +172,11 @@ async function main(): Promise<void> {
       };
       res.native = await native(0);
       if (PARALLEL_NATIVE) res.nativeParallel4 = await native(4);
+      const decodeOnly = await streamOnly(srcDs, start, end);
+      res.streamAndDecodeOnly = {
+        ...figures(decodeOnly.seconds, decodeOnly.rowChanges, transactions),
+        rowChanges: decodeOnly.rowChanges,
+      };
       cpu.start();
       const ours = await runOurs({
         name: `bench-${key}-${process.pid}`,

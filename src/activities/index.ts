@@ -1,4 +1,5 @@
 import type { DatasourceCatalog } from '../config/datasources';
+import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
 import { defaultTransformsDir, makeReplicate } from './replicate';
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     inspectDatasource: makeInspectDatasource(deps.catalog),
     replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
   };
 }
 

@@ -74,6 +74,8 @@ export interface PipelineStatus {
   worker?: string;
   startedAt: string;
   updatedAt: string;
+  /** options.loadExistingData: the initial load finished (backfill workflow; carried across continue-as-new). */
+  initialLoadDone?: boolean;
 }
 
 export interface PipelineWorkflowInput {

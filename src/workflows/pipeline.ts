@@ -5,6 +5,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  executeChild,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -13,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PipelineConfig } from '../pipeline/config';
+import { backfillWorkflow, initialLoadChildOptions } from './backfill';
 import {
   type PipelineState,
   type PipelineStatus,
@@ -64,6 +66,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     updatedAt: now(),
     ...(input.carried?.position ? { position: input.carried.position } : {}),
     ...(input.carried?.lastError ? { lastError: input.carried.lastError } : {}),
+    ...(input.carried?.initialLoadDone ? { initialLoadDone: true } : {}),
   };
   let wantPause = status.state === 'paused';
   let wantStop = false;
@@ -133,6 +136,11 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     setState('running');
     runScope = new CancellationScope();
     try {
+      // Initial load (backfill, issue 6): copy existing rows once, before the first replicate run.
+      if (config.options.loadExistingData && !status.initialLoadDone) {
+        await runScope.run(() => executeChild(backfillWorkflow, initialLoadChildOptions(config)));
+        status.initialLoadDone = true;
+      }
       const result = await runScope.run(() =>
         replicate({ config, configVersion: status.configVersion, maxSeconds: RUN_SECONDS }),
       );

@@ -1,0 +1,126 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { PipelineConfig } from '../pipeline/config';
+import type { TableRef } from '../pipeline/model';
+
+/**
+ * The contract between the backfill workflow, its activities and the clients (API, CLI, the
+ * pipeline workflow that starts the initial load). Only names, counters and small key lists travel
+ * here; rows never do.
+ */
+
+export const BACKFILL_WORKFLOW_TYPE = 'backfillWorkflow';
+
+/** `initial`: copy every mapped table before CDC starts. `resync`: re-copy chosen rows while CDC runs. */
+export type BackfillKind = 'initial' | 'resync';
+
+/** A key value as JSON can carry it (a BIGINT beyond 2^53 as a decimal string). */
+export type KeyValueInput = string | number | null;
+
+export interface BackfillInput {
+  /** Unique per backfill; progress rows in the target are keyed by it. */
+  id: string;
+  kind: BackfillKind;
+  config: PipelineConfig;
+  /** resync: source tables to re-copy (each must be mapped and have a primary or NOT NULL unique key). */
+  tables?: TableRef[];
+  /** resync: only rows matching this condition (validated with EXPLAIN before anything runs). */
+  where?: string;
+  /** resync: only these keys (one table only), each a tuple in key column order. */
+  keys?: KeyValueInput[][];
+  /** Rows per chunk (default 10000 initial, 2000 resync). */
+  chunkSize?: number;
+  /** initial: chunks copied at once (default 4). */
+  parallelism?: number;
+  /** Cap on rows copied per second (undefined / 0: none). */
+  maxRowsPerSecond?: number;
+  /** Present after continue-as-new. */
+  carried?: Pick<BackfillStatus, 'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped'>;
+}
+
+export type BackfillState = 'planning' | 'copying' | 'done' | 'cancelled' | 'failed';
+
+export interface BackfillStatus {
+  id: string;
+  kind: BackfillKind;
+  pipeline: string;
+  state: BackfillState;
+  chunksTotal: number;
+  chunksDone: number;
+  /** Chunks found already done when the workflow came to them (resumed after a crash). */
+  chunksSkipped: number;
+  rowsCopied: number;
+  /** information_schema estimate (InnoDB samples it; resync with a condition: EXPLAIN's estimate). */
+  estimatedRows: number;
+  rowsPerSecond: number;
+  /** Seconds left at the current rate; undefined until there is a rate. */
+  etaSeconds?: number;
+  /** resync: per-table request state, as the pipeline's replicator reports it. */
+  requests?: ResyncRequestProgress[];
+  lastError?: string;
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface ResyncRequestProgress {
+  requestId: string;
+  table: string;
+  status: 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
+  rowsCopied: number;
+  /** Chunk rows dropped because the stream changed them inside the watermark window (the change was newer). */
+  rowsSkipped: number;
+  chunksDone: number;
+  estimatedRows: number;
+  error?: string;
+}
+
+export const backfillStatusQuery = defineQuery<BackfillStatus>('backfillStatus');
+
+/** Workflow id of a backfill: `backfill:<pipeline>:<id>`. */
+export function backfillWorkflowId(pipeline: string, id: string): string {
+  return `backfill:${pipeline}:${id}`;
+}
+
+/** The id of a pipeline's initial load (one per pipeline: a finished load is not redone). */
+export function initialLoadId(pipeline: string): string {
+  return `${pipeline}.initial`;
+}
+
+// ---- activity inputs and results ----
+
+export interface PlanInput {
+  backfillId: string;
+  config: PipelineConfig;
+  chunkSize: number;
+}
+
+export interface PlanResult {
+  chunks: number;
+  tables: number;
+  estimatedRows: number;
+  /** Where CDC will start: the pipeline checkpoint (created here when the pipeline had none). */
+  position: { file: string; pos: number; gtid?: string };
+}
+
+export interface CopyChunksInput {
+  backfillId: string;
+  config: PipelineConfig;
+  chunkNos: number[];
+  maxRowsPerSecond?: number;
+}
+
+export interface CopyChunksResult {
+  rows: number;
+  written: number;
+  copied: number;
+  skipped: number;
+}
+
+export interface ResyncRequestInput {
+  backfillId: string;
+  config: PipelineConfig;
+  tables: TableRef[];
+  where?: string;
+  keys?: KeyValueInput[][];
+  chunkSize: number;
+  maxRowsPerSecond?: number;
+}

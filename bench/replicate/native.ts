@@ -34,7 +34,9 @@ export async function runNativeReplica(o: NativeRunOptions): Promise<{ seconds: 
     [o.sourceHost, o.sourcePort, o.start.file, o.start.pos],
   );
   const t0 = process.hrtime.bigint();
-  await r.query('START SLAVE');
+  // UNTIL: the SQL thread stops at the end, before events written later (e.g. our pipelines'
+  // heartbeat rows) that are no part of the workload.
+  await r.query('START SLAVE UNTIL MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?', [o.end.file, o.end.pos]);
   let lastError = '';
   await pollUntil(
     `the native replica to execute up to ${o.end.file}:${o.end.pos}`,

@@ -17,7 +17,9 @@
  * BENCH_MAX_BATCH_DELAY_MS (pipeline options for ours), BENCH_LAG_SECONDS (default 40),
  * BENCH_LAG_ROWS_PER_SECOND (5000), BENCH_CPU_PROFILE_DIR (write .cpuprofile files of our runs),
  * BENCH_ONLY (comma list of a,b,c,native-lag,temporal), BENCH_PARALLEL_NATIVE=0 to skip the
- * 4-thread native runs.
+ * 4-thread native runs, BENCH_DURABILITY (default `dev,durable`: the consumers' (target and native
+ * replica) innodb_flush_log_at_trx_commit = 2 as in the dev stack, then 1 as in MariaDB's default;
+ * (a) and (b) are measured under each). Lag (c) runs with the dev setting.
  */
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
@@ -48,6 +50,11 @@ const LAG_RATE = Number(process.env.BENCH_LAG_ROWS_PER_SECOND ?? 5000);
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,native-lag,temporal').split(','));
 const PARALLEL_NATIVE = process.env.BENCH_PARALLEL_NATIVE !== '0';
+/**
+ * Consumer durability settings to measure: `dev` = the dev stack's innodb_flush_log_at_trx_commit=2
+ * (no log flush per commit), `durable` = MariaDB's default 1 (a redo log flush per commit).
+ */
+const DURABILITY = (process.env.BENCH_DURABILITY ?? 'dev,durable').split(',');
 const TIMEOUT_MS = 600_000;
 
 function pipelineOptions(): Record<string, number> {
@@ -150,6 +157,11 @@ async function main(): Promise<void> {
         binlogBytes: end.pos - start.pos,
         generateSeconds: gen.seconds,
       };
+      const decodeOnly = await streamOnly(srcDs, start, end);
+      res.streamAndDecodeOnly = {
+        ...figures(decodeOnly.seconds, decodeOnly.rowChanges, transactions),
+        rowChanges: decodeOnly.rowChanges,
+      };
       const native = async (threads: number) => {
         await createAndPreload(rep, table, PRELOAD);
         cpu.start();
@@ -170,43 +182,54 @@ async function main(): Promise<void> {
         );
         return f;
       };
-      res.native = await native(0);
-      if (PARALLEL_NATIVE) res.nativeParallel4 = await native(4);
-      const decodeOnly = await streamOnly(srcDs, start, end);
-      res.streamAndDecodeOnly = {
-        ...figures(decodeOnly.seconds, decodeOnly.rowChanges, transactions),
-        rowChanges: decodeOnly.rowChanges,
+      const ours = async (durability: string) => {
+        await createAndPreload(tgt, table, PRELOAD);
+        cpu.start();
+        const run = await runOurs({
+          name: `bench-${key}-${durability}-${process.pid}`,
+          source: srcDs,
+          target: tgtDs,
+          poller: tgt,
+          mappings: [{ source: { schema: SCHEMA, table } }],
+          start,
+          end,
+          options: pipelineOptions(),
+          timeoutMs: TIMEOUT_MS,
+          cpuProfile: PROFILE_DIR
+            ? path.resolve(PROFILE_DIR, `replicate-${key}-${durability}.cpuprofile`)
+            : undefined,
+        });
+        const f = figures(run.seconds, gen.rowChanges, transactions);
+        f.cpuSeconds = cpu.stop();
+        f.sameRowsAsSource = (await tableDigest(tgt, table)) === digest;
+        f.batches = run.result.batches;
+        f.applied = {
+          inserted: run.result.inserted,
+          updated: run.result.updated,
+          deleted: run.result.deleted,
+          missing: run.result.missingOnUpdate + run.result.missingOnDelete,
+        };
+        f.breakdownSeconds = run.breakdown;
+        return f;
       };
-      cpu.start();
-      const ours = await runOurs({
-        name: `bench-${key}-${process.pid}`,
-        source: srcDs,
-        target: tgtDs,
-        poller: tgt,
-        mappings: [{ source: { schema: SCHEMA, table } }],
-        start,
-        end,
-        options: pipelineOptions(),
-        timeoutMs: TIMEOUT_MS,
-        cpuProfile: PROFILE_DIR ? path.resolve(PROFILE_DIR, `replicate-${key}.cpuprofile`) : undefined,
-      });
-      const f = figures(ours.seconds, gen.rowChanges, transactions);
-      f.cpuSeconds = cpu.stop();
-      f.sameRowsAsSource = (await tableDigest(tgt, table)) === digest;
-      f.batches = ours.result.batches;
-      f.applied = {
-        inserted: ours.result.inserted,
-        updated: ours.result.updated,
-        deleted: ours.result.deleted,
-        missing: ours.result.missingOnUpdate + ours.result.missingOnDelete,
-      };
-      f.breakdownSeconds = ours.breakdown;
-      res.ours = f;
-      const nat = res.native as Figures;
-      res.speedupVsNative = round(nat.seconds / ours.seconds, 2);
-      if (res.nativeParallel4)
-        res.speedupVsNativeParallel4 = round((res.nativeParallel4 as Figures).seconds / ours.seconds, 2);
-      log(`${key}: ours: ${f.seconds} s, ${f.rowsPerSecond} rows/s, ${res.speedupVsNative}× native`);
+      for (const durability of DURABILITY) {
+        // Both consumers get the same setting; the source keeps the dev stack's.
+        const flush = durability === 'durable' ? 1 : 2;
+        for (const c of [tgt, rep]) await c.query(`SET GLOBAL innodb_flush_log_at_trx_commit = ${flush}`);
+        const r: Record<string, unknown> = { innodbFlushLogAtTrxCommit: flush };
+        r.native = await native(0);
+        if (PARALLEL_NATIVE) r.nativeParallel4 = await native(4);
+        const f = await ours(durability);
+        r.ours = f;
+        r.speedupVsNative = round((r.native as Figures).seconds / f.seconds, 2);
+        if (r.nativeParallel4)
+          r.speedupVsNativeParallel4 = round((r.nativeParallel4 as Figures).seconds / f.seconds, 2);
+        log(
+          `${key} (${durability}): ours: ${f.seconds} s, ${f.rowsPerSecond} rows/s, ${r.speedupVsNative}× native`,
+        );
+        res[durability] = r;
+      }
+      for (const c of [tgt, rep]) await c.query('SET GLOBAL innodb_flush_log_at_trx_commit = 2');
       return { res, start, end, digest, rowChanges: gen.rowChanges };
     };
 
@@ -311,7 +334,7 @@ async function main(): Promise<void> {
       const f = figures(t.seconds, aRange.rowChanges, A_TRANSACTIONS);
       f.sameRowsAsSource = (await tableDigest(tgt, 'a')) === aRange.digest;
       f.startupSeconds = round(t.startupSeconds, 2);
-      const direct = (out.a_batched100 as { ours: Figures } | undefined)?.ours;
+      const direct = (out.a_batched100 as { dev?: { ours: Figures } } | undefined)?.dev?.ours;
       out.a_throughTemporal = {
         ...f,
         ...(direct ? { overheadVsDirect: round(t.seconds / direct.seconds, 2) } : {}),
@@ -328,14 +351,22 @@ async function main(): Promise<void> {
 
 /** The issue's goals, evaluated on this run's figures. */
 function goals(out: Record<string, unknown>): Record<string, unknown> {
-  const a = out.a_batched100 as { speedupVsNative?: number } | undefined;
-  const b = out.b_singleRow as { speedupVsNative?: number } | undefined;
+  const speedup = (workload: string, durability: string) =>
+    (
+      (out[workload] as Record<string, unknown> | undefined)?.[durability] as
+        | { speedupVsNative?: number }
+        | undefined
+    )?.speedupVsNative;
+  const g: Record<string, unknown> = {};
+  for (const d of DURABILITY) {
+    const a = speedup('a_batched100', d);
+    const b = speedup('b_singleRow', d);
+    g[`a_atLeastNative_${d}`] = a === undefined ? null : a >= 1;
+    g[`b_atLeast5xNative_${d}`] = b === undefined ? null : b >= 5;
+  }
   const c = out.c_lag as { p99Ms?: number } | undefined;
-  return {
-    a_atLeastNative: a?.speedupVsNative === undefined ? null : a.speedupVsNative >= 1,
-    b_atLeast5xNative: b?.speedupVsNative === undefined ? null : b.speedupVsNative >= 5,
-    c_p99Below1s: c?.p99Ms === undefined ? null : c.p99Ms < 1000,
-  };
+  g.c_p99Below1s = c?.p99Ms === undefined ? null : c.p99Ms < 1000;
+  return g;
 }
 
 main().catch((err) => {

@@ -1,0 +1,192 @@
+/**
+ * Initial-load benchmark: the same source tables copied to the target (1) with
+ * `mariadb-dump | mariadb` and (2) with an Otterflow backfill workflow (plan + parallel chunk copy),
+ * in the same run, on two private MariaDB servers (ports 24901/24902, data under
+ * .otterflow/scratch/backfill/) and the test stack's Temporal. Prints one JSON object.
+ *
+ *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk 10000]
+ */
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import mysql from 'mysql2/promise';
+import type { BackfillStatus } from '../../src/backfill/contract';
+import { backfillWorkflowId } from '../../src/backfill/contract';
+import { catalogFile, DatasourceCatalog } from '../../src/config/datasources';
+import { projectRoot, stackSettingsFromEnv, temporalAddress } from '../../src/config/stack';
+import { instanceRecord, type MariaDbInstanceSpec, startMariaDb } from '../../src/devstack/mariadb';
+import { stopProcess } from '../../src/devstack/processes';
+import { findMariaDb } from '../../src/devstack/tools';
+import { parsePipelineConfig } from '../../src/pipeline/config';
+import { createWorker } from '../../src/worker/run';
+import { installRuntime } from '../../src/worker/runtime';
+
+const SCRATCH = path.join(projectRoot, '.otterflow', 'scratch', 'backfill', 'bench');
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+async function startServer(name: string, port: number, serverId: number): Promise<MariaDbInstanceSpec> {
+  const tools = findMariaDb();
+  if (!tools) throw new Error('mariadbd is not installed');
+  const dir = path.join(SCRATCH, `${name}-${port}`);
+  const spec: MariaDbInstanceSpec = {
+    name: `bf-${name}`,
+    host: '127.0.0.1',
+    port,
+    serverId,
+    dir,
+    runDir: path.join(dir, 'run'),
+  };
+  const stale = instanceRecord(spec);
+  if (stale) await stopProcess(stale);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    await startMariaDb(spec, tools);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  return spec;
+}
+
+async function stopServer(spec: MariaDbInstanceSpec | undefined): Promise<void> {
+  const rec = spec && instanceRecord(spec);
+  if (rec) await stopProcess(rec);
+}
+
+const connect = (port: number, database?: string) =>
+  mysql.createConnection({ host: '127.0.0.1', port, user: 'root', database, multipleStatements: true });
+
+async function checksum(conn: mysql.Connection, db: string, table: string, cols: string): Promise<string> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS('|', ${cols}))) AS s FROM \`${db}\`.\`${table}\``,
+  );
+  return `${rows[0]?.n}:${rows[0]?.s}`;
+}
+
+async function main(): Promise<void> {
+  const rows = arg('rows', 1_000_000);
+  const parallelism = arg('parallelism', 4);
+  const chunkSize = arg('chunk', 10_000);
+  const s = stackSettingsFromEnv({
+    ...process.env,
+    OTTERFLOW_TEMPORAL_PORT: process.env.OTTERFLOW_TEMPORAL_PORT ?? '27233',
+  });
+  let source: MariaDbInstanceSpec | undefined;
+  let target: MariaDbInstanceSpec | undefined;
+  try {
+    [source, target] = await Promise.all([
+      startServer('source', 24901, 901),
+      startServer('target', 24902, 902),
+    ]);
+    const src = await connect(24901);
+    await src.query('CREATE DATABASE shop');
+    await src.query('USE shop');
+    await src.query(`CREATE TABLE shop.orders (
+      id BIGINT UNSIGNED NOT NULL PRIMARY KEY, customer INT NOT NULL, status VARCHAR(16) NOT NULL,
+      amount DECIMAL(12,2) NOT NULL, created DATETIME(3) NOT NULL, note VARCHAR(200) NULL, KEY (customer))`);
+    await src.query(`CREATE TABLE shop.customers (
+      id INT NOT NULL PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(120) NOT NULL, score DOUBLE, since DATE)`);
+    await src.query(
+      `INSERT INTO shop.orders SELECT seq, seq % 50000, ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'closed'),
+         (seq % 100000) / 7, '2024-01-01 00:00:00' + INTERVAL seq SECOND, IF(seq % 3 = 0, NULL, REPEAT('n', seq % 60))
+       FROM seq_1_to_${rows}`,
+    );
+    await src.query(
+      `INSERT INTO shop.customers SELECT seq, CONCAT('customer ', seq), CONCAT('c', seq, '@example.com'), seq / 3, '2020-01-01' + INTERVAL (seq % 1000) DAY
+       FROM seq_1_to_${Math.ceil(rows / 10)}`,
+    );
+    src.end();
+    const tgt = await connect(24902);
+    await tgt.query('CREATE DATABASE dumped');
+    // Otterflow needs the target tables (a pipeline never creates tables from data): schema only, untimed.
+    await tgt.query('CREATE DATABASE shop');
+    execSync(
+      `mariadb-dump -h127.0.0.1 -P24901 -uroot --no-data shop | mariadb -h127.0.0.1 -P24902 -uroot shop`,
+    );
+
+    // 1. dump | restore
+    const dumpStart = process.hrtime.bigint();
+    execSync(
+      `mariadb-dump -h127.0.0.1 -P24901 -uroot --single-transaction --quick shop | mariadb -h127.0.0.1 -P24902 -uroot dumped`,
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const dumpSeconds = Number(process.hrtime.bigint() - dumpStart) / 1e9;
+
+    // 2. Otterflow backfill (a private catalog names the two servers for the in-process worker)
+    const home = path.join(SCRATCH, 'home');
+    fs.mkdirSync(home, { recursive: true });
+    const catalog = new DatasourceCatalog(catalogFile(home));
+    catalog.put({ name: 'bsrc', kind: 'mariadb', host: '127.0.0.1', port: 24901, user: 'root' });
+    catalog.put({ name: 'btgt', kind: 'mariadb', host: '127.0.0.1', port: 24902, user: 'root' });
+    const config = parsePipelineConfig({
+      name: 'bench_backfill',
+      source: 'bsrc',
+      target: 'btgt',
+      mappings: [{ source: { schema: 'shop', table: '/.*/' } }],
+    });
+    installRuntime();
+    const native = await NativeConnection.connect({ address: temporalAddress(s) });
+    const connection = await Connection.connect({ address: temporalAddress(s) });
+    const client = new Client({ connection, namespace: s.namespace });
+    const taskQueue = `bench-backfill-${process.pid}`;
+    const worker = await createWorker(native, { namespace: s.namespace, taskQueue, home });
+    const id = `bench-${Date.now()}`;
+    const bfStart = process.hrtime.bigint();
+    const result = (await worker.runUntil(
+      client.workflow.execute('backfillWorkflow', {
+        taskQueue,
+        workflowId: backfillWorkflowId(config.name, id),
+        args: [{ id, kind: 'initial', config, chunkSize, parallelism }],
+      }),
+    )) as BackfillStatus;
+    const backfillSeconds = Number(process.hrtime.bigint() - bfStart) / 1e9;
+    await connection.close();
+    await native.close();
+
+    const orderCols = 'id, customer, status, amount, created, IFNULL(note, "\\\\N")';
+    const customerCols = 'id, name, email, score, since';
+    const same =
+      (await checksum(tgt, 'shop', 'orders', orderCols)) ===
+        (await checksum(tgt, 'dumped', 'orders', orderCols)) &&
+      (await checksum(tgt, 'shop', 'customers', customerCols)) ===
+        (await checksum(tgt, 'dumped', 'customers', customerCols));
+    tgt.end();
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          benchmark: 'backfill-initial-load',
+          tables: { 'shop.orders': rows, 'shop.customers': Math.ceil(rows / 10) },
+          rowsCopied: result.rowsCopied,
+          chunks: result.chunksTotal,
+          parallelism,
+          chunkSize,
+          dumpRestoreSeconds: Number(dumpSeconds.toFixed(2)),
+          backfillSeconds: Number(backfillSeconds.toFixed(2)),
+          speedup: Number((dumpSeconds / backfillSeconds).toFixed(2)),
+          backfillRowsPerSecond: Math.round(result.rowsCopied / backfillSeconds),
+          targetsIdentical: same,
+          cores: (await import('node:os')).cpus().length,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await Promise.all([stopServer(source), stopServer(target)]);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

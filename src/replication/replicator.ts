@@ -133,6 +133,11 @@ class ReplicationRun {
       // Key-less tables may hold identical rows: the merger must not collapse their changes.
       (t) => this.keyKinds.get(tableKey(t)) ?? 'primary',
     );
+    if (config.options.parallelism > 1) {
+      this.warn(
+        `options.parallelism ${config.options.parallelism} is not implemented yet: batches apply on one lane`,
+      );
+    }
     this.ddl = new DdlHandler(config, this.mapper, this.target, this.applier.tables);
 
     if (opts.sourceHeartbeat !== false) {
@@ -301,7 +306,12 @@ class ReplicationRun {
     const plan = this.merger.drain();
     if (plan.tables.length === 0) return;
     await this.openTransaction();
-    await this.applyPlan(plan);
+    try {
+      await this.applyPlan(plan);
+    } catch (err) {
+      // Earlier slices of this source transaction are in the same target transaction: no row-by-row redo.
+      throw isDataError(err) ? this.dataErrorHalt(err) : err;
+    }
   }
 
   private async openTransaction(): Promise<void> {
@@ -352,9 +362,18 @@ class ReplicationRun {
     ) {
       return;
     }
+    const slicesApplied = this.txOpen;
     await this.openTransaction();
     const plan = this.merger.drain();
-    if (plan.tables.length > 0) await this.applyPlan(plan);
+    if (plan.tables.length > 0) {
+      try {
+        await this.applyPlan(plan);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        if (this.config.options.onError !== 'retryRowByRow' || slicesApplied) throw this.dataErrorHalt(err);
+        await this.applyRowByRow(plan);
+      }
+    }
     await writeCheckpoint(this.target!, this.name, this.epoch, position);
     await this.target!.query('COMMIT');
     this.txOpen = false;
@@ -373,6 +392,36 @@ class ReplicationRun {
       metrics.lagMs.set({ pipeline: this.name }, this.lagMs);
       this.heartbeatInBatch = undefined;
     }
+  }
+
+  /**
+   * `onError: retryRowByRow`: the batch's multi-row statements failed on a row the target refuses
+   * (a duplicate in a secondary unique key, a value too long, a foreign key): redo the batch one row
+   * at a time in a fresh transaction, skip and report the rows that fail, apply all the others.
+   */
+  private async applyRowByRow(plan: ApplyPlan): Promise<void> {
+    await this.target!.query('ROLLBACK');
+    this.txOpen = false;
+    await this.openTransaction();
+    const res = await this.applier.applyRowByRow(plan, { skipFailures: true });
+    addStats(this.totals, res.stats);
+    for (const f of res.failures.slice(0, 5)) {
+      this.warn(
+        `row skipped at ${formatPosition(this.pending)}: ${f.op} ${f.table} ${JSON.stringify(f.key)}: ${f.message}`,
+      );
+    }
+    if (res.failures.length > 5)
+      this.warn(`${res.failures.length - 5} more rows skipped at ${formatPosition(this.pending)}`);
+    metrics.errors.inc({ pipeline: this.name, kind: 'row-skipped' }, res.failures.length);
+  }
+
+  private dataErrorHalt(err: unknown): PipelineHaltError {
+    return new PipelineHaltError(
+      `the target refused a row: ${(err as Error).message}. Fix the target (or the mapping), or set options.onError to ` +
+        '"retryRowByRow" to skip and report such rows',
+      formatPosition(this.pending),
+      { cause: err },
+    );
   }
 
   private async rollback(): Promise<void> {
@@ -442,4 +491,15 @@ function addStats(into: ApplyStats, s: ApplyStats): void {
   into.deleted += s.deleted;
   into.missingOnUpdate += s.missingOnUpdate;
   into.missingOnDelete += s.missingOnDelete;
+}
+
+/**
+ * Errors about the data itself (SQLSTATE classes 22 "data exception" and 23 "integrity constraint"):
+ * retrying the same batch cannot succeed, unlike a lost connection or a deadlock.
+ */
+export function isDataError(err: unknown): boolean {
+  if (err instanceof RetryableTargetError) return false;
+  const e = err as { sqlState?: string; cause?: unknown };
+  if (typeof e?.sqlState === 'string') return e.sqlState.startsWith('22') || e.sqlState.startsWith('23');
+  return e?.cause !== undefined && e.cause !== err ? isDataError(e.cause) : false;
 }

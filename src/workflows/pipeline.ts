@@ -35,6 +35,8 @@ const RUN_SECONDS = 30;
 const HEARTBEAT_TIMEOUT = '10 seconds';
 /** Continue-as-new after this many runs even if the server does not suggest it: keeps history small. */
 const RUNS_PER_HISTORY = 500;
+/** Warnings kept in the status. */
+const MAX_WARNINGS = 20;
 
 const { replicate } = proxyActivities<Activities>({
   startToCloseTimeout: `${RUN_SECONDS + 300} seconds`,
@@ -93,6 +95,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
   });
   setHandler(resumeUpdate, async () => {
     wantPause = false;
+    status.warnings = [];
     if (status.state === 'failed') delete status.lastError;
     setState('running');
     return status;
@@ -108,6 +111,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     async (next: PipelineConfig) => {
       config = next;
       status.configVersion += 1;
+      status.warnings = [];
       // The running activity keeps the old config until its current batch commits; restart it so the
       // new one takes effect at the next transaction boundary, from the committed position.
       interrupt();
@@ -193,6 +197,9 @@ function record(status: PipelineStatus, r: ReplicateResult): void {
   status.rowsPerSecond =
     r.elapsedMs > 0 ? Math.round(((r.inserted + r.updated + r.deleted) * 1000) / r.elapsedMs) : 0;
   status.worker = r.worker;
-  // Warnings are the current run's view (a table that gained a key stops warning).
-  status.warnings = r.warnings;
+  // Warnings accumulate (skipped rows, missing rows must not vanish with the next run), newest last,
+  // deduplicated and capped; resume and config updates start afresh.
+  status.warnings = [...status.warnings.filter((w) => !r.warnings.includes(w)), ...r.warnings].slice(
+    -MAX_WARNINGS,
+  );
 }

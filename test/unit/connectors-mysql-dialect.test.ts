@@ -260,6 +260,13 @@ test('table info: primary key, else first NOT NULL unique key, else full row', (
   assert.deepEqual([uk.keyKind, uk.keyColumns], ['unique', ['c', 'a']]);
   const none = chooseTableInfo(ref, cols, [ix('u_b', 'b'), ix('idx', 'a', 1, true)]);
   assert.deepEqual([none.keyKind, none.keyColumns], ['fullRow', ['a', 'b', 'c']]);
+  // Other unique keys (nullable ones included) make upserts guarded.
+  assert.equal(pk.otherUniqueKeys, true);
+  assert.equal(uk.otherUniqueKeys, true);
+  assert.equal(
+    chooseTableInfo(ref, cols, [ix('PRIMARY', 'a'), ix('idx', 'b', 1, true)]).otherUniqueKeys,
+    false,
+  );
 });
 
 test('version comparison for the alias syntax switch', () => {
@@ -268,4 +275,22 @@ test('version comparison for the alias syntax switch', () => {
   assert.equal(atLeast('8.4.0', 8, 0, 20), true);
   assert.equal(atLeast('5.7.44', 8, 0, 20), false);
   assert.equal(atLeast('garbage', 8, 0, 20), false);
+});
+
+test('tables with another unique key get a guard so a secondary-key collision errors instead of overwriting', () => {
+  const guarded: MysqlTableInfo = { ...keyed, otherUniqueKeys: true };
+  const [c] = new MysqlDialect().upsertStatements(guarded, [upsert([1n], { id: 1n, name: 'x', qty: 1 })]);
+  assert.equal(
+    c?.statement.sql,
+    'INSERT INTO `shop`.`orders` (`id`,`name`,`qty`) VALUES (?,?,?) ' +
+      'ON DUPLICATE KEY UPDATE `id`=IF(`id`<=>VALUES(`id`),`id`,NULL),`name`=VALUES(`name`),`qty`=VALUES(`qty`)',
+  );
+  const composite: MysqlTableInfo = { ...guarded, keyColumns: ['id', 'name'] };
+  const [a] = new MysqlDialect({ upsertSyntax: 'alias' }).upsertStatements(composite, [
+    upsert([1n, 'x'], { id: 1n, name: 'x', qty: 1 }),
+  ]);
+  assert.match(
+    a?.statement.sql ?? '',
+    /ON DUPLICATE KEY UPDATE `id`=IF\(`id`<=>`otterflow_new`\.`id` AND `name`<=>`otterflow_new`\.`name`,`id`,NULL\),`qty`=`otterflow_new`\.`qty`$/,
+  );
 });

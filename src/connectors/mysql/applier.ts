@@ -241,7 +241,9 @@ export class MysqlApplier implements TargetApplier {
       }
     }
     for (const chunk of this.dialect.upsertStatements(info, upserts)) {
-      const affected = await this.affectedRows(chunk.statement);
+      const affected = await this.affectedRows(chunk.statement).catch((err: unknown) => {
+        throw chunk.kind === 'upsert' && info.otherUniqueKeys ? explainGuard(info, err) : err;
+      });
       if (chunk.kind === 'deleteBeforeImage' && affected === 0) missingUpdates.add(chunk.ops[0]!);
     }
     if (missingUpdates.size > 0) this.noteMissing(info, 'update', [...missingUpdates], stats, missing);
@@ -339,4 +341,23 @@ export function atLeast(version: string, major: number, minor: number, patch: nu
   const want = [major, minor, patch];
   for (let i = 0; i < 3; i++) if (v[i] !== want[i]) return v[i]! > want[i]!;
   return true;
+}
+
+/**
+ * The upsert guard (see MysqlDialect.onDuplicateClause) reports a collision on a secondary unique
+ * key as "column cannot be null" (1048): say what really happened, keeping the SQL state so the
+ * caller still sees a data error.
+ */
+function explainGuard(info: MysqlTableInfo, err: unknown): unknown {
+  const e = err as { errno?: number; sqlState?: string; message?: string };
+  if (e?.errno !== 1048) return err;
+  const wrapped = new Error(
+    `a row for ${tableKey(info.ref)} collides with a DIFFERENT existing row on a secondary UNIQUE key; ` +
+      `Otterflow refuses to overwrite it (MySQL would have silently changed that row). Server said: ${e.message}`,
+    { cause: err },
+  ) as Error & { errno?: number; sqlState?: string; code?: string };
+  wrapped.errno = 1062;
+  wrapped.sqlState = '23000';
+  wrapped.code = 'ER_DUP_ENTRY';
+  return wrapped;
 }

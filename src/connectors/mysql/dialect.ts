@@ -40,6 +40,12 @@ export interface MysqlDialectOptions {
 /** Column data types (information_schema DATA_TYPE, lower case), when the caller knows them. */
 export interface MysqlTableInfo extends TargetTableInfo {
   columnTypes?: Record<string, string>;
+  /**
+   * The table has a UNIQUE key besides `keyColumns`. ON DUPLICATE KEY UPDATE fires on ANY unique
+   * key, so a new row colliding with a different row on such a key would silently overwrite that
+   * row; upserts into these tables carry a guard that turns the collision into an error instead.
+   */
+  otherUniqueKeys?: boolean;
 }
 
 /** A MySQL statement plus what it carries; `kind` tells the applier how to read its affected-rows count. */
@@ -259,7 +265,7 @@ export class MysqlDialect implements TargetDialect<Statement> {
     for (const g of groups.values()) {
       const rowPlaceholders = `(${g.columns.map(() => '?').join(',')})`;
       const head = `INSERT INTO ${table} (${g.columns.map(quoteMysqlIdentifier).join(',')}) VALUES `;
-      const tail = onDuplicate ? this.onDuplicateClause(info.ref, g.updates) : '';
+      const tail = onDuplicate ? this.onDuplicateClause(info, g.updates) : '';
       const rowBytes = (op: UpsertOp) => g.columns.reduce((n, c) => n + estimateValueBytes(op.row.get(c)), 0);
       for (const ops of this.chunk(g.ops, g.columns.length, rowBytes)) {
         const params: unknown[] = [];
@@ -293,13 +299,33 @@ export class MysqlDialect implements TargetDialect<Statement> {
     return updates.length > 0 ? updates : [info.keyColumns[0] ?? columns[0]!];
   }
 
-  private onDuplicateClause(ref: TableRef, updates: string[]): string {
-    if (this.opts.upsertSyntax === 'alias') {
-      const alias = ref.table.toLowerCase() === 'otterflow_new' ? 'otterflow_new_row' : 'otterflow_new';
-      const q = quoteMysqlIdentifier(alias);
-      return ` AS ${q} ON DUPLICATE KEY UPDATE ${updates.map((c) => `${quoteMysqlIdentifier(c)}=${q}.${quoteMysqlIdentifier(c)}`).join(',')}`;
+  /**
+   * `ON DUPLICATE KEY UPDATE …`. For tables with other unique keys, the first assignment is a guard:
+   * `k = IF(k <=> new.k [AND …], k, NULL)` keeps the key when the duplicate is the row's own key, and
+   * assigns NULL to a NOT NULL key column — error 1048 in the strict session — when the duplicate is
+   * another row's secondary unique key. (Assignments run left to right, so the guard sees the old row.)
+   */
+  private onDuplicateClause(info: MysqlTableInfo, updates: string[]): string {
+    const ref = info.ref;
+    const alias =
+      this.opts.upsertSyntax === 'alias'
+        ? quoteMysqlIdentifier(
+            ref.table.toLowerCase() === 'otterflow_new' ? 'otterflow_new_row' : 'otterflow_new',
+          )
+        : undefined;
+    const incoming = (c: string) =>
+      alias ? `${alias}.${quoteMysqlIdentifier(c)}` : `VALUES(${quoteMysqlIdentifier(c)})`;
+    const assignments: string[] = [];
+    const first = info.keyColumns[0];
+    if (info.otherUniqueKeys && first !== undefined) {
+      const same = info.keyColumns.map((k) => `${quoteMysqlIdentifier(k)}<=>${incoming(k)}`).join(' AND ');
+      assignments.push(`${quoteMysqlIdentifier(first)}=IF(${same},${quoteMysqlIdentifier(first)},NULL)`);
     }
-    return ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${quoteMysqlIdentifier(c)}=VALUES(${quoteMysqlIdentifier(c)})`).join(',')}`;
+    for (const c of updates) {
+      if (assignments.length > 0 && c === first) continue; // the guard already assigns it
+      assignments.push(`${quoteMysqlIdentifier(c)}=${incoming(c)}`);
+    }
+    return `${alias ? ` AS ${alias}` : ''} ON DUPLICATE KEY UPDATE ${assignments.join(',')}`;
   }
 
   private deleteOneMatching(info: MysqlTableInfo, key: CellValue[]): Statement {

@@ -59,11 +59,19 @@ export function chooseTableInfo(
     columns: columns.map((c) => c.name),
     columnTypes: Object.fromEntries(columns.map((c) => [c.name, c.dataType.toLowerCase()])),
   };
+  // Any unique key besides the chosen one (nullable ones too: non-NULL values still collide).
+  const others = (chosen: string) => [...keys.keys()].some((k) => k !== chosen);
   const primary = keys.get('PRIMARY');
-  if (primary && usable(primary)) return { ...base, keyColumns: columnsOf(primary), keyKind: 'primary' };
+  if (primary && usable(primary))
+    return {
+      ...base,
+      keyColumns: columnsOf(primary),
+      keyKind: 'primary',
+      otherUniqueKeys: others('PRIMARY'),
+    };
   for (const [name, parts] of keys) {
     if (name !== 'PRIMARY' && usable(parts))
-      return { ...base, keyColumns: columnsOf(parts), keyKind: 'unique' };
+      return { ...base, keyColumns: columnsOf(parts), keyKind: 'unique', otherUniqueKeys: others(name) };
   }
   return { ...base, keyColumns: [...base.columns], keyKind: 'fullRow' };
 }

@@ -36,8 +36,18 @@ export interface StreamWriter {
 }
 
 /** Starts writing small transactions (one every `pauseMs`) from a connection of its own. */
-export async function startStreamWriter(db: string, opts: { pauseMs?: number } = {}): Promise<StreamWriter> {
-  const conn = await connectTo('source', db);
+export async function startStreamWriter(
+  db: string,
+  opts: {
+    pauseMs?: number;
+    /** The `writer` column of its log rows (distinct per writer so that `seq` stays unique). */
+    tag?: string;
+    /** Another source than the test stack's (e.g. a private server). */
+    connect?: (db: string) => Promise<mysql.Connection>;
+  } = {},
+): Promise<StreamWriter> {
+  const conn = await (opts.connect ?? ((d: string) => connectTo('source', d)))(db);
+  const tag = opts.tag ?? 'small';
   let running = true;
   let done = 0;
   let failure: unknown;
@@ -46,7 +56,7 @@ export async function startStreamWriter(db: string, opts: { pauseMs?: number } =
       const i = done + 1;
       try {
         await conn.query(
-          `START TRANSACTION; UPDATE counters SET n = n + 1 WHERE id = ${(i % COUNTER_ROWS) + 1}; INSERT INTO log VALUES (${i}, 'small', CONCAT('small transaction ', ${i})); COMMIT`,
+          `START TRANSACTION; UPDATE counters SET n = n + 1 WHERE id = ${(i % COUNTER_ROWS) + 1}; INSERT INTO log VALUES (${i}, '${tag}', CONCAT('small transaction ', ${i})); COMMIT`,
         );
         done = i;
       } catch (err) {
@@ -61,7 +71,7 @@ export async function startStreamWriter(db: string, opts: { pauseMs?: number } =
     stop: async () => {
       running = false;
       await loop;
-      await conn.end();
+      await conn.end().catch(() => {});
       if (failure) throw failure;
       return done;
     },

@@ -14,7 +14,7 @@ import {
   startStreamWriter,
   summarize,
 } from '../helpers/source-writer';
-import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
+import { connectTo, freshDatabases, testStack, uniqueName } from '../helpers/stack';
 
 /** Waits until the target's log and counters equal the source's; returns the summary. */
 async function waitForSameSummary(
@@ -220,6 +220,84 @@ test('target MariaDB killed (SIGKILL) mid-batch and restarted: the pipeline reco
           downMs: restartedAt - killedAt,
           bigTransactionCommittedAfterRestartMs: bigAt - restartedAt,
           smallTransactions: small,
+        },
+      }),
+    );
+  });
+});
+
+test('source MariaDB killed (SIGKILL) mid-stream and restarted: the pipeline reconnects and resumes from its checkpoint', async (t) => {
+  const source = await startPrivateMariaDb(24740, 'failover-source');
+  t.after(() => source.stop());
+  const name = uniqueName('psrc');
+  let sconn = await source.connect();
+  const target = await connectTo('target');
+  t.after(async () => {
+    await sconn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
+    await sconn.end().catch(() => {});
+    await target.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
+    await target.end();
+  });
+  for (const c of [sconn, target]) await c.query(`CREATE DATABASE \`${name}\`; USE \`${name}\``);
+  await createFailureTables(sconn, target);
+  const s = testStack();
+  const home = privateHome([
+    { name: 'psource', kind: 'mariadb', host: '127.0.0.1', port: source.port, user: 'root' },
+    { name: 'target', kind: 'mariadb', host: s.host, port: s.targetPort, user: 'root' },
+  ]);
+  const config = await samePipelineConfig(sconn, name, { source: 'psource' });
+  const taskQueue = uniqueName('tqsrc');
+  const worker = await spawnWorkerProcess({
+    taskQueue,
+    metricsPort: 24742,
+    logName: 'restart-source-worker',
+    env: { OTTERFLOW_HOME: home },
+  });
+  t.after(() => worker.stop());
+  const connect = (db: string) => source.connect(db);
+
+  await withClient(async (client) => {
+    const handle = await startPipeline(client, taskQueue, config);
+    await seedCounters(sconn);
+    const first = await startStreamWriter(name, { pauseMs: 5, tag: 'before', connect });
+    await bigTransaction(sconn, 100_000);
+    await waitFor(
+      'the stream to reach the target',
+      async () => (await logRows(target, name, 'before')) > 100,
+      60_000,
+    );
+    await source.kill9();
+    const killedAt = Date.now();
+    await first.stop().catch(() => {}); // its connection died with the server
+    await sconn.end().catch(() => {});
+    await sleep(2000);
+    await source.restart();
+    const restartedAt = Date.now();
+    sconn = await source.connect(name);
+
+    const second = await startStreamWriter(name, { pauseMs: 5, tag: 'after', connect });
+    const flowingAt = await waitFor(
+      'changes written after the restart to reach the target',
+      async () => ((await logRows(target, name, 'after')) > 20 ? Date.now() : false),
+      180_000,
+      async () => `status ${JSON.stringify(await status(handle))}\n${tailOf(worker.logFile)}`,
+    );
+    await bigTransaction(sconn, 50_000, 'big2');
+    await sleep(1000);
+    await second.stop();
+    // The source is the truth after its crash recovery: whatever it kept, the target must equal.
+    await waitForSameSummary(sconn, async () => target, name);
+
+    const st = await status(handle);
+    assert.equal(st.state, 'running', JSON.stringify(st));
+    await handle.executeUpdate(stopUpdate);
+    const final = await handle.result();
+    assert.equal(final.lastError, undefined);
+    console.log(
+      JSON.stringify({
+        sourceRestart: {
+          downMs: restartedAt - killedAt,
+          changesFlowingAfterRestartMs: flowingAt - restartedAt,
         },
       }),
     );

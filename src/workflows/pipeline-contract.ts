@@ -81,8 +81,17 @@ export interface PipelineStatus {
 export interface PipelineWorkflowInput {
   config: PipelineConfig;
   configVersion: number;
+  /** Overrides for tests and tuning; defaults suit production. */
+  tuning?: PipelineTuning;
   /** Present after continue-as-new. */
   carried?: Omit<PipelineStatus, 'name' | 'configVersion'>;
+}
+
+export interface PipelineTuning {
+  /** Length of one replicate activity run (default 30 s). */
+  runSeconds?: number;
+  /** Continue-as-new after this many runs even if the server does not suggest it (default 500). */
+  runsPerHistory?: number;
 }
 
 /** Input of one replicate activity run. */

@@ -39,7 +39,9 @@ const RUNS_PER_HISTORY = 500;
 const MAX_WARNINGS = 20;
 
 const { replicate } = proxyActivities<Activities>({
-  startToCloseTimeout: `${RUN_SECONDS + 300} seconds`,
+  // A safety net only: dead workers are caught by the heartbeat timeout. A run ends at the first
+  // transaction boundary after its time is up, which for a huge source transaction can be much later.
+  startToCloseTimeout: '2 hours',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
@@ -57,6 +59,8 @@ const { replicate } = proxyActivities<Activities>({
  */
 export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<PipelineStatus> {
   let config: PipelineConfig = input.config;
+  const runSeconds = input.tuning?.runSeconds ?? RUN_SECONDS;
+  const runsPerHistory = input.tuning?.runsPerHistory ?? RUNS_PER_HISTORY;
   const now = () => new Date().toISOString();
   const status: PipelineStatus = {
     name: config.name,
@@ -146,7 +150,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
         status.initialLoadDone = true;
       }
       const result = await runScope.run(() =>
-        replicate({ config, configVersion: status.configVersion, maxSeconds: RUN_SECONDS }),
+        replicate({ config, configVersion: status.configVersion, maxSeconds: runSeconds }),
       );
       record(status, result);
       delete status.lastError;
@@ -169,10 +173,15 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
       runScope = undefined;
     }
     status.updatedAt = now();
-    if (workflowInfo().continueAsNewSuggested || runs + 1 >= RUNS_PER_HISTORY) {
+    if (workflowInfo().continueAsNewSuggested || runs + 1 >= runsPerHistory) {
       await allHandlersFinished();
       const { name: _n, configVersion, ...carried } = status;
-      await continueAsNew<typeof pipelineWorkflow>({ config, configVersion, carried });
+      await continueAsNew<typeof pipelineWorkflow>({
+        config,
+        configVersion,
+        carried,
+        ...(input.tuning ? { tuning: input.tuning } : {}),
+      });
     }
   }
   setState('stopped');

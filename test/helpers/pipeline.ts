@@ -4,7 +4,12 @@ import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import type { pipelineWorkflow } from '../../src/workflows/pipeline';
-import { type PipelineStatus, pipelineWorkflowId, statusQuery } from '../../src/workflows/pipeline-contract';
+import {
+  type PipelineStatus,
+  type PipelineTuning,
+  pipelineWorkflowId,
+  statusQuery,
+} from '../../src/workflows/pipeline-contract';
 import { uniqueName } from './stack';
 
 /** A pipeline config replicating every table of `db` on the local source to the same names on the target. */
@@ -28,12 +33,13 @@ export async function startPipeline(
   client: Client,
   taskQueue: string,
   input: PipelineConfigInput,
+  tuning?: PipelineTuning,
 ): Promise<WorkflowHandle<typeof pipelineWorkflow>> {
   const config = parsePipelineConfig(input);
   return client.workflow.start('pipelineWorkflow', {
     taskQueue,
     workflowId: pipelineWorkflowId(config.name),
-    args: [{ config, configVersion: 1 }],
+    args: [{ config, configVersion: 1, ...(tuning ? { tuning } : {}) }],
   }) as Promise<WorkflowHandle<typeof pipelineWorkflow>>;
 }
 

@@ -16,6 +16,7 @@
  * Environment: BENCH_SCALE (default 1; e.g. 0.1 for a quick run), BENCH_BATCH_SIZE /
  * BENCH_MAX_BATCH_DELAY_MS (pipeline options for ours), BENCH_LAG_SECONDS (default 40),
  * BENCH_LAG_ROWS_PER_SECOND (5000), BENCH_CPU_PROFILE_DIR (write .cpuprofile files of our runs),
+ * BENCH_BREAKDOWN=1 (wall seconds inside decode, merge, apply and commit for our runs),
  * BENCH_ONLY (comma list of a,b,c,native-lag,temporal), BENCH_PARALLEL_NATIVE=0 to skip the
  * 4-thread native runs, BENCH_DURABILITY (default `dev,durable`: the consumers' (target and native
  * replica) innodb_flush_log_at_trx_commit = 2 as in the dev stack, then 1 as in MariaDB's default;
@@ -55,6 +56,7 @@ const PARALLEL_NATIVE = process.env.BENCH_PARALLEL_NATIVE !== '0';
  * (no log flush per commit), `durable` = MariaDB's default 1 (a redo log flush per commit).
  */
 const DURABILITY = (process.env.BENCH_DURABILITY ?? 'dev,durable').split(',');
+const BREAKDOWN = process.env.BENCH_BREAKDOWN === '1';
 const TIMEOUT_MS = 600_000;
 
 function pipelineOptions(): Record<string, number> {
@@ -195,6 +197,7 @@ async function main(): Promise<void> {
           end,
           options: pipelineOptions(),
           timeoutMs: TIMEOUT_MS,
+          breakdown: BREAKDOWN,
           cpuProfile: PROFILE_DIR
             ? path.resolve(PROFILE_DIR, `replicate-${key}-${durability}.cpuprofile`)
             : undefined,
@@ -329,11 +332,13 @@ async function main(): Promise<void> {
         end: aRange.end,
         options: pipelineOptions(),
         timeoutMs: TIMEOUT_MS,
+        serverPids: { source: source.pid, target: target.pid },
         log,
       });
       const f = figures(t.seconds, aRange.rowChanges, A_TRANSACTIONS);
       f.sameRowsAsSource = (await tableDigest(tgt, 'a')) === aRange.digest;
       f.startupSeconds = round(t.startupSeconds, 2);
+      f.cpuSeconds = t.cpuSeconds;
       const direct = (out.a_batched100 as { dev?: { ours: Figures } } | undefined)?.dev?.ours;
       out.a_throughTemporal = {
         ...f,

@@ -21,7 +21,7 @@ import { createWorker } from '../../src/worker/run';
 import { installRuntime } from '../../src/worker/runtime';
 import { pipelineWorkflowId, stopUpdate } from '../../src/workflows/pipeline-contract';
 import { BENCH_SCRATCH } from '../lib/instances';
-import { sleep } from '../lib/measure';
+import { CpuMeter, sleep } from '../lib/measure';
 import { reached } from './workloads';
 
 export interface TemporalRunOptions {
@@ -33,12 +33,14 @@ export interface TemporalRunOptions {
   end: BinlogPosition;
   options?: PipelineConfigInput['options'];
   timeoutMs: number;
+  /** mariadbd pids to account CPU for (e.g. { source, target }). */
+  serverPids: Record<string, number>;
   log: (line: string) => void;
 }
 
 export async function runThroughTemporal(
   o: TemporalRunOptions,
-): Promise<{ seconds: number; startupSeconds: number }> {
+): Promise<{ seconds: number; startupSeconds: number; cpuSeconds: Record<string, number> }> {
   const binary = findTemporal();
   if (!binary) throw new Error('the temporal CLI is not installed (npm start installs it)');
   const dir = path.join(BENCH_SCRATCH, 'temporal-24810');
@@ -77,7 +79,10 @@ export async function runThroughTemporal(
       start: { file: o.start.file, pos: o.start.pos },
       options: o.options ?? {},
     });
+    const temporalPid = temporalRecord(spec)?.pid ?? 0;
+    const cpu = new CpuMeter({ bench: process.pid, temporal: temporalPid, ...o.serverPids });
     return await worker.runUntil(async () => {
+      cpu.start();
       const t0 = Date.now();
       const handle = await client.workflow.start('pipelineWorkflow', {
         taskQueue,
@@ -98,9 +103,10 @@ export async function runThroughTemporal(
         await sleep(10);
       }
       const seconds = (Date.now() - t0) / 1000;
+      const cpuSeconds = cpu.stop();
       await handle.executeUpdate(stopUpdate);
       await handle.result();
-      return { seconds, startupSeconds };
+      return { seconds, startupSeconds, cpuSeconds };
     });
   } finally {
     await connection.close();

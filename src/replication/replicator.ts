@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { BinlogEvent } from '../binlog/events';
 import { openBinlogStream } from '../binlog/replica/stream';
 import type { BinlogPosition, RowChange } from '../binlog/types';
@@ -82,6 +83,8 @@ class ReplicationRun {
   private mapper!: Mapper;
   private merger!: BatchMerger;
   private ddl!: DdlHandler;
+  /** Online re-sync (backfill, issue 6): DBLog watermarks handled inside the stream. */
+  private resync: ResyncCoordinator | undefined;
   private readonly keyColumns = new Map<string, readonly string[]>();
   private readonly keyKinds = new Map<string, KeyKind>();
   private epoch = 0;
@@ -139,6 +142,12 @@ class ReplicationRun {
       );
     }
     this.ddl = new DdlHandler(config, this.mapper, this.target, this.applier.tables);
+    this.resync = new ResyncCoordinator({
+      pipeline: this.name,
+      source: opts.source,
+      target: opts.target,
+      mapper: this.mapper,
+    });
 
     if (opts.sourceHeartbeat !== false) {
       try {
@@ -223,6 +232,10 @@ class ReplicationRun {
     pos: number | undefined,
   ): Promise<void> {
     const table = change.table;
+    // Online re-sync (backfill, issue 6): at a HIGH watermark the chunk rows join the batch, in stream order.
+    const resynced = this.resync?.onRowChange(change) ?? [];
+    for (const m of resynced) await this.ensureKeyColumns(m);
+    if (resynced.length > 0) this.merger.addAll(resynced);
     if (table.schema === SYSTEM_SCHEMA) {
       this.noteHeartbeat(change);
       return; // system tables are never replicated
@@ -296,9 +309,10 @@ class ReplicationRun {
     if (this.checkpointNow) {
       this.checkpointNow = false;
       await this.commitBatch(true);
-    } else if (full || due || caughtUp || this.heartbeatInBatch !== undefined) {
+    } else if (full || due || caughtUp || this.heartbeatInBatch !== undefined || this.resync?.wantsCommit()) {
       await this.commitBatch(false);
     }
+    await this.resync?.betweenTransactions(); // backfill (issue 6): may start the next re-sync chunk
   }
 
   /** Applies what the merger holds into the open target transaction (opening it if needed). */
@@ -374,9 +388,11 @@ class ReplicationRun {
         await this.applyRowByRow(plan);
       }
     }
+    await this.resync?.beforeCommit(this.target!); // backfill (issue 6): re-sync progress with its rows
     await writeCheckpoint(this.target!, this.name, this.epoch, position);
     await this.target!.query('COMMIT');
     this.txOpen = false;
+    this.resync?.afterCommit();
     this.committed = position;
     this.pending = undefined;
     this.lastCheckpointAt = Date.now();
@@ -478,6 +494,7 @@ class ReplicationRun {
 
   async close(): Promise<void> {
     this.heartbeat?.stop();
+    await this.resync?.close();
     await this.stream?.close().catch(() => {});
     await this.rollback();
     await this.target?.end().catch(() => {});

@@ -14,7 +14,7 @@ import {
 } from './event-bodies';
 import { CHECKSUM_LENGTH, EVENT_HEADER_LENGTH, type EventHeader, readEventHeader } from './event-header';
 import { ChecksumAlgorithm, EventType, eventTypeName } from './event-types';
-import type { BinlogEvent, EventPosition, TableMapEvent } from './events';
+import type { BinlogEvent, EventPosition, RowsEvent, TableMapEvent } from './events';
 import {
   decodeRowsBody,
   type RowImageDecoder,
@@ -22,8 +22,10 @@ import {
   readRowsPostHeader,
   rowsEventKind,
 } from './rows-event';
+import type { SchemaResolver } from './schema-resolver';
 import { decodeTableMap } from './table-map';
-import type { TableSchema } from './types';
+import { ColumnType, type RowChange, type TableSchema } from './types';
+import { resolveColumnType } from './values/column-meta';
 
 /** The setting a MySQL 8 source needs so that updates are logged as full row images. */
 export const PARTIAL_JSON_SETTING = "binlog_row_value_options=''";
@@ -38,14 +40,44 @@ export interface BinlogDecoderOptions {
    * a fake ROTATE first). Undefined: decide per event by checking whether the footer matches.
    */
   checksumBeforeFormatDescription?: boolean;
+  /**
+   * Completes table maps from the source's information_schema: column names, signedness, ENUM/SET
+   * labels and charsets when the binlog has no names (binlog_row_metadata=MINIMAL), and the
+   * MariaDB UUID/INET4/INET6 types that the binlog logs as BINARY. Only used through
+   * `resolveSchema(event)`, which the caller awaits after each event (the file reader does it).
+   */
+  schemaResolver?: SchemaResolver;
 }
 
 interface TableEntry {
   /** The table map body it was decoded from, to recognise a repeated identical map cheaply. */
   raw: Buffer;
+  /** The table as the table map describes it, before any completion from information_schema. */
+  mapped: TableSchema;
+  /** What rows are decoded with: `mapped`, or `mapped` completed from information_schema. */
   table: TableSchema;
   needsColumnNames: boolean;
+  /** information_schema should complete this map (no names, or MariaDB BINARY(4)/BINARY(16)). */
+  needsSchema: boolean;
   rowDecoder?: RowImageDecoder;
+}
+
+/**
+ * Whether a table map should be completed from information_schema: it has no column names, or
+ * (MariaDB) it has a BINARY(4)/BINARY(16) column, which may be an INET4, UUID or INET6 — the binlog
+ * does not tell them apart.
+ */
+export function tableNeedsSchema(table: TableSchema, hasColumnNames: boolean, isMariaDb: boolean): boolean {
+  if (table.columns.length === 0) return false;
+  if (!hasColumnNames) return true;
+  return isMariaDb && table.columns.some(mayBeMariaDbAddressOrUuid);
+}
+
+/** A BINARY(16) or BINARY(4) column: what MariaDB's UUID, INET6 and INET4 look like in a table map. */
+export function mayBeMariaDbAddressOrUuid(col: TableSchema['columns'][number]): boolean {
+  if (col.charset !== 63 && col.charset !== undefined) return false;
+  const { type, meta } = resolveColumnType(col.type, col.meta);
+  return type === ColumnType.STRING && (meta === 16 || meta === 4);
 }
 
 /** Above this many cached table ids the cache is cleared; every transaction re-sends its maps. */
@@ -70,11 +102,30 @@ export class BinlogDecoder {
   private readonly rowDecoderFactory: RowImageDecoderFactory;
   private readonly verifyChecksums: boolean;
   private readonly checksumBeforeFde: boolean | undefined;
+  /** Rows decoded (inside a transaction payload) before their table was completed: how to redo them. */
+  private readonly provisional = new WeakMap<RowsEvent, () => RowChange[]>();
+  /** See BinlogDecoderOptions.schemaResolver. */
+  readonly schemaResolver: SchemaResolver | undefined;
 
   constructor(options: BinlogDecoderOptions = {}) {
     this.rowDecoderFactory = options.rowDecoderFactory ?? defaultRowDecoderFactory;
     this.verifyChecksums = options.verifyChecksums ?? true;
     this.checksumBeforeFde = options.checksumBeforeFormatDescription;
+    this.schemaResolver = options.schemaResolver;
+  }
+
+  /**
+   * With a schema resolver: completes the table map `event` (column names, types) from
+   * information_schema, and forgets completed tables when `event` is DDL. Await it after every
+   * decoded event and before decoding the next one — the next rows event is decoded with what it
+   * completed. Throws BinlogDecodeError (table and position) when the stream and information_schema
+   * disagree. Without a resolver it does nothing.
+   */
+  async resolveSchema(event: BinlogEvent): Promise<void> {
+    if (!this.schemaResolver) return;
+    // Loaded lazily: schema-resolver.ts imports this module.
+    const { followSchemaChanges } = require('./schema-resolver') as typeof import('./schema-resolver');
+    await followSchemaChanges(this, event, this.schemaResolver);
   }
 
   /** The current FORMAT_DESCRIPTION, once seen. */
@@ -101,7 +152,40 @@ export class BinlogDecoder {
     if (!entry) throw new Error(`no table map for table id ${tableId}`);
     entry.table = table;
     entry.needsColumnNames = false;
+    entry.needsSchema = false;
     entry.rowDecoder = undefined;
+  }
+
+  /** True when the table map under `tableId` still waits for completion from information_schema. */
+  tableNeedsSchema(tableId: number | bigint): boolean {
+    return this.tables.get(Number(tableId))?.needsSchema ?? false;
+  }
+
+  /**
+   * Forgets every completion from information_schema (after a DDL): the next table map of each
+   * table is completed again, even when its bytes did not change (a renamed column or new ENUM
+   * label need not change the table map of a MINIMAL binlog).
+   */
+  forgetCompletedTables(): void {
+    for (const entry of this.tables.values()) {
+      if (entry.table === entry.mapped) continue;
+      entry.table = entry.mapped;
+      entry.needsSchema = true;
+      entry.needsColumnNames = entry.mapped.columns.length > 0 && entry.mapped.columns.every((c) => !c.name);
+      entry.rowDecoder = undefined;
+    }
+  }
+
+  /**
+   * The rows of a rows event decoded again with its table's current (completed) schema, when it
+   * was decoded before the completion (a rows event inside a MySQL 8 transaction payload, which
+   * is decompressed and decoded as a whole). Undefined when the event needs no second pass.
+   */
+  redecodeRows(event: RowsEvent): RowChange[] | undefined {
+    const redo = this.provisional.get(event);
+    if (!redo) return undefined;
+    this.provisional.delete(event);
+    return redo();
   }
 
   /**
@@ -192,7 +276,7 @@ export class BinlogDecoder {
         );
       const rowDecoder = entry.rowDecoder ?? this.compile(entry);
       const rows = decodeRowsBody(buf, ph.bodyStart, end, rowsKind, entry.table, rowDecoder);
-      return {
+      const rowsEvent: RowsEvent = {
         kind: 'rows',
         header,
         position,
@@ -202,6 +286,22 @@ export class BinlogDecoder {
         flags: ph.flags,
         rows,
       };
+      if (entry.needsSchema && this.schemaResolver) {
+        // Only inside a transaction payload can rows arrive before resolveSchema saw their map.
+        const bodyStart = ph.bodyStart;
+        this.provisional.set(rowsEvent, () => {
+          rowsEvent.table = entry.table;
+          return decodeRowsBody(
+            buf,
+            bodyStart,
+            end,
+            rowsKind,
+            entry.table,
+            entry.rowDecoder ?? this.compile(entry),
+          );
+        });
+      }
+      return rowsEvent;
     }
     switch (type) {
       case EventType.TABLE_MAP:
@@ -319,10 +419,17 @@ export class BinlogDecoder {
         table: known.table,
         needsColumnNames: known.needsColumnNames,
       };
-    const decoded = decodeTableMap(buf, start, end, postHeaderLength, this.format?.isMariaDb ?? false);
+    const isMariaDb = this.format?.isMariaDb ?? false;
+    const decoded = decodeTableMap(buf, start, end, postHeaderLength, isMariaDb);
     if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
     const needsColumnNames = !decoded.hasColumnNames && decoded.table.columns.length > 0;
-    this.tables.set(tableId, { raw: Buffer.from(raw), table: decoded.table, needsColumnNames });
+    this.tables.set(tableId, {
+      raw: Buffer.from(raw),
+      mapped: decoded.table,
+      table: decoded.table,
+      needsColumnNames,
+      needsSchema: tableNeedsSchema(decoded.table, decoded.hasColumnNames, isMariaDb),
+    });
     return { kind: 'tableMap', header, position, table: decoded.table, needsColumnNames };
   }
 

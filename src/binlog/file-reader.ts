@@ -21,7 +21,10 @@ export interface BinlogFileReaderOptions extends BinlogDecoderOptions {
   stopPosition?: number;
   /** Bytes read per I/O; memory use is about this plus the largest event. Default 4 MiB. */
   chunkSize?: number;
-  /** Resolves column names when the binlog has none (binlog_row_metadata=MINIMAL). */
+  /**
+   * Completes table maps from information_schema: column names when the binlog has none
+   * (binlog_row_metadata=MINIMAL), MariaDB UUID/INET4/INET6 types. Default: the decoder's own.
+   */
   schemaResolver?: SchemaResolver;
   /** Name used in positions and errors; defaults to the file's base name. */
   fileName?: string;
@@ -44,6 +47,7 @@ export async function* readBinlogFile(
 ): AsyncGenerator<PositionedEvent, void, undefined> {
   const file = options.fileName ?? basename(path);
   const decoder = options.decoder ?? new BinlogDecoder(options);
+  const resolver = options.schemaResolver ?? decoder.schemaResolver;
   const chunkSize = Math.max(64 * 1024, options.chunkSize ?? DEFAULT_CHUNK);
   const stop = options.stopPosition ?? Number.POSITIVE_INFINITY;
   const fh = await open(path, 'r');
@@ -97,7 +101,7 @@ export async function* readBinlogFile(
       const off = pos - bufStart;
       const event = decoder.decode(buf.subarray(off, off + size), { file, pos });
       const nextPos = pos + size;
-      if (options.schemaResolver) await followSchemaChanges(decoder, event, options.schemaResolver);
+      if (resolver) await followSchemaChanges(decoder, event, resolver);
       yield { file, pos, nextPos, event };
       pos = nextPos;
       if (first) {

@@ -3,6 +3,7 @@ import type { BinlogDecoder } from './decoder';
 import { BinlogDecodeError } from './errors';
 import type { BinlogEvent } from './events';
 import { type ColumnDef, ColumnType, type TableSchema } from './types';
+import { resolveColumnType } from './values/column-meta';
 
 /** One column as information_schema describes it. */
 export interface ResolvedColumn {
@@ -24,14 +25,15 @@ export interface ResolvedTable {
 
 /**
  * Supplies table definitions when the binlog carries no column names
- * (binlog_row_metadata=MINIMAL). Implementations may cache; the reader calls `invalidate` when a
- * DDL statement passes in the stream so the next table map sees the new definition.
+ * (binlog_row_metadata=MINIMAL), and the MariaDB types the binlog cannot show (UUID, INET4, INET6).
+ * Implementations may cache; the reader calls `invalidate` when a DDL statement passes in the
+ * stream, or a table map's types changed, so the next table map sees the current definition.
  */
 export interface SchemaResolver {
   /** The table's current definition, or undefined when it no longer exists. */
   resolve(schema: string, table: string): Promise<ResolvedTable | undefined>;
-  /** Forget cached definitions (all of them when `schema` is undefined). */
-  invalidate(schema?: string): void;
+  /** Forget cached definitions: all of them, those of `schema`, or one table. */
+  invalidate(schema?: string, table?: string): void;
 }
 
 /** information_schema DATA_TYPEs that each binlog column type can stand for. */
@@ -117,27 +119,108 @@ export function parseEnumLabels(columnType: string): string[] {
   return labels;
 }
 
+/** information_schema DATA_TYPEs whose values are bytes (the binary collation, 63). */
+const BINARY_DATA_TYPES = new Set([
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'uuid',
+  'inet4',
+  'inet6',
+]);
+
+/** The MariaDB types logged as BINARY(n), with their n. */
+const ADDRESS_TYPES: Record<string, number> = { uuid: 16, inet4: 4, inet6: 16 };
+
+const COLUMN_TYPE_NAMES = new Map<number, string>(Object.entries(ColumnType).map(([k, v]) => [v, k]));
+
+function describeBinlogColumn(col: ColumnDef): string {
+  const { type, meta } = resolveColumnType(col.type, col.meta);
+  const name = COLUMN_TYPE_NAMES.get(type) ?? `type ${type}`;
+  if (type === ColumnType.STRING || type === ColumnType.VARCHAR || type === ColumnType.VAR_STRING)
+    return `${name}(${meta} bytes${col.charset === 63 ? ', binary' : ''})`;
+  return name;
+}
+
 /**
- * Completes a table map that has no column names with the resolved definition. The stream is
- * the truth for types: when the column count or a column's type family disagrees (the table
- * was altered after these events were written), it throws rather than mis-label values.
+ * Why the binlog column `col` cannot be the information_schema column `r`, or undefined when it
+ * can. Checks the type family, binary vs character data where the table map says, and the length
+ * of MariaDB's UUID/INET types.
+ */
+function disagreement(col: ColumnDef, r: ResolvedColumn): string | undefined {
+  const ok = COMPATIBLE[col.type];
+  if (ok && !ok.includes(r.dataType)) return 'type';
+  const { type, meta } = resolveColumnType(col.type, col.meta);
+  const stringy =
+    type === ColumnType.STRING ||
+    type === ColumnType.VARCHAR ||
+    type === ColumnType.VAR_STRING ||
+    type === ColumnType.BLOB;
+  if (stringy && col.charset !== undefined && r.dataType !== 'json') {
+    // MariaDB JSON is a LONGTEXT; everything else is binary exactly when its collation is.
+    if ((col.charset === 63) !== BINARY_DATA_TYPES.has(r.dataType)) return 'charset';
+  }
+  const addressLength = ADDRESS_TYPES[r.dataType];
+  if (addressLength !== undefined && (type !== ColumnType.STRING || meta !== addressLength)) return 'length';
+  return undefined;
+}
+
+/** The error for a table map that information_schema does not describe. */
+function mismatch(table: TableSchema, detail: string): BinlogDecodeError {
+  return new BinlogDecodeError(
+    `schema mismatch for ${table.schema}.${table.table}: ${detail}. The table changed after these events were written ` +
+      '(reading from an older position than the current definition): decoding would mislabel values, so it stops. ' +
+      'Enable binlog_row_metadata=FULL on the source (MariaDB >= 10.5, MySQL >= 8.0.1) so the binlog carries column names',
+  );
+}
+
+/**
+ * Completes a table map with the resolved definition.
+ *
+ * Without column names in the binlog (binlog_row_metadata=MINIMAL) columns match by ordinal; the
+ * stream is the truth for types, so when the column count or a column's type disagrees (the table
+ * was altered after these events were written) it throws rather than mislabel values. Names,
+ * unsigned flags, missing charsets, ENUM/SET labels, the primary key and `dataType` come from
+ * information_schema.
+ *
+ * With column names (FULL metadata) the table map stays the truth: columns match by name and only
+ * `dataType` is added where the types agree — that is how a MariaDB UUID/INET4/INET6 column, logged
+ * as BINARY(16)/BINARY(4), decodes to its text. A column information_schema no longer describes
+ * keeps decoding as bytes, which re-insert exactly too.
  */
 export function applyResolvedTable(table: TableSchema, resolved: ResolvedTable): TableSchema {
-  const where = `${table.schema}.${table.table}`;
+  const named = table.columns.some((c) => c.name !== '');
+  if (named) {
+    const byName = new Map(resolved.columns.map((r) => [r.name.toLowerCase(), r]));
+    const columns = table.columns.map((col) => {
+      const r = byName.get(col.name.toLowerCase());
+      if (!r || col.dataType !== undefined || disagreement(col, r) !== undefined) return col;
+      return { ...col, dataType: r.dataType };
+    });
+    return { ...table, columns };
+  }
   if (resolved.columns.length !== table.columns.length)
-    throw new BinlogDecodeError(
-      `schema mismatch for ${where}: the binlog has ${table.columns.length} columns, information_schema has ${resolved.columns.length} (the table changed after these events were written; enable binlog_row_metadata=FULL on the source)`,
+    throw mismatch(
+      table,
+      `the binlog has ${table.columns.length} columns, information_schema has ${resolved.columns.length}`,
     );
   const columns: ColumnDef[] = table.columns.map((col, i) => {
     const r = resolved.columns[i]!;
-    const ok = COMPATIBLE[col.type];
-    if (ok && !ok.includes(r.dataType))
-      throw new BinlogDecodeError(
-        `schema mismatch for ${where}: column ${i + 1} is type ${col.type} in the binlog but ${r.columnType} (${r.name}) in information_schema`,
+    const why = disagreement(col, r);
+    if (why)
+      throw mismatch(
+        table,
+        `column ${i + 1} is ${describeBinlogColumn(col)} in the binlog but \`${r.name}\` ${r.columnType} in information_schema`,
       );
-    const out: ColumnDef = { ...col, name: col.name || r.name };
+    const out: ColumnDef = { ...col, name: r.name, dataType: r.dataType };
     if (/\bunsigned\b/i.test(r.columnType)) out.unsigned = true;
-    if (out.charset === undefined && r.collationId !== undefined) out.charset = r.collationId;
+    if (out.charset === undefined) {
+      if (BINARY_DATA_TYPES.has(r.dataType)) out.charset = 63;
+      else if (r.collationId !== undefined) out.charset = r.collationId;
+    }
     if (col.type === ColumnType.ENUM && !out.enumValues) out.enumValues = parseEnumLabels(r.columnType);
     if (col.type === ColumnType.SET && !out.setValues) out.setValues = parseEnumLabels(r.columnType);
     return out;
@@ -149,10 +232,21 @@ export function applyResolvedTable(table: TableSchema, resolved: ResolvedTable):
   };
 }
 
+/** Column types and metas of a table map: when they change, a cached definition is stale. */
+function typeSignature(table: TableSchema): string {
+  return table.columns.map((c) => `${c.type}:${c.meta}:${c.charset ?? ''}`).join(',');
+}
+
+/** Per resolver: the type signature each table's cached definition was last checked against. */
+const checkedSignatures = new WeakMap<SchemaResolver, Map<string, string>>();
+
 /**
- * Keeps a decoder and a resolver in step with one event: resolves names of a table map that
- * has none, and drops cached definitions when a DDL statement passes. Call it for every event,
- * after decoding and before the next event is decoded.
+ * Keeps a decoder and a resolver in step with one event: completes a table map that needs it
+ * (no column names, or MariaDB BINARY(4)/BINARY(16) columns) and forgets cached definitions when a
+ * DDL statement passes. Call it for every event, after decoding and before the next event is
+ * decoded (`BinlogDecoder.resolveSchema` does, with the decoder's own resolver). Throws
+ * BinlogDecodeError naming the table and the event's position when the stream and
+ * information_schema disagree.
  */
 export async function followSchemaChanges(
   decoder: BinlogDecoder,
@@ -160,36 +254,75 @@ export async function followSchemaChanges(
   resolver: SchemaResolver,
 ): Promise<void> {
   if (event.kind === 'query' && event.statement === 'ddl') {
-    // A DDL may name any schema; dropping every cached definition is cheap because DDL is rare.
+    // A DDL may name any table (ALTER, RENAME, DROP, CREATE … SELECT, CREATE INDEX, DROP DATABASE);
+    // forgetting every cached definition is cheap because DDL is rare, and it cannot miss one.
     resolver.invalidate();
+    checkedSignatures.get(resolver)?.clear();
+    decoder.forgetCompletedTables();
     return;
   }
   if (event.kind === 'transactionPayload') {
-    for (const inner of event.events) await followSchemaChanges(decoder, inner, resolver);
+    for (const inner of event.events) {
+      if (inner.kind === 'rows') {
+        const rows = decoder.redecodeRows(inner);
+        if (rows) inner.rows = rows;
+      } else await followSchemaChanges(decoder, inner, resolver);
+    }
     return;
   }
-  if (event.kind !== 'tableMap' || !event.needsColumnNames) return;
-  const resolved = await resolver.resolve(event.table.schema, event.table.table);
-  if (!resolved)
-    throw new BinlogDecodeError(
-      `table ${event.table.schema}.${event.table.table} has no column names in the binlog and no longer exists in information_schema`,
-      event.position ?? {},
-    );
+  if (event.kind !== 'tableMap' || !decoder.tableNeedsSchema(event.table.tableId)) return;
+  const { schema, table } = event.table;
+  const key = `${schema}\0${table}`;
+  let signatures = checkedSignatures.get(resolver);
+  if (!signatures) {
+    signatures = new Map();
+    checkedSignatures.set(resolver, signatures);
+  }
+  const signature = typeSignature(event.table);
+  const previous = signatures.get(key);
+  // A table map whose column types changed without a DDL in the stream (DDL filtered or logged
+  // with sql_log_bin=0): the cached definition was read for the old types.
+  if (previous !== undefined && previous !== signature) resolver.invalidate(schema, table);
   let completed: TableSchema;
   try {
-    completed = applyResolvedTable(event.table, resolved);
+    completed = await complete(event.table, resolver);
   } catch (err) {
-    if (err instanceof BinlogDecodeError) throw new BinlogDecodeError(err.reason, event.position ?? {});
+    if (err instanceof BinlogDecodeError && err.position === undefined)
+      throw new BinlogDecodeError(err.reason, event.position ?? {});
     throw err;
   }
+  signatures.set(key, signature);
   decoder.completeTable(event.table.tableId, completed);
   event.table = completed;
   event.needsColumnNames = false;
 }
 
-/** A SchemaResolver that queries information_schema over a mysql2 connection or pool, with a cache. */
+/** Resolves and applies; a mismatch against a cached definition is retried once with a fresh one. */
+async function complete(table: TableSchema, resolver: SchemaResolver): Promise<TableSchema> {
+  for (let attempt = 0; ; attempt++) {
+    const resolved = await resolver.resolve(table.schema, table.table);
+    const named = table.columns.some((c) => c.name !== '');
+    if (!resolved) {
+      // With names in the binlog, a table that is gone only loses the UUID/INET text form.
+      if (named) return table;
+      throw new BinlogDecodeError(
+        `table ${table.schema}.${table.table} has no column names in the binlog and no longer exists in information_schema`,
+      );
+    }
+    try {
+      return applyResolvedTable(table, resolved);
+    } catch (err) {
+      if (attempt > 0 || !(err instanceof BinlogDecodeError)) throw err;
+      resolver.invalidate(table.schema, table.table);
+    }
+  }
+}
+
+/** A SchemaResolver that queries information_schema over a mysql2 connection or pool, with a cache per table. */
 export class InformationSchemaResolver implements SchemaResolver {
   private readonly cache = new Map<string, Promise<ResolvedTable | undefined>>();
+  /** information_schema reads so far (for tests and status). */
+  queries = 0;
 
   constructor(private readonly db: Connection | Pool) {}
 
@@ -204,12 +337,14 @@ export class InformationSchemaResolver implements SchemaResolver {
     return hit;
   }
 
-  invalidate(schema?: string): void {
+  invalidate(schema?: string, table?: string): void {
     if (schema === undefined) this.cache.clear();
+    else if (table !== undefined) this.cache.delete(`${schema}\0${table}`);
     else for (const key of this.cache.keys()) if (key.startsWith(`${schema}\0`)) this.cache.delete(key);
   }
 
   private async load(schema: string, table: string): Promise<ResolvedTable | undefined> {
+    this.queries++;
     const [cols] = await this.db.query<RowDataPacket[]>(
       `SELECT c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS dataType, c.COLUMN_TYPE AS columnType,
               c.IS_NULLABLE AS nullable, co.ID AS collationId

@@ -1,7 +1,9 @@
 import type mysql from 'mysql2/promise';
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
+import { BinlogDecoder } from '../binlog/decoder'; // [binlog decoder]
 import type { BinlogEvent } from '../binlog/events';
 import { openBinlogStream } from '../binlog/replica/stream';
+import { InformationSchemaResolver } from '../binlog/schema-resolver'; // [binlog decoder]
 import type { BinlogPosition, RowChange } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import { RetryableTargetError } from '../connectors/dialect';
@@ -161,7 +163,11 @@ class ReplicationRun {
       }
     }
 
+    // [binlog decoder] Table maps completed from the source's information_schema over our own source
+    // connection (the dump connection is busy): names under binlog_row_metadata=MINIMAL, UUID/INET.
+    const decoder = new BinlogDecoder({ schemaResolver: new InformationSchemaResolver(this.source) });
     this.stream = await openBinlogStream({
+      decoder, // [binlog decoder]
       host: opts.source.host,
       port: opts.source.port,
       user: opts.source.user,
@@ -175,6 +181,7 @@ class ReplicationRun {
     try {
       for await (const ev of this.stream) {
         if (opts.signal?.aborted) break;
+        await decoder.resolveSchema(ev.event); // [binlog decoder] before the next event is decoded
         await this.handle(ev.event, ev.file, ev.pos);
         if (ev.commit) {
           await this.endOfSourceTransaction(ev.commit, ev.event);

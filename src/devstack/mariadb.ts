@@ -48,6 +48,8 @@ export function mariadbdArgs(spec: MariaDbInstanceSpec): string[] {
     `--socket=${path.join(spec.dir, 'mariadb.sock')}`,
     `--pid-file=${path.join(spec.dir, 'mariadb.pid')}`,
     `--log-error=${path.join(spec.dir, 'error.log')}`,
+    // Temporary tables in the instance's own folder: a cleaner of /tmp must not break queries.
+    `--tmpdir=${path.join(spec.dir, 'tmp')}`,
     `--server-id=${spec.serverId}`,
     '--log-bin=mysql-bin',
     '--log-slave-updates=ON',
@@ -127,6 +129,7 @@ export async function startMariaDb(
   removePidRecord(spec.runDir, processName(spec));
   await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
   initDataDir(spec, tools);
+  fs.mkdirSync(path.join(spec.dir, 'tmp'), { recursive: true });
   const pid = spawnDetached(tools.mariadbd, mariadbdArgs(spec), {
     logFile: path.join(spec.dir, 'stdout.log'),
   });

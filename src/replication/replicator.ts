@@ -362,7 +362,9 @@ class ReplicationRun {
           formatPosition(this.pending),
         );
       }
-      this.warn(`rows missing on the target, updates written as inserts: ${sample}`);
+      this.warn(
+        `rows missing on the target (updates were written as inserts, deletes had nothing to delete): ${sample}`,
+      );
     }
   }
 

@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const result = (await worker.runUntil(
       client.workflow.execute('backfillWorkflow', {
         taskQueue,
-        workflowId: backfillWorkflowId(config.name, id),
+        workflowId: backfillWorkflowId(id),
         args: [{ id, kind: 'initial', config, chunkSize, parallelism }],
       }),
     )) as BackfillStatus;

@@ -1,10 +1,12 @@
 import express from 'express';
 import type { ApiToken } from '../service/api-tokens';
+import type { BackfillService } from '../service/backfills';
 import type { DatasourceService } from '../service/datasources';
 import type { PipelineService } from '../service/pipelines';
 import { ServiceError } from '../service/problems';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { requireRole } from './auth';
+import { backfillRoutes } from './backfills';
 import { renderApiPage } from './docs-page';
 import { buildOpenApiDocument } from './openapi';
 import { notFoundRoute, problemHandler, sendProblem } from './problem';
@@ -16,6 +18,8 @@ export const BODY_LIMIT = '256kb';
 export interface ApiDeps {
   datasources: DatasourceService;
   pipelines: PipelineService;
+  /** Backfill routes (src/api/backfills.ts); omitted: not served. */
+  backfills?: BackfillService;
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -65,7 +69,10 @@ export function createApp(deps: ApiDeps): express.Express {
     }
   });
 
-  const routes = apiRoutes(deps.datasources, deps.pipelines);
+  const routes = [
+    ...apiRoutes(deps.datasources, deps.pipelines),
+    ...(deps.backfills ? backfillRoutes(deps.backfills) : []),
+  ];
   const document = buildOpenApiDocument(routes, deps.version ?? '0.1.0');
   const page = renderApiPage(document as unknown as Record<string, unknown>);
   app.get('/openapi.json', (_req, res) => {

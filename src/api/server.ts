@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { type StackSettings, temporalAddress } from '../config/stack';
 import { type ApiToken, loadApiTokens } from '../service/api-tokens';
+import { BackfillService } from '../service/backfills';
 import { DatasourceService } from '../service/datasources';
 import { PipelineStore, pipelineStoreFile } from '../service/pipeline-store';
 import { PipelineService } from '../service/pipelines';
@@ -46,6 +47,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApi> {
   const app = createApp({
     datasources,
     pipelines,
+    backfills: new BackfillService({ store, datasources, client: o.client, taskQueue: o.taskQueue }),
     tokens: o.tokens,
     ...(o.logger ? { logger: o.logger } : {}),
     ready: async () => {

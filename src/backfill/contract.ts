@@ -75,10 +75,13 @@ export interface ResyncRequestProgress {
 
 export const backfillStatusQuery = defineQuery<BackfillStatus>('backfillStatus');
 
-/** Workflow id of a backfill: `backfill:<pipeline>:<id>`. */
-export function backfillWorkflowId(pipeline: string, id: string): string {
-  return `backfill:${pipeline}:${id}`;
+/** Workflow id of a backfill: `backfill:<id>` (ids start with the pipeline name, see newBackfillId). */
+export function backfillWorkflowId(id: string): string {
+  return `backfill:${id}`;
 }
+
+/** Backfill ids: what the API and the CLI take (`/v1/backfills/:id`). */
+export const BACKFILL_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,150}$/;
 
 /** The id of a pipeline's initial load (one per pipeline: a finished load is not redone). */
 export function initialLoadId(pipeline: string): string {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { runApi } from '../api/server';
 import { stackSettingsFromEnv } from '../config/stack';
 import { runWorker } from '../worker/run';
+import { registerBackfillCommands } from './backfill';
 import { registerBinlogCommands } from './binlog';
 import { registerDatasourceCommands } from './datasource';
 import { registerDevCommands } from './dev';
@@ -14,6 +15,7 @@ registerDevCommands(program);
 registerBinlogCommands(program);
 registerDatasourceCommands(program);
 registerPipelineCommands(program);
+registerBackfillCommands(program);
 
 program
   .command('worker')

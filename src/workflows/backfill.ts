@@ -211,7 +211,7 @@ function errorMessage(err: unknown): string {
 export function initialLoadChildOptions(config: BackfillInput['config']) {
   const id = initialLoadId(config.name);
   return {
-    workflowId: backfillWorkflowId(config.name, id),
+    workflowId: backfillWorkflowId(id),
     args: [{ id, kind: 'initial', config }] as [BackfillInput],
     typedSearchAttributes: [
       { key: OTTERFLOW_KIND, value: 'backfill' },

@@ -42,9 +42,7 @@ test('loadExistingData: existing rows of every mapped table are copied first, th
     await waitForExactTables(db.source, db.target, db.name, 'items', handle);
     await waitForExactTables(db.source, db.target, db.name, 'pairs', handle);
 
-    const child = client.workflow.getHandle(
-      backfillWorkflowId(config.name as string, initialLoadId(config.name as string)),
-    );
+    const child = client.workflow.getHandle(backfillWorkflowId(initialLoadId(config.name as string)));
     const loaded: BackfillStatus = await child.result();
     assert.equal(loaded.state, 'done');
     assert.equal(loaded.kind, 'initial');

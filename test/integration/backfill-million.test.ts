@@ -58,7 +58,7 @@ test('initial load of a 1,000,000-row table while inserts, updates and deletes k
   await withWorker(async ({ client, taskQueue }) => {
     const handle = await startPipeline(client, taskQueue, config);
     const name = config.name as string;
-    const child = client.workflow.getHandle(backfillWorkflowId(name, initialLoadId(name)));
+    const child = client.workflow.getHandle(backfillWorkflowId(initialLoadId(name)));
     const loaded = (await waitFor(
       'the initial load to finish',
       () => child.result(),

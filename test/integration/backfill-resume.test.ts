@@ -108,7 +108,7 @@ test('a worker killed in the middle of a backfill: the next worker resumes, chun
   };
   const handle = await c.workflow.start('backfillWorkflow', {
     taskQueue,
-    workflowId: backfillWorkflowId(config.name, id),
+    workflowId: backfillWorkflowId(id),
     args: [input],
   });
   await waitFor(
@@ -159,7 +159,7 @@ test('cancelling a backfill stops it cleanly: no chunk is left half-copied and n
   await withWorker(async ({ client: c, taskQueue }) => {
     const handle = await c.workflow.start('backfillWorkflow', {
       taskQueue,
-      workflowId: backfillWorkflowId(config.name, id),
+      workflowId: backfillWorkflowId(id),
       args: [{ id, kind: 'initial', config, chunkSize: 500, parallelism: 2, maxRowsPerSecond: 2000 }],
     });
     await waitFor(

@@ -59,7 +59,7 @@ test('online re-sync repairs a diverged target while the pipeline streams and th
     };
     const result = (await client.workflow.execute('backfillWorkflow', {
       taskQueue,
-      workflowId: backfillWorkflowId(input.config.name, id),
+      workflowId: backfillWorkflowId(id),
       args: [input],
     })) as BackfillStatus;
     writing = false;
@@ -94,7 +94,7 @@ test('re-sync by WHERE condition and by keys; an invalid condition is rejected b
         id,
         result: client.workflow.execute('backfillWorkflow', {
           taskQueue,
-          workflowId: backfillWorkflowId(parsed.name, id),
+          workflowId: backfillWorkflowId(id),
           args: [{ id, kind: 'resync', config: parsed, tables: [{ schema: db.name, table: 'w' }], ...extra }],
         }) as Promise<BackfillStatus>,
       };

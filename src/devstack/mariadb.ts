@@ -5,12 +5,11 @@ import mysql from 'mysql2/promise';
 import {
   assertPortFree,
   isOurProcessAlive,
+  isRecordedAlive,
+  launchRecorded,
   type PidRecord,
   readPidRecord,
-  removePidRecord,
   sleep,
-  spawnDetached,
-  writePidRecord,
 } from './processes';
 import type { MariaDbTools } from './tools';
 
@@ -113,8 +112,7 @@ export function instanceRecord(spec: MariaDbInstanceSpec): PidRecord | undefined
 }
 
 export function isRunning(spec: MariaDbInstanceSpec): boolean {
-  const rec = instanceRecord(spec);
-  return rec !== undefined && isOurProcessAlive(rec);
+  return isRecordedAlive(spec.runDir, processName(spec));
 }
 
 /** Starts the instance unless it already runs; waits until it answers SQL. */
@@ -126,20 +124,17 @@ export async function startMariaDb(
     await waitForSql(spec, 30000);
     return 'already running';
   }
-  removePidRecord(spec.runDir, processName(spec));
   await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
   initDataDir(spec, tools);
   fs.mkdirSync(path.join(spec.dir, 'tmp'), { recursive: true });
-  const pid = spawnDetached(tools.mariadbd, mariadbdArgs(spec), {
+  const rec = launchRecorded({
+    runDir: spec.runDir,
+    name: processName(spec),
+    marker: dataDir(spec),
+    command: tools.mariadbd,
+    args: mariadbdArgs(spec),
     logFile: path.join(spec.dir, 'stdout.log'),
   });
-  const rec: PidRecord = {
-    name: processName(spec),
-    pid,
-    marker: dataDir(spec),
-    startedAt: new Date().toISOString(),
-  };
-  writePidRecord(spec.runDir, rec);
   try {
     await waitForSql(spec, 60000, rec);
   } catch (err) {

@@ -52,6 +52,33 @@ export function isOurProcessAlive(rec: PidRecord): boolean {
   }
 }
 
+/** True when the process recorded under `name` is alive and still ours. */
+export function isRecordedAlive(runDir: string, name: string): boolean {
+  const rec = readPidRecord(runDir, name);
+  return rec !== undefined && isOurProcessAlive(rec);
+}
+
+/**
+ * Starts a detached process and records it under `name` (replacing a stale record), so that
+ * `dev down` can stop it and nothing else. `marker` must appear in the process's command line.
+ */
+export function launchRecorded(opts: {
+  runDir: string;
+  name: string;
+  marker: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}): PidRecord {
+  removePidRecord(opts.runDir, opts.name);
+  const pid = spawnDetached(opts.command, opts.args, { logFile: opts.logFile, env: opts.env, cwd: opts.cwd });
+  const rec: PidRecord = { name: opts.name, pid, marker: opts.marker, startedAt: new Date().toISOString() };
+  writePidRecord(opts.runDir, rec);
+  return rec;
+}
+
 /** Starts a detached process whose output goes to a log file; returns its pid. */
 export function spawnDetached(
   command: string,

@@ -7,13 +7,12 @@ import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb 
 import {
   assertPortFree,
   isOurProcessAlive,
-  type PidRecord,
+  isRecordedAlive,
+  launchRecorded,
   readPidRecord,
   removePidRecord,
-  spawnDetached,
   stopProcess,
   waitForPort,
-  writePidRecord,
 } from './processes';
 import { isTemporalRunning, startTemporal, type TemporalDevSpec } from './temporal';
 import { ensureMariaDb, ensureTemporal, type Log } from './tools';
@@ -125,12 +124,8 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
     }
   }
   if (!opts.infraOnly) {
-    const alive = (name: string) => {
-      const rec = readPidRecord(runDir(s), name);
-      return rec !== undefined && isOurProcessAlive(rec);
-    };
-    await check(alive('worker'), s.metricsPort, 'the worker metrics endpoint');
-    await check(alive('api'), s.apiPort, 'the API server');
+    await check(isRecordedAlive(runDir(s), 'worker'), s.metricsPort, 'the worker metrics endpoint');
+    await check(isRecordedAlive(runDir(s), 'api'), s.apiPort, 'the API server');
   }
   if (problems.length) throw new Error(problems.join('\n'));
 }
@@ -156,15 +151,19 @@ async function startNodeProcess(
   port: number,
 ): Promise<'started' | 'already running'> {
   const dir = runDir(s);
-  const existing = readPidRecord(dir, name);
-  if (existing && isOurProcessAlive(existing)) return 'already running';
-  removePidRecord(dir, name);
+  if (isRecordedAlive(dir, name)) return 'already running';
   await assertPortFree(s.host, port, name === 'api' ? 'the API server' : 'the worker metrics endpoint');
-  const bin = path.join(projectRoot, 'bin', 'otterflow.js');
   const logFile = path.join(s.home, 'logs', `${name}.log`);
-  const pid = spawnDetached(process.execPath, [bin, name], { logFile, env: stackEnv(s), cwd: projectRoot });
-  const rec: PidRecord = { name, pid, marker: 'otterflow.js', startedAt: new Date().toISOString() };
-  writePidRecord(dir, rec);
+  const rec = launchRecorded({
+    runDir: dir,
+    name,
+    marker: 'otterflow.js',
+    command: process.execPath,
+    args: [path.join(projectRoot, 'bin', 'otterflow.js'), name],
+    logFile,
+    env: stackEnv(s),
+    cwd: projectRoot,
+  });
   try {
     await waitForPort(s.host, port, 120000, () => isOurProcessAlive(rec));
   } catch (err) {
@@ -190,13 +189,9 @@ export function status(s: StackSettings): ComponentStatus[] {
     api: `http://${s.host}:${s.apiPort}`,
   };
   return COMPONENTS.map((component) => {
+    // Every component is recorded under its own name (mariadb-source, temporal, …).
     const rec = readPidRecord(dir, component);
-    const running =
-      component === 'temporal'
-        ? isTemporalRunning(temporalSpec(s))
-        : component.startsWith('mariadb-')
-          ? isRunning(mariaDbSpec(s, component === 'mariadb-source' ? 'source' : 'target'))
-          : rec !== undefined && isOurProcessAlive(rec);
+    const running = isRecordedAlive(dir, component);
     return { component, running, pid: running ? rec?.pid : undefined, detail: detail[component] };
   });
 }

@@ -3,12 +3,11 @@ import { Connection } from '@temporalio/client';
 import {
   assertPortFree,
   isOurProcessAlive,
+  isRecordedAlive,
+  launchRecorded,
   type PidRecord,
   readPidRecord,
-  removePidRecord,
   sleep,
-  spawnDetached,
-  writePidRecord,
 } from './processes';
 
 export interface TemporalDevSpec {
@@ -55,8 +54,7 @@ export function temporalRecord(spec: TemporalDevSpec): PidRecord | undefined {
 }
 
 export function isTemporalRunning(spec: TemporalDevSpec): boolean {
-  const rec = temporalRecord(spec);
-  return rec !== undefined && isOurProcessAlive(rec);
+  return isRecordedAlive(spec.runDir, NAME);
 }
 
 export async function startTemporal(
@@ -67,13 +65,16 @@ export async function startTemporal(
     await waitForTemporal(spec, 30000);
     return 'already running';
   }
-  removePidRecord(spec.runDir, NAME);
   await assertPortFree(spec.host, spec.port, 'the Temporal dev server');
   await assertPortFree(spec.host, spec.uiPort, 'the Temporal Web UI');
-  const dbFile = path.join(spec.dir, 'temporal.db');
-  const pid = spawnDetached(binary, temporalArgs(spec), { logFile: path.join(spec.dir, 'temporal.log') });
-  const rec: PidRecord = { name: NAME, pid, marker: dbFile, startedAt: new Date().toISOString() };
-  writePidRecord(spec.runDir, rec);
+  const rec = launchRecorded({
+    runDir: spec.runDir,
+    name: NAME,
+    marker: path.join(spec.dir, 'temporal.db'),
+    command: binary,
+    args: temporalArgs(spec),
+    logFile: path.join(spec.dir, 'temporal.log'),
+  });
   await waitForTemporal(spec, 60000, rec);
   return 'started';
 }

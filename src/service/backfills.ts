@@ -50,12 +50,9 @@ export const backfillViewSchema = z
     workflowStatus: z.string(),
     startTime: z.string().optional(),
     closeTime: z.string().optional(),
-    progress: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .meta({
-        description: 'the backfill workflow status query: rows copied, estimate, rows/s, ETA, chunks',
-      }),
+    progress: z.record(z.string(), z.unknown()).optional().meta({
+      description: 'the backfill workflow status query: rows copied, estimate, rows/s, ETA, chunks',
+    }),
   })
   .meta({ id: 'Backfill' });
 

@@ -129,6 +129,39 @@ export const mappingSchema = z
   })
   .strict();
 
+// [bidirectional] (docs/bidirectional.md) ---------------------------------------------------------------
+
+/** How a write conflict (the target row changed concurrently) is resolved; see docs/bidirectional.md. */
+export const conflictPolicies = ['sourceWins', 'targetWins', 'lastWriterWins', 'sitePriority'] as const;
+export type ConflictPolicy = (typeof conflictPolicies)[number];
+
+export const channelConflictSchema = z
+  .object({
+    policy: z.enum(conflictPolicies).default('sourceWins'),
+    /** lastWriterWins: the target column (timestamp or version) whose greater value wins. */
+    column: z.string().min(1).max(64).optional(),
+    /** sitePriority and ties of lastWriterWins: the higher of the two opposite pipelines' values wins. */
+    sitePriority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  })
+  .strict();
+
+export const channelSchema = z
+  .object({
+    /** Shared by the two opposite pipelines of one active-active pair. `*` is reserved (suppress-sync marker). */
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only'),
+    conflict: channelConflictSchema.optional(),
+  })
+  .strict()
+  .refine((c) => c.conflict?.policy !== 'lastWriterWins' || c.conflict.column !== undefined, {
+    message: 'conflict.policy lastWriterWins needs conflict.column (a timestamp or version column)',
+    path: ['conflict', 'column'],
+  });
+export type ChannelConfig = z.infer<typeof channelSchema>;
+
 export const optionsSchema = z
   .object({
     /** Maximum source row changes per batch (otter's default is 6000). */
@@ -147,6 +180,8 @@ export const optionsSchema = z
     loadExistingData: z.boolean().default(false),
     /** Apply lanes (each with its own checkpoint row). */
     parallelism: z.number().int().min(1).max(64).default(1),
+    /** [bidirectional] Active-active channel: loop prevention and conflict handling (docs/bidirectional.md). */
+    channel: channelSchema.optional(),
   })
   .strict();
 

@@ -44,6 +44,8 @@ interface Entry {
   changed: Set<string> | undefined;
   /** The source had this key before the batch (its first op here was an UPDATE or DELETE). */
   sourceHadRow: boolean;
+  /** [bidirectional] The first before image of the key in this batch (only with keepFirstBefore). */
+  firstBefore?: Row;
 }
 
 interface TableState {
@@ -85,6 +87,8 @@ export class BatchMerger {
     private readonly keyColumnsOf: KeyColumnsOf,
     private readonly weightOf: WeightOf = () => 0,
     private readonly keyKindOf: KeyKindOf = () => 'primary',
+    /** [bidirectional] Carry each key's first before image to the plan (`sourceBefore`) for conflict checks. */
+    private readonly keepFirstBefore = false,
   ) {}
 
   /** Number of merged ops held (bounded memory: flush when it reaches the batch limit). */
@@ -124,7 +128,7 @@ export class BatchMerger {
         const oldId = encodeKey(oldKey);
         const newId = newKey === oldKey ? oldId : encodeKey(newKey);
         if (oldId === newId) {
-          this.put(t, oldKey, change.after, true, change.changedColumns, 'update', oldId);
+          this.put(t, oldKey, change.after, true, change.changedColumns, 'update', oldId, change.before);
         } else {
           // A key change is a delete of the old row and an insert of the new one; the new key's row is
           // written whole (the target has no row under that key to update column by column).
@@ -172,13 +176,15 @@ export class BatchMerger {
       const plan: TablePlan = { target: s.target, deletes: [], upserts: [] };
       for (const e of s.entries.values()) {
         if (e.op === 'delete') {
-          plan.deletes.push({
+          const op: Extract<MergedOp, { kind: 'delete' }> = {
             kind: 'delete',
             target: s.target,
             key: e.key,
             before: e.row,
             expectExisting: e.expectExisting,
-          });
+          };
+          if (e.firstBefore) op.sourceBefore = e.firstBefore; // [bidirectional]
+          plan.deletes.push(op);
         } else {
           const op: Extract<MergedOp, { kind: 'upsert' }> = {
             kind: 'upsert',
@@ -188,6 +194,7 @@ export class BatchMerger {
             expectExisting: e.expectExisting,
           };
           if (e.changed) op.changedColumns = [...e.row.keys()].filter((c) => e.changed?.has(c));
+          if (e.firstBefore) op.sourceBefore = e.firstBefore; // [bidirectional]
           plan.upserts.push(op);
         }
       }
@@ -240,17 +247,20 @@ export class BatchMerger {
     changed: string[] | undefined,
     cause: 'insert' | 'update',
     id: string = encodeKey(key),
+    before?: Row,
   ): void {
     const e = t.entries.get(id);
     if (!e) {
-      t.entries.set(id, {
+      const entry: Entry = {
         key,
         op: 'upsert',
         row,
         expectExisting: isUpdate,
         changed: cause === 'update' && changed ? new Set(changed) : undefined,
         sourceHadRow: isUpdate,
-      });
+      };
+      if (this.keepFirstBefore && isUpdate && before) entry.firstBefore = before; // [bidirectional]
+      t.entries.set(id, entry);
       this.ops++;
       return;
     }
@@ -273,14 +283,16 @@ export class BatchMerger {
   private remove(t: TableState, key: CellValue[], before: Row, id: string = encodeKey(key)): void {
     const e = t.entries.get(id);
     if (!e) {
-      t.entries.set(id, {
+      const entry: Entry = {
         key,
         op: 'delete',
         row: before,
         expectExisting: true,
         changed: undefined,
         sourceHadRow: true,
-      });
+      };
+      if (this.keepFirstBefore) entry.firstBefore = before; // [bidirectional]
+      t.entries.set(id, entry);
       this.ops++;
       return;
     }

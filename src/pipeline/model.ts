@@ -67,6 +67,12 @@ export type MergedOp =
       expectExisting: boolean;
       /** FIELD sync mode: only these columns changed (undefined in ROW mode: write the whole row). */
       changedColumns?: string[];
+      /**
+       * [bidirectional] The source row as it was before the batch touched this key (the FIRST before
+       * image), when the source had the row. Set only by a merger built with `keepFirstBefore`
+       * (channel pipelines compare it with the target row to detect write conflicts).
+       */
+      sourceBefore?: Row;
     }
   | {
       kind: 'delete';
@@ -78,6 +84,8 @@ export type MergedOp =
        * target row is expected and not worth reporting; true/undefined: the source had the row.
        */
       expectExisting?: boolean;
+      /** [bidirectional] As for upserts: the first before image of this key in the batch. */
+      sourceBefore?: Row;
     };
 
 /** Statements for one target table, in the order they must run: deletes, then upserts. */

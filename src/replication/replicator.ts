@@ -91,8 +91,10 @@ class ReplicationRun {
   private readonly keyKinds = new Map<string, KeyKind>();
   private epoch = 0;
 
-  /** A target transaction is open (a slice of a huge source transaction was applied into it). */
+  /** A target transaction is open (a batch commit in flight, or slices of a huge source transaction). */
   private txOpen = false;
+  /** Slices of the batch being read (a source transaction larger than a batch) are in the open transaction. */
+  private slicesInBatch = false;
   /** Position after the last source transaction whose changes are in the merger / open transaction. */
   private pending: BinlogPosition | undefined;
   private committed: BinlogPosition | undefined;
@@ -101,6 +103,11 @@ class ReplicationRun {
   private changesInBatch = 0;
   /** The source heartbeat value carried by the current batch (ms since epoch). */
   private heartbeatInBatch: number | undefined;
+  /**
+   * The commit of the previous batch, still running while the loop decodes and merges the next one
+   * (one batch in flight). Every other use of the target connection settles it first.
+   */
+  private inflight: Promise<void> | undefined;
   /** A DDL was applied: its position must reach the checkpoint at once (DDL is not transactional). */
   private checkpointNow = false;
 
@@ -190,11 +197,14 @@ class ReplicationRun {
         this.maybeProgress();
       }
       if (opts.signal?.aborted) {
+        await this.settle();
         await this.rollback();
       } else {
         await this.commitBatch(true);
+        await this.settle();
       }
     } catch (err) {
+      await this.settle().catch(() => {});
       await this.rollback();
       const classified = this.classify(err);
       metrics.errors.inc({
@@ -218,6 +228,7 @@ class ReplicationRun {
         if (event.statement === 'ddl') {
           // A DDL commits implicitly: everything before it is one finished batch.
           await this.commitBatch(true);
+          await this.settle();
           const done = await this.ddl.handle(event.schema, event.query, `${file}:${pos}`, this.committed);
           if (done.applied) this.ddlApplied++;
           this.checkpointNow = true;
@@ -309,7 +320,7 @@ class ReplicationRun {
     this.pending = commit;
     const o = this.config.options;
     const now = Date.now();
-    const full = this.merger.size() >= o.batchSize || this.txOpen;
+    const full = this.merger.size() >= o.batchSize || this.slicesInBatch;
     const due = this.changesInBatch > 0 && now - this.batchOpenedAt >= o.maxBatchDelayMs;
     // Caught up with the source: nothing is waiting, so committing now costs no batching and gives the lowest lag.
     const caughtUp = (this.stream?.stats().queue.length ?? 0) === 0;
@@ -317,21 +328,23 @@ class ReplicationRun {
       this.checkpointNow = false;
       await this.commitBatch(true);
     } else if (full || due || caughtUp || this.heartbeatInBatch !== undefined || this.resync?.wantsCommit()) {
-      await this.commitBatch(false);
+      await this.commitBatch(false, { background: true });
     }
     await this.resync?.betweenTransactions(); // backfill (issue 6): may start the next re-sync chunk
   }
 
   /** Applies what the merger holds into the open target transaction (opening it if needed). */
   private async applySlice(): Promise<void> {
+    await this.settle();
     const plan = this.merger.drain();
     if (plan.tables.length === 0) return;
     await this.openTransaction();
+    this.slicesInBatch = true;
     try {
-      await this.applyPlan(plan);
+      await this.applyPlan(plan, this.pending);
     } catch (err) {
       // Earlier slices of this source transaction are in the same target transaction: no row-by-row redo.
-      throw isDataError(err) ? this.dataErrorHalt(err) : err;
+      throw isDataError(err) ? this.dataErrorHalt(err, this.pending) : err;
     }
   }
 
@@ -342,7 +355,7 @@ class ReplicationRun {
     await fenceBatch(this.target!, this.name, this.epoch);
   }
 
-  private async applyPlan(plan: ApplyPlan): Promise<void> {
+  private async applyPlan(plan: ApplyPlan, position: BinlogPosition | undefined): Promise<void> {
     const res = await this.applier.apply(plan);
     addStats(this.totals, res.stats);
     const p = this.name;
@@ -359,7 +372,7 @@ class ReplicationRun {
       if (this.config.options.missingRow === 'stop') {
         throw new PipelineHaltError(
           `rows missing on the target (${res.stats.missingOnUpdate} updates, ${res.stats.missingOnDelete} deletes): ${sample}`,
-          formatPosition(this.pending),
+          formatPosition(position),
         );
       }
       this.warn(
@@ -368,15 +381,26 @@ class ReplicationRun {
     }
   }
 
+  /** Waits for the batch commit in flight, if any; its error surfaces here. */
+  private async settle(): Promise<void> {
+    const p = this.inflight;
+    if (!p) return;
+    this.inflight = undefined;
+    await p;
+  }
+
   /**
    * Commits the batch: remaining merged changes, then the checkpoint, in the open transaction.
    * With nothing to apply, the checkpoint still advances now and then (or when `force`d) so an idle or
-   * unmapped source does not leave a stale position behind.
+   * unmapped source does not leave a stale position behind. With `background`, the commit runs while
+   * the caller goes on reading the next batch (the merger is drained first, so the batches are
+   * distinct); a batch carrying a re-sync chunk always commits inline, with its progress hooks.
    */
-  private async commitBatch(force: boolean): Promise<void> {
+  private async commitBatch(force: boolean, opts: { background?: boolean } = {}): Promise<void> {
+    await this.settle();
     const position = this.pending;
     if (!position) return;
-    const hasWork = this.merger.size() > 0 || this.txOpen;
+    const hasWork = this.merger.size() > 0 || this.slicesInBatch;
     if (
       !hasWork &&
       !force &&
@@ -385,37 +409,57 @@ class ReplicationRun {
     ) {
       return;
     }
-    const slicesApplied = this.txOpen;
+    const batch: ClosingBatch = {
+      plan: this.merger.drain(),
+      position,
+      hasWork,
+      slicesApplied: this.slicesInBatch,
+      changes: this.changesInBatch,
+      heartbeat: this.heartbeatInBatch,
+      carriesResync: this.resync?.wantsCommit() === true,
+    };
+    this.pending = undefined;
+    this.changesInBatch = 0;
+    this.heartbeatInBatch = undefined;
+    this.slicesInBatch = false;
+    const work = this.finishBatch(batch);
+    if (opts.background && !batch.carriesResync) {
+      work.catch(() => {}); // observed by settle(); never an unhandled rejection meanwhile
+      this.inflight = work;
+    } else {
+      await work;
+    }
+  }
+
+  private async finishBatch(b: ClosingBatch): Promise<void> {
     await this.openTransaction();
-    const plan = this.merger.drain();
-    if (plan.tables.length > 0) {
+    if (b.plan.tables.length > 0) {
       try {
-        await this.applyPlan(plan);
+        await this.applyPlan(b.plan, b.position);
       } catch (err) {
         if (!isDataError(err)) throw err;
-        if (this.config.options.onError !== 'retryRowByRow' || slicesApplied) throw this.dataErrorHalt(err);
-        await this.applyRowByRow(plan);
+        if (this.config.options.onError !== 'retryRowByRow' || b.slicesApplied) {
+          throw this.dataErrorHalt(err, b.position);
+        }
+        await this.applyRowByRow(b.plan, b.position);
       }
     }
-    await this.resync?.beforeCommit(this.target!); // backfill (issue 6): re-sync progress with its rows
-    await writeCheckpoint(this.target!, this.name, this.epoch, position);
+    if (b.carriesResync) await this.resync?.beforeCommit(this.target!); // backfill (issue 6): re-sync progress with its rows
+    await writeCheckpoint(this.target!, this.name, this.epoch, b.position);
     await this.target!.query('COMMIT');
     this.txOpen = false;
-    this.resync?.afterCommit();
-    this.committed = position;
-    this.pending = undefined;
+    if (b.carriesResync) this.resync?.afterCommit();
+    this.committed = b.position;
     this.lastCheckpointAt = Date.now();
-    if (hasWork) {
+    if (b.hasWork) {
       this.batches++;
       metrics.batches.inc({ pipeline: this.name });
-      metrics.batchSize.observe({ pipeline: this.name }, this.changesInBatch);
+      metrics.batchSize.observe({ pipeline: this.name }, b.changes);
     }
-    metrics.sourceChanges.inc({ pipeline: this.name }, this.changesInBatch);
-    this.changesInBatch = 0;
-    if (this.heartbeatInBatch !== undefined) {
-      this.lagMs = Math.max(0, Date.now() - this.heartbeatInBatch);
+    metrics.sourceChanges.inc({ pipeline: this.name }, b.changes);
+    if (b.heartbeat !== undefined) {
+      this.lagMs = Math.max(0, Date.now() - b.heartbeat);
       metrics.lagMs.set({ pipeline: this.name }, this.lagMs);
-      this.heartbeatInBatch = undefined;
     }
   }
 
@@ -424,7 +468,7 @@ class ReplicationRun {
    * (a duplicate in a secondary unique key, a value too long, a foreign key): redo the batch one row
    * at a time in a fresh transaction, skip and report the rows that fail, apply all the others.
    */
-  private async applyRowByRow(plan: ApplyPlan): Promise<void> {
+  private async applyRowByRow(plan: ApplyPlan, position: BinlogPosition): Promise<void> {
     await this.target!.query('ROLLBACK');
     this.txOpen = false;
     await this.openTransaction();
@@ -432,19 +476,19 @@ class ReplicationRun {
     addStats(this.totals, res.stats);
     for (const f of res.failures.slice(0, 5)) {
       this.warn(
-        `row skipped at ${formatPosition(this.pending)}: ${f.op} ${f.table} ${JSON.stringify(f.key)}: ${f.message}`,
+        `row skipped at ${formatPosition(position)}: ${f.op} ${f.table} ${JSON.stringify(f.key)}: ${f.message}`,
       );
     }
     if (res.failures.length > 5)
-      this.warn(`${res.failures.length - 5} more rows skipped at ${formatPosition(this.pending)}`);
+      this.warn(`${res.failures.length - 5} more rows skipped at ${formatPosition(position)}`);
     metrics.errors.inc({ pipeline: this.name, kind: 'row-skipped' }, res.failures.length);
   }
 
-  private dataErrorHalt(err: unknown): PipelineHaltError {
+  private dataErrorHalt(err: unknown, position: BinlogPosition | undefined): PipelineHaltError {
     return new PipelineHaltError(
       `the target refused a row: ${(err as Error).message}. Fix the target (or the mapping), or set options.onError to ` +
         '"retryRowByRow" to skip and report such rows',
-      formatPosition(this.pending),
+      formatPosition(position),
       { cause: err },
     );
   }
@@ -528,4 +572,17 @@ export function isDataError(err: unknown): boolean {
   const e = err as { sqlState?: string; cause?: unknown };
   if (typeof e?.sqlState === 'string') return e.sqlState.startsWith('22') || e.sqlState.startsWith('23');
   return e?.cause !== undefined && e.cause !== err ? isDataError(e.cause) : false;
+}
+
+/** A batch handed from the reading loop to its commit (possibly running in the background). */
+interface ClosingBatch {
+  plan: ApplyPlan;
+  /** Position after the batch's last source transaction: its checkpoint. */
+  position: BinlogPosition;
+  hasWork: boolean;
+  /** Slices of a huge source transaction are already in the open target transaction. */
+  slicesApplied: boolean;
+  changes: number;
+  heartbeat: number | undefined;
+  carriesResync: boolean;
 }

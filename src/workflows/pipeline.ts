@@ -174,7 +174,11 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     }
     status.updatedAt = now();
     if (workflowInfo().continueAsNewSuggested || runs + 1 >= runsPerHistory) {
-      await allHandlersFinished();
+      // Settle pending requests first: a stop ends here, a pause is carried as state, and every
+      // update handler must have returned before the history is closed.
+      if (wantStop) continue;
+      if (wantPause) setState('paused');
+      await condition(allHandlersFinished);
       const { name: _n, configVersion, ...carried } = status;
       await continueAsNew<typeof pipelineWorkflow>({
         config,
@@ -185,7 +189,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     }
   }
   setState('stopped');
-  await allHandlersFinished();
+  await condition(allHandlersFinished);
   return status;
 }
 

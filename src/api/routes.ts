@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../config/datasources';
 import { pipelineConfigSchema } from '../pipeline/config';
 import type { ApiRole } from '../service/api-tokens';
+import { conflictListSchema, conflictQuerySchema, DEFAULT_CONFLICT_LIMIT } from '../service/conflicts'; // [bidirectional]
 import {
   type DatasourceService,
   datasourceInputSchema,
@@ -243,6 +244,20 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       role: 'readonly',
       response: { status: 200, description: 'the status', schema: pipelineStatusViewSchema },
       handle: async ({ name }) => ({ status: 200, body: await pl.status(name) }),
+    },
+    {
+      // [bidirectional] docs/bidirectional.md
+      method: 'get',
+      path: '/v1/pipelines/:name/conflicts',
+      summary: 'Write conflicts of a channel pipeline (newest first), read from its target',
+      tag: 'Pipelines',
+      role: 'readonly',
+      query: conflictQuerySchema,
+      response: { status: 200, description: 'the conflicts and their total', schema: conflictListSchema },
+      handle: async ({ name, query }) => {
+        const limit = typeof query.limit === 'string' ? Number(query.limit) : DEFAULT_CONFLICT_LIMIT;
+        return { status: 200, body: await pl.conflicts(name, limit) };
+      },
     },
   ];
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ConflictList } from '../service/conflicts'; // [bidirectional]
 import type { PipelineStatusView } from '../service/pipeline-status';
 import type { PipelineView } from '../service/pipelines';
 import { apiClientFromEnv } from './api-client';
@@ -149,6 +150,39 @@ export function registerPipelineCommands(program: Command): void {
           if (!o.watch) return;
           await new Promise((r) => setTimeout(r, every));
         }
+      }),
+    );
+
+  // [bidirectional] docs/bidirectional.md
+  pl.command('conflicts <name>')
+    .description('write conflicts of a channel pipeline (newest first), as recorded on its target')
+    .option('-n, --limit <n>', 'how many (1-1000)', '50')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { limit: string; json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const r = await apiClientFromEnv().request<ConflictList>(
+          'GET',
+          `/v1/pipelines/${encodeURIComponent(name)}/conflicts?limit=${encodeURIComponent(o.limit)}`,
+        );
+        if (o.json) return printJson(r);
+        console.log(`pipeline ${r.pipeline}: ${r.total} conflict(s) recorded on ${r.target}`);
+        if (r.conflicts.length === 0) return;
+        console.log(
+          table([
+            ['ID', 'AT', 'TABLE', 'OP', 'KEY', 'RESOLUTION', 'REASON'],
+            ...r.conflicts.map((c) => [
+              String(c.id),
+              c.at,
+              c.table,
+              c.op,
+              Object.entries(c.key)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(','),
+              c.resolution,
+              c.reason,
+            ]),
+          ]),
+        );
       }),
     );
 }

@@ -20,6 +20,7 @@ import {
   updateConfigUpdate,
 } from '../workflows/pipeline-contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
+import { type ConflictList, listPipelineConflicts } from './conflicts'; // [bidirectional]
 import { checkSource, testConnection } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -232,6 +233,11 @@ export class PipelineService {
       queried = undefined;
     }
     return mergePipelineStatus(name, described.summary, queried, described.activity);
+  }
+
+  /** [bidirectional] Write conflicts the pipeline recorded on its target, newest first (docs/bidirectional.md). */
+  conflicts(rawName: string, limit?: number): Promise<ConflictList> {
+    return listPipelineConflicts(this.deps, rawName, limit);
   }
 
   /** Names of the pipeline definitions that use a datasource. */

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { openMysql } from '../connectors/mysql/connection';
+import { listConflicts } from '../connectors/mysql/marks';
+import type { DatasourceService } from './datasources';
+import { parseName } from './names';
+import type { PipelineStore } from './pipeline-store';
+import { notFound, ServiceError } from './problems';
+
+/**
+ * [bidirectional] Write conflicts of a channel pipeline (docs/bidirectional.md), read from the
+ * `otterflow.conflicts` table of the pipeline's TARGET, where the pipeline records them in the same
+ * transaction as the rows it applied.
+ */
+
+const rowSchema = z.record(z.string(), z.string().nullable());
+
+export const conflictSchema = z
+  .object({
+    id: z.number().int(),
+    at: z.string().meta({ description: 'when it was detected (ISO 8601, UTC)' }),
+    pipeline: z.string(),
+    channel: z.string(),
+    table: z.string().meta({ description: 'schema.table on the target' }),
+    op: z.enum(['update', 'delete']),
+    key: z.record(z.string(), z.string()),
+    sourceBefore: rowSchema.meta({ description: 'the source row before its change (binary as 0x…)' }),
+    sourceAfter: rowSchema
+      .nullable()
+      .meta({ description: 'the row the source wanted written; null for a delete' }),
+    targetRow: rowSchema
+      .nullable()
+      .meta({ description: 'the row found on the target; null when it was gone' }),
+    resolution: z.enum(['applied', 'skipped']).meta({
+      description: 'applied: the source change was written; skipped: the target row was kept',
+    }),
+    policy: z.enum(['sourceWins', 'targetWins', 'lastWriterWins', 'sitePriority']),
+    reason: z.string(),
+  })
+  .meta({ id: 'Conflict' });
+
+export const conflictListSchema = z
+  .object({
+    pipeline: z.string(),
+    target: z.string(),
+    total: z.number().int().meta({ description: 'conflicts recorded for this pipeline in all' }),
+    conflicts: z.array(conflictSchema).meta({ description: 'the newest first, at most `limit`' }),
+  })
+  .meta({ id: 'ConflictList' });
+
+export type ConflictList = z.infer<typeof conflictListSchema>;
+
+export const conflictQuerySchema = z.object({
+  limit: z
+    .string()
+    .regex(/^\d+$/)
+    .optional()
+    .meta({ description: 'how many of the newest conflicts (1–1000, default 50)' }),
+});
+
+export const DEFAULT_CONFLICT_LIMIT = 50;
+
+/** Lists the newest conflicts of pipeline `rawName` from its target (limit 1–1000). */
+export async function listPipelineConflicts(
+  deps: { store: PipelineStore; datasources: DatasourceService },
+  rawName: string,
+  limit: number = DEFAULT_CONFLICT_LIMIT,
+): Promise<ConflictList> {
+  const name = parseName('pipeline', rawName);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new ServiceError('invalid-request', 'limit must be an integer from 1 to 1000', [
+      { path: 'limit', message: 'from 1 to 1000' },
+    ]);
+  const def = deps.store.get(name);
+  if (!def) throw notFound('pipeline', name);
+  const target = deps.datasources.resolve(def.config.target);
+  if (target.kind === 'oracle')
+    throw new ServiceError(
+      'unprocessable',
+      `pipeline "${name}" writes to Oracle: channels need a MySQL/MariaDB target`,
+    );
+  const conn = await openMysql(target);
+  try {
+    const r = await listConflicts(conn, name, limit);
+    return { pipeline: name, target: def.config.target, ...r };
+  } finally {
+    await conn.end().catch(() => {});
+  }
+}

@@ -24,6 +24,7 @@ import {
   tableKey,
 } from '../pipeline/model';
 import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
+import { ChannelSession } from './channel-session'; // [bidirectional]
 import { DdlHandler } from './ddl-handler';
 import { PipelineHaltError } from './errors';
 import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
@@ -87,6 +88,8 @@ class ReplicationRun {
   private ddl!: DdlHandler;
   /** Online re-sync (backfill, issue 6): DBLog watermarks handled inside the stream. */
   private resync: ResyncCoordinator | undefined;
+  /** [bidirectional] Loop prevention and conflict checks; only when options.channel is set. */
+  private channel: ChannelSession | undefined;
   private readonly keyColumns = new Map<string, readonly string[]>();
   private readonly keyKinds = new Map<string, KeyKind>();
   private epoch = 0;
@@ -144,7 +147,21 @@ class ReplicationRun {
       (t) => this.mapper.weightOf(t),
       // Key-less tables may hold identical rows: the merger must not collapse their changes.
       (t) => this.keyKinds.get(tableKey(t)) ?? 'primary',
+      config.options.channel !== undefined, // [bidirectional] first before images for conflict checks
     );
+    if (config.options.channel) {
+      // [bidirectional] docs/bidirectional.md
+      this.channel = new ChannelSession({
+        pipeline: this.name,
+        channel: config.options.channel,
+        target: this.target,
+        source: this.source,
+        tables: this.applier.tables,
+        holdLimit: config.options.batchSize,
+        warn: (m) => this.warn(m),
+      });
+      await this.channel.prepare();
+    }
     if (config.options.parallelism > 1) {
       this.warn(
         `options.parallelism ${config.options.parallelism} is not implemented yet: batches apply on one lane`,
@@ -219,7 +236,7 @@ class ReplicationRun {
   private async handle(event: BinlogEvent, file: string | undefined, pos: number | undefined): Promise<void> {
     switch (event.kind) {
       case 'rows':
-        for (const change of event.rows) await this.addChange(change, file, pos);
+        for (const change of event.rows) await this.offerChange(change, file, pos); // [bidirectional]
         return;
       case 'transactionPayload':
         for (const inner of event.events) await this.handle(inner, file, pos);
@@ -242,6 +259,31 @@ class ReplicationRun {
       default:
         return;
     }
+  }
+
+  /** [bidirectional] A channel pipeline holds a transaction's changes until its gate knows it is not marked. */
+  private async offerChange(
+    change: RowChange,
+    file: string | undefined,
+    pos: number | undefined,
+  ): Promise<void> {
+    if (!this.channel) return this.addChange(change, file, pos);
+    for (const it of this.channel.gate.offer({ change, file, pos }))
+      await this.addChange(it.change, it.file, it.pos);
+  }
+
+  /** [bidirectional] The gate's verdict at a commit: releases held changes; true when the transaction was dropped. */
+  private async channelVerdict(commit: BinlogPosition): Promise<boolean> {
+    if (!this.channel) return false;
+    const v = this.channel.gate.endTransaction();
+    for (const it of v.release) await this.addChange(it.change, it.file, it.pos);
+    if (v.lateMark)
+      this.warn(
+        `the transaction ending at ${formatPosition(commit)} carries a channel mark after ${this.config.options.batchSize} row changes: ` +
+          'it was replicated whole (write otterflow.marks first in the transaction)',
+      );
+    if (v.dropped) this.channel.transactionDropped();
+    return v.dropped;
   }
 
   private async addChange(
@@ -313,7 +355,8 @@ class ReplicationRun {
   }
 
   private async endOfSourceTransaction(commit: BinlogPosition, event: BinlogEvent): Promise<void> {
-    if (event.kind !== 'rotate') {
+    const dropped = await this.channelVerdict(commit); // [bidirectional]
+    if (event.kind !== 'rotate' && !dropped) {
       this.transactions++;
       metrics.transactions.inc({ pipeline: this.name });
     }
@@ -324,9 +367,14 @@ class ReplicationRun {
     const due = this.changesInBatch > 0 && now - this.batchOpenedAt >= o.maxBatchDelayMs;
     // Caught up with the source: nothing is waiting, so committing now costs no batching and gives the lowest lag.
     const caughtUp = (this.stream?.stats().queue.length ?? 0) === 0;
+    // [bidirectional] A dropped transaction alone never opens a target transaction: two idle opposite
+    // pipelines would otherwise bounce checkpoint-only transactions between them forever.
+    const onlyDropped = dropped && this.merger.size() === 0 && !this.slicesInBatch;
     if (this.checkpointNow) {
       this.checkpointNow = false;
       await this.commitBatch(true);
+    } else if (onlyDropped) {
+      // the position advances with the next batch (or at the end of the run)
     } else if (full || due || caughtUp || this.heartbeatInBatch !== undefined || this.resync?.wantsCommit()) {
       await this.commitBatch(false, { background: true });
     }
@@ -341,7 +389,7 @@ class ReplicationRun {
     await this.openTransaction();
     this.slicesInBatch = true;
     try {
-      await this.applyPlan(plan, this.pending);
+      await this.applyPlan(this.channel ? await this.channel.resolve(plan) : plan, this.pending); // [bidirectional]
     } catch (err) {
       // Earlier slices of this source transaction are in the same target transaction: no row-by-row redo.
       throw isDataError(err) ? this.dataErrorHalt(err, this.pending) : err;
@@ -353,6 +401,7 @@ class ReplicationRun {
     await this.target!.query('START TRANSACTION');
     this.txOpen = true;
     await fenceBatch(this.target!, this.name, this.epoch);
+    await this.channel?.transactionOpened(); // [bidirectional] the mark comes before any replicated row
   }
 
   private async applyPlan(plan: ApplyPlan, position: BinlogPosition | undefined): Promise<void> {
@@ -434,6 +483,7 @@ class ReplicationRun {
   private async finishBatch(b: ClosingBatch): Promise<void> {
     await this.openTransaction();
     if (b.plan.tables.length > 0) {
+      if (this.channel) b.plan = await this.channel.resolve(b.plan); // [bidirectional] conflict check
       try {
         await this.applyPlan(b.plan, b.position);
       } catch (err) {
@@ -445,9 +495,11 @@ class ReplicationRun {
       }
     }
     if (b.carriesResync) await this.resync?.beforeCommit(this.target!); // backfill (issue 6): re-sync progress with its rows
+    await this.channel?.beforeCommit(); // [bidirectional] conflict records commit with their rows
     await writeCheckpoint(this.target!, this.name, this.epoch, b.position);
     await this.target!.query('COMMIT');
     this.txOpen = false;
+    this.channel?.afterCommit(); // [bidirectional]
     if (b.carriesResync) this.resync?.afterCommit();
     this.committed = b.position;
     this.lastCheckpointAt = Date.now();
@@ -494,6 +546,7 @@ class ReplicationRun {
   }
 
   private async rollback(): Promise<void> {
+    this.channel?.rolledBack(); // [bidirectional]
     if (!this.txOpen || !this.target) return;
     this.txOpen = false;
     await this.target.query('ROLLBACK').catch(() => {});

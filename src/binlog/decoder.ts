@@ -96,6 +96,8 @@ function defaultRowDecoderFactory(table: TableSchema): RowImageDecoder {
  * Damage and refused features throw BinlogDecodeError; after that the stream cannot be trusted
  * and the caller must stop.
  */
+let followSchemaChangesFn: typeof import('./schema-resolver').followSchemaChanges | undefined;
+
 export class BinlogDecoder {
   private format: FormatDescription | undefined;
   private readonly tables = new Map<number, TableEntry>();
@@ -123,9 +125,13 @@ export class BinlogDecoder {
    */
   async resolveSchema(event: BinlogEvent): Promise<void> {
     if (!this.schemaResolver) return;
-    // Loaded lazily: schema-resolver.ts imports this module.
-    const { followSchemaChanges } = require('./schema-resolver') as typeof import('./schema-resolver');
-    await followSchemaChanges(this, event, this.schemaResolver);
+    // Only these kinds can need or change a table's schema; the rest (most events) cost nothing here.
+    if (event.kind !== 'tableMap' && event.kind !== 'query' && event.kind !== 'transactionPayload') return;
+    // Loaded lazily, once: schema-resolver.ts imports this module (a require per event showed up as
+    // the top cost of the live loop: module resolution with file-system checks every time).
+    followSchemaChangesFn ??= (require('./schema-resolver') as typeof import('./schema-resolver'))
+      .followSchemaChanges;
+    await followSchemaChangesFn(this, event, this.schemaResolver);
   }
 
   /** The current FORMAT_DESCRIPTION, once seen. */

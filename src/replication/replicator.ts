@@ -205,7 +205,10 @@ class ReplicationRun {
     try {
       for await (const ev of this.stream) {
         if (opts.signal?.aborted) break;
-        await decoder.resolveSchema(ev.event); // [binlog decoder] before the next event is decoded
+        const kind = ev.event.kind;
+        if (kind === 'tableMap' || kind === 'query' || kind === 'transactionPayload') {
+          await decoder.resolveSchema(ev.event); // [binlog decoder] before the next event is decoded
+        }
         await this.handle(ev.event, ev.file, ev.pos);
         if (ev.commit) {
           await this.endOfSourceTransaction(ev.commit, ev.event);

@@ -27,7 +27,7 @@ import {
   updateConfigUpdate,
   zeroCounters,
 } from './pipeline-contract';
-import { OTTERFLOW_STATUS } from './search-attributes';
+import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from './search-attributes';
 
 /** One replicate activity run lasts this long before the workflow records progress and starts the next. */
 const RUN_SECONDS = 30;
@@ -132,7 +132,12 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     },
   );
 
-  upsertSearchAttributes([{ key: OTTERFLOW_STATUS, value: status.state }]);
+  // Whoever started the workflow, the Web UI can filter pipelines by name, kind and status.
+  upsertSearchAttributes([
+    { key: OTTERFLOW_STATUS, value: status.state },
+    { key: OTTERFLOW_PIPELINE, value: config.name },
+    { key: OTTERFLOW_KIND, value: 'pipeline' },
+  ]);
 
   for (let runs = 0; ; runs++) {
     if (wantStop) break;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { register } from 'prom-client';
 import { pauseUpdate, resumeUpdate, stopUpdate } from '../../src/workflows/pipeline-contract';
-import { samePipelineConfig, startPipeline, status, waitForEqualTables } from '../helpers/pipeline';
+import { samePipelineConfig, startPipeline, status, waitFor, waitForEqualTables } from '../helpers/pipeline';
 import { freshDatabases, withWorker } from '../helpers/stack';
 
 test('a pipeline replicates inserts, updates, deletes, key changes and multi-statement transactions', async (t) => {
@@ -37,6 +37,14 @@ test('a pipeline replicates inserts, updates, deletes, key changes and multi-sta
     const st = await status(handle);
     assert.equal(st.state, 'running');
     assert.equal(st.name, config.name);
+
+    // The Web UI (and the API's listing) find it by search attributes.
+    await waitFor('visibility by search attributes', async () => {
+      const query = `OtterflowPipeline = '${config.name}' AND OtterflowKind = 'pipeline' AND OtterflowStatus = 'running'`;
+      for await (const w of client.workflow.list({ query }))
+        if (w.workflowId === handle.workflowId) return true;
+      return undefined;
+    });
 
     // The same name cannot run twice.
     await assert.rejects(startPipeline(client, taskQueue, config), WorkflowExecutionAlreadyStartedError);

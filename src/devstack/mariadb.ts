@@ -39,6 +39,8 @@ function processName(spec: MariaDbInstanceSpec): string {
  * target needs it for bidirectional channels and for cascades (A↔B→C).
  */
 export function mariadbdArgs(spec: MariaDbInstanceSpec): string[] {
+  // The server refuses to start without its tmpdir: every caller that spawns with these args gets it.
+  fs.mkdirSync(path.join(spec.dir, 'tmp'), { recursive: true });
   const args = [
     '--no-defaults',
     `--datadir=${dataDir(spec)}`,
@@ -126,7 +128,6 @@ export async function startMariaDb(
   }
   await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
   initDataDir(spec, tools);
-  fs.mkdirSync(path.join(spec.dir, 'tmp'), { recursive: true });
   const rec = launchRecorded({
     runDir: spec.runDir,
     name: processName(spec),

@@ -111,7 +111,13 @@ const shapes: Shape[] = [
 ];
 
 function run(shape: Shape, rows: number): Record<string, unknown> {
-  const table: TableSchema = { tableId: 1n, schema: 'bench', table: shape.name, columns: shape.columns, primaryKey: [0] };
+  const table: TableSchema = {
+    tableId: 1n,
+    schema: 'bench',
+    table: shape.name,
+    columns: shape.columns,
+    primaryKey: [0],
+  };
   const decoder = compileRowImageDecoder(table);
   // 1,000 distinct rows in one buffer, decoded over and over (like a stream of rows events).
   const images = Array.from({ length: 1000 }, (_, i) => shape.row(i));

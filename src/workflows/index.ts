@@ -1,4 +1,5 @@
 // Workflow entry point bundled by the worker: deterministic code only, no I/O imports.
+
+export { backfillWorkflow } from './backfill';
 export { pipelineWorkflow } from './pipeline';
 export { stackCheckWorkflow } from './stack-check';
-export { backfillWorkflow } from './backfill';

@@ -1,7 +1,8 @@
-import mysql from 'mysql2/promise';
-import { parseEnumLabels } from '../binlog/schema-resolver';
+import type mysql from 'mysql2/promise';
+import { parseEnumLabels, readInformationSchemaColumns } from '../binlog/schema-resolver';
 import { type CellValue, type ColumnDef, ColumnType, type RowImage, type TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
+import { openMysql } from '../connectors/mysql/connection';
 import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import type { TableRef } from '../pipeline/model';
 import { keyCompare, keyIn, orderByKey, type SqlFragment } from './keys';
@@ -78,29 +79,20 @@ export async function listSourceTables(conn: mysql.Connection): Promise<TableRef
 
 /** Reads a source table's definition; throws when it does not exist. */
 export async function readSourceTable(conn: mysql.Connection, ref: TableRef): Promise<SourceTable> {
-  const [cols] = await conn.query<mysql.RowDataPacket[]>(
-    `SELECT c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS dataType, c.COLUMN_TYPE AS columnType,
-            c.IS_NULLABLE AS nullable, co.ID AS collationId
-       FROM information_schema.COLUMNS c
-       LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME
-      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
-      ORDER BY c.ORDINAL_POSITION`,
-    [ref.schema, ref.table],
-  );
+  const cols = await readInformationSchemaColumns(conn, ref.schema, ref.table);
   if (cols.length === 0) throw new Error(`source table ${ref.schema}.${ref.table} does not exist`);
   const columns: ColumnDef[] = cols.map((r) => {
-    const dataType = String(r.dataType);
-    const columnType = String(r.columnType);
+    const { dataType, columnType } = r;
     const binary = /binary|blob|^bit$/.test(dataType);
     const def: ColumnDef = {
       name: String(r.name),
       type: typeCode(dataType),
       meta: 0,
-      nullable: r.nullable === 'YES',
+      nullable: r.nullable,
       unsigned: /\bunsigned\b/i.test(columnType),
       dataType,
     };
-    if (r.collationId !== null && r.collationId !== undefined) def.charset = Number(r.collationId);
+    if (r.collationId !== undefined) def.charset = r.collationId;
     else if (binary) def.charset = 63;
     if (dataType === 'enum') def.enumValues = parseEnumLabels(columnType);
     if (dataType === 'set') def.setValues = parseEnumLabels(columnType);
@@ -173,21 +165,7 @@ const typeCast = (
 export async function openSourceReader(ds: ResolvedDatasource): Promise<mysql.Connection> {
   if (ds.kind === 'oracle')
     throw new Error(`datasource "${ds.name}" is Oracle: backfills read MySQL/MariaDB`);
-  const conn = await mysql.createConnection({
-    host: ds.host,
-    port: ds.port,
-    user: ds.user,
-    password: ds.password,
-    connectTimeout: 10000,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    decimalNumbers: false,
-    dateStrings: true,
-    timezone: 'Z',
-    charset: 'utf8mb4_general_ci',
-    multipleStatements: false,
-    typeCast: typeCast as never,
-  });
+  const conn = await openMysql(ds, undefined, { typeCast: typeCast as never });
   await conn.query("SET time_zone = '+00:00'");
   await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
   return conn;

@@ -345,33 +345,45 @@ export class InformationSchemaResolver implements SchemaResolver {
 
   private async load(schema: string, table: string): Promise<ResolvedTable | undefined> {
     this.queries++;
-    const [cols] = await this.db.query<RowDataPacket[]>(
-      `SELECT c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS dataType, c.COLUMN_TYPE AS columnType,
-              c.IS_NULLABLE AS nullable, co.ID AS collationId
-         FROM information_schema.COLUMNS c
-         LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME
-        WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
-        ORDER BY c.ORDINAL_POSITION`,
-      [schema, table],
-    );
-    if (cols.length === 0) return undefined;
+    const columns = await readInformationSchemaColumns(this.db, schema, table);
+    if (columns.length === 0) return undefined;
     const [pk] = await this.db.query<RowDataPacket[]>(
       `SELECT s.COLUMN_NAME AS name FROM information_schema.STATISTICS s
         WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY'
         ORDER BY s.SEQ_IN_INDEX`,
       [schema, table],
     );
-    const columns: ResolvedColumn[] = cols.map((r) => ({
-      name: String(r.name),
-      dataType: String(r.dataType),
-      columnType: String(r.columnType),
-      nullable: r.nullable === 'YES',
-      collationId: r.collationId === null || r.collationId === undefined ? undefined : Number(r.collationId),
-    }));
     const ordinal = new Map(columns.map((c, i) => [c.name, i]));
     return {
       columns,
       primaryKey: pk.map((r) => ordinal.get(String(r.name))!).filter((i) => i !== undefined),
     };
   }
+}
+
+/**
+ * A table's columns from information_schema, in table order (empty when the table does not exist):
+ * name, data type, full column type (signedness, ENUM/SET labels) and collation id.
+ */
+export async function readInformationSchemaColumns(
+  db: Connection | Pool,
+  schema: string,
+  table: string,
+): Promise<ResolvedColumn[]> {
+  const [cols] = await db.query<RowDataPacket[]>(
+    `SELECT c.COLUMN_NAME AS name, LOWER(c.DATA_TYPE) AS dataType, c.COLUMN_TYPE AS columnType,
+            c.IS_NULLABLE AS nullable, co.ID AS collationId
+       FROM information_schema.COLUMNS c
+       LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME
+      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
+      ORDER BY c.ORDINAL_POSITION`,
+    [schema, table],
+  );
+  return cols.map((r) => ({
+    name: String(r.name),
+    dataType: String(r.dataType),
+    columnType: String(r.columnType),
+    nullable: r.nullable === 'YES',
+    collationId: r.collationId === null || r.collationId === undefined ? undefined : Number(r.collationId),
+  }));
 }

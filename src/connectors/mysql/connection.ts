@@ -5,7 +5,12 @@ import type { ResolvedDatasource } from '../../config/datasources';
  * Opens one connection. Values come back exactly: DECIMAL and BIGINT as strings, dates as
  * strings (no time zone conversion), binary as Buffers.
  */
-export async function openMysql(ds: ResolvedDatasource, database?: string): Promise<mysql.Connection> {
+export async function openMysql(
+  ds: ResolvedDatasource,
+  database?: string,
+  /** Extra driver options (e.g. a typeCast for a reader); the exactness settings above stay. */
+  extra: Pick<mysql.ConnectionOptions, 'typeCast'> = {},
+): Promise<mysql.Connection> {
   if (ds.kind === 'oracle')
     throw new Error(`datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB`);
   return mysql.createConnection({
@@ -22,5 +27,6 @@ export async function openMysql(ds: ResolvedDatasource, database?: string): Prom
     timezone: 'Z',
     charset: 'utf8mb4_general_ci',
     multipleStatements: false,
+    ...extra,
   });
 }

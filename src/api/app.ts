@@ -11,6 +11,7 @@ import { renderApiPage } from './docs-page';
 import { buildOpenApiDocument } from './openapi';
 import { notFoundRoute, problemHandler, sendProblem } from './problem';
 import { apiRoutes } from './routes';
+import { renderStatusPage } from './status-page';
 
 /** Bodies over this size get a 413: definitions are small, and a big body is a mistake or an attack. */
 export const BODY_LIMIT = '256kb';
@@ -80,6 +81,10 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   app.get(['/docs', '/'], (_req, res) => {
     res.type('html').send(page);
+  });
+  const statusPage = renderStatusPage();
+  app.get('/status', (_req, res) => {
+    res.type('html').send(statusPage);
   });
 
   for (const r of routes) {

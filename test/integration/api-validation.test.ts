@@ -124,6 +124,27 @@ test('OpenAPI document from the zod schemas and a readable page', async () => {
   });
 });
 
+test('a status page without auth that renders API data as text only', async () => {
+  await withApi(async (h) => {
+    const res = await fetch(`${h.url}/status`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    const html = await res.text();
+    assert.match(
+      html,
+      /fetch\(path, \{ headers: \{ authorization: 'Bearer '/,
+      'calls the API with the bearer token',
+    );
+    assert.match(html, /\/v1\/pipelines/);
+    assert.doesNotMatch(
+      html,
+      /innerHTML|insertAdjacentHTML|document\.write/,
+      'API values are never parsed as HTML',
+    );
+    assert.doesNotMatch(html, /https?:\/\//i, 'no external resources');
+  });
+});
+
 test('bad input: 4xx with field paths and nothing changed', async () => {
   await withApi(async (h) => {
     await registerStackDatasources(h);

@@ -24,6 +24,12 @@ export function renderStatusPage(): string {
 <script>
 const tokenInput = document.getElementById('token');
 const msg = document.getElementById('msg');
+// A link may carry the token in the fragment (never sent to the server); it is moved to sessionStorage
+// and removed from the address bar at once.
+if (location.hash.startsWith('#token=')) {
+  sessionStorage.setItem('otterflowToken', decodeURIComponent(location.hash.slice(7)));
+  history.replaceState(null, '', location.pathname);
+}
 tokenInput.value = sessionStorage.getItem('otterflowToken') || '';
 document.getElementById('save').onclick = () => { sessionStorage.setItem('otterflowToken', tokenInput.value); refresh(); };
 async function api(path) {

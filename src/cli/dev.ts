@@ -9,7 +9,8 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 function printUrls(s: StackSettings): void {
   console.log(`
 Otterflow local stack (state in ${s.home})
-  API                 http://${s.host}:${s.apiPort}   (health: /healthz)
+  API                 http://${s.host}:${s.apiPort}   (docs: /docs, health: /healthz)
+  Status page         http://${s.host}:${s.apiPort}/status   (paste a token from ${s.home}/api-tokens.json)
   Temporal Web UI     http://${s.host}:${s.temporalUiPort}
   Temporal gRPC       ${s.host}:${s.temporalPort}   namespace "${s.namespace}", task queue "${s.taskQueue}"
   MariaDB source      mysql -h ${s.host} -P ${s.sourcePort} -u root   (server id ${s.sourceServerId}, binlog ROW/FULL)

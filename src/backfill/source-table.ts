@@ -138,9 +138,16 @@ export async function readSourceTable(conn: mysql.Connection, ref: TableRef): Pr
  * (`dateStrings`) and TIMESTAMP comes in UTC because the session runs at time_zone '+00:00'.
  */
 const typeCast = (
-  field: { type: string; string(): string | null; buffer(): Buffer | null },
+  field: {
+    type: string;
+    extendedFormat?: string;
+    string(encoding?: string): string | null;
+    buffer(): Buffer | null;
+  },
   next: () => unknown,
 ) => {
+  // MariaDB's JSON is a LONGTEXT marked 'json' in the extended metadata: mysql2 would parse it.
+  if (field.extendedFormat === 'json') return field.string();
   switch (field.type) {
     case 'LONGLONG': {
       const s = field.string();
@@ -148,8 +155,10 @@ const typeCast = (
     }
     case 'NEWDECIMAL':
     case 'DECIMAL':
-    case 'JSON':
       return field.string();
+    case 'JSON':
+      // MySQL labels JSON results binary (charset 63); the text is UTF-8.
+      return field.string('utf8');
     case 'BIT':
     case 'GEOMETRY':
       return field.buffer();

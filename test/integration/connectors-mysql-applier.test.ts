@@ -13,7 +13,12 @@ import { MysqlTableInfoCache, TargetTableMissingError } from '../../src/connecto
 import type { ApplyPlan, TableRef } from '../../src/pipeline/model';
 import { connectTo, freshDatabases } from '../helpers/stack';
 
-const PROTOCOLS: MysqlProtocol[] = ['query', 'execute'];
+const PROTOCOLS: MysqlProtocol[] = ['query', 'prepared', 'execute'];
+
+/** `prepared` with fixed chunk sizes down to 1 row, so that every multi-row statement of these small tests runs prepared. */
+function optionsFor(protocol: MysqlProtocol) {
+  return protocol === 'prepared' ? { protocol, fixedChunkMinRows: 1 } : { protocol };
+}
 
 function up(
   target: TableRef,
@@ -151,7 +156,7 @@ for (const protocol of PROTOCOLS) {
     await conn.query(`INSERT INTO expected VALUES ${EDGE_ROWS.map((r) => r.literal).join(',')}`);
 
     const target = { schema: db.name, table: 'applied' };
-    const applier = new MysqlApplier(conn, { protocol });
+    const applier = new MysqlApplier(conn, optionsFor(protocol));
     const r = await applyInTx(
       conn,
       applier,
@@ -206,7 +211,7 @@ for (const protocol of PROTOCOLS) {
     await conn.query('CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20), n INT)');
     await conn.query("INSERT INTO t VALUES (1,'one',1),(2,'two',2),(3,'three',3),(4,'four',4)");
     const target = { schema: db.name, table: 't' };
-    const applier = new MysqlApplier(conn, { protocol });
+    const applier = new MysqlApplier(conn, optionsFor(protocol));
     const r = await applyInTx(
       conn,
       applier,
@@ -435,7 +440,7 @@ test('names with backticks, quotes and question marks work as identifiers', asyn
   await conn.query('CREATE TABLE `we``ird "t" ?` (`k``?` INT PRIMARY KEY, `v "?" \'x\'` VARCHAR(10))');
   const target = { schema: db.name, table: 'we`ird "t" ?' };
   for (const protocol of PROTOCOLS) {
-    const applier = new MysqlApplier(conn, { protocol });
+    const applier = new MysqlApplier(conn, optionsFor(protocol));
     const r = await applyInTx(
       conn,
       applier,
@@ -452,13 +457,13 @@ test('names with backticks, quotes and question marks work as identifiers', asyn
   ]);
 });
 
-test('a statement at the 65,535-placeholder limit is accepted by the server (both protocols)', async (t) => {
+test('a statement at the 65,535-placeholder limit is accepted by the server (every protocol)', async (t) => {
   const db = await freshDatabases(t, 'apply');
   const conn = db.target;
   await conn.query('CREATE TABLE w (a INT PRIMARY KEY, b INT, c INT, d INT, e INT)');
   const target = { schema: db.name, table: 'w' };
   for (const protocol of PROTOCOLS) {
-    const applier = new MysqlApplier(conn, { protocol, maxRowsPerStatement: 100_000 });
+    const applier = new MysqlApplier(conn, { ...optionsFor(protocol), maxRowsPerStatement: 100_000 });
     const ups = Array.from({ length: 13_107 }, (_, i) =>
       up(target, [i], { a: i, b: i, c: i, d: i, e: protocol === 'query' ? 1 : 2 }),
     );
@@ -467,6 +472,31 @@ test('a statement at the 65,535-placeholder limit is accepted by the server (bot
   }
   assert.deepEqual(await rows(conn, 'SELECT COUNT(*) n, SUM(e) s FROM w'), [
     { n: '13107', s: String(13_107 * 2) },
+  ]);
+});
+
+test('[prepared] fixed-size chunks reuse a few prepared statements; beyond maxPreparedStatements the oldest is closed and can be prepared again', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  const conn = db.target;
+  await conn.query('CREATE TABLE p (id INT PRIMARY KEY, v VARCHAR(20))');
+  const target = { schema: db.name, table: 'p' };
+  const applier = new MysqlApplier(conn, {
+    protocol: 'prepared',
+    fixedChunkMinRows: 1,
+    maxPreparedStatements: 2,
+  });
+  // 7 rows = 4 + 2 + 1: three sizes, three statement texts; only two stay open.
+  const batch = (from: number, n: number, v: string) =>
+    Array.from({ length: n }, (_, i) => up(target, [from + i], { id: from + i, v }));
+  await applyInTx(conn, applier, plan(target, [], batch(0, 7, 'first')));
+  assert.equal(applier.preparedStatementCount, 2);
+  // The 4-row statement was closed: preparing it again must give a live statement (not mysql2's stale cache entry).
+  await applyInTx(conn, applier, plan(target, [], batch(0, 7, 'second')));
+  await applyInTx(conn, applier, plan(target, [del(target, [0]), del(target, [1])], batch(10, 4, 'third')));
+  assert.equal(applier.preparedStatementCount, 2);
+  assert.deepEqual(await rows(conn, 'SELECT id, v FROM p ORDER BY id'), [
+    ...[2, 3, 4, 5, 6].map((id) => ({ id, v: 'second' })),
+    ...[10, 11, 12, 13].map((id) => ({ id, v: 'third' })),
   ]);
 });
 

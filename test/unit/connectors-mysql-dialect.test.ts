@@ -4,6 +4,7 @@ import type { CellValue } from '../../src/binlog/types';
 import type { DeleteOp, UpsertOp } from '../../src/connectors/dialect';
 import { atLeast } from '../../src/connectors/mysql/applier';
 import {
+  fixedChunkRows,
   MYSQL_APPLY_SQL_MODE,
   MysqlDialect,
   type MysqlTableInfo,
@@ -293,4 +294,44 @@ test('tables with another unique key get a guard so a secondary-key collision er
     a?.statement.sql ?? '',
     /ON DUPLICATE KEY UPDATE `id`=IF\(`id`<=>`otterflow_new`\.`id` AND `name`<=>`otterflow_new`\.`name`,`id`,NULL\),`qty`=`otterflow_new`\.`qty`$/,
   );
+});
+
+test('fixed chunk sizes: full chunks, then powers of two down to the minimum, then one text remainder', () => {
+  assert.deepEqual(fixedChunkRows(1000, 1000), [1000]);
+  assert.deepEqual(fixedChunkRows(999, 1000), [512, 256, 128, 64, 32, 7]);
+  assert.deepEqual(fixedChunkRows(16, 1000), [16]);
+  assert.deepEqual(fixedChunkRows(15, 1000), [15]);
+  assert.deepEqual(fixedChunkRows(7, 1000, 1), [4, 2, 1]);
+  const d = new MysqlDialect({ fixedChunkSizes: true, maxRowsPerStatement: 100 });
+  const ups = Array.from({ length: 250 }, (_, i) => upsert([i], { id: i, name: `n${i}`, qty: i }));
+  const chunks = d.upsertStatements(keyed, ups);
+  assert.deepEqual(
+    chunks.map((c) => [c.ops.length, c.prepare === true]),
+    [
+      [100, true],
+      [100, true],
+      [32, true],
+      [16, true],
+      [2, false],
+    ],
+  );
+  // Every row exactly once, in order, and each statement's placeholders match its params.
+  assert.deepEqual(
+    chunks.flatMap((c) => c.ops.map((op) => op.key[0])),
+    ups.map((op) => op.key[0]),
+  );
+  for (const c of chunks) assert.equal(countPlaceholders(c.statement.sql), c.statement.params.length);
+  // Deletes are cut the same way; without the option nothing is marked.
+  const dels = d.deleteStatements(
+    keyed,
+    Array.from({ length: 40 }, (_, i) => del([i])),
+  );
+  assert.deepEqual(
+    dels.map((c) => [c.ops.length, c.prepare === true]),
+    [
+      [32, true],
+      [8, false],
+    ],
+  );
+  assert.ok(new MysqlDialect().upsertStatements(keyed, ups).every((c) => c.prepare === undefined));
 });

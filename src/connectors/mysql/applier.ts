@@ -28,14 +28,22 @@ import { MysqlTableInfoCache } from './table-info';
 /**
  * How statements travel:
  * - `query`: mysql2 formats values into the SQL text on the client (one round trip per statement).
- * - `execute`: server-side prepared statements (prepare once per distinct SQL text, then execute).
- * Both store bigint, Buffer and string values exactly (tested); `query` is the default because it
- * measured faster for 1000-row statements (bench/apply, docs/target-dialects.md).
+ * - `execute`: server-side prepared statements (prepare once per distinct SQL text, then execute),
+ *   for every statement; chunk sizes vary, so a long run accumulates many distinct statements.
+ * - `prepared`: multi-row statements are cut into fixed row counts (MysqlDialectOptions.fixedChunkSizes)
+ *   and those run as prepared statements (binary protocol: no values in SQL text for the server to
+ *   parse), at most `maxPreparedStatements` kept per connection; the rest goes through `query`.
+ * All store bigint, Buffer and string values exactly (tested).
  */
-export type MysqlProtocol = 'query' | 'execute';
+export type MysqlProtocol = 'query' | 'execute' | 'prepared';
+
+/** Prepared statements an applier keeps open with protocol `prepared` (the server allows 16,382 in all). */
+export const DEFAULT_MAX_PREPARED_STATEMENTS = 128;
 
 export interface MysqlApplierOptions extends MysqlDialectOptions {
   protocol?: MysqlProtocol;
+  /** Protocol `prepared`: the least recently used statement is closed beyond this many. */
+  maxPreparedStatements?: number;
   session?: SessionOptions;
   /** Where table info comes from; defaults to a cache over the applier's own connection. */
   tableInfo?: TableInfoSource;
@@ -85,14 +93,21 @@ export class MysqlApplier implements TargetApplier {
   private readonly tableInfo: TableInfoSource;
   private readonly protocol: MysqlProtocol;
   private sessionReady = false;
+  /** Protocol `prepared`: open statements by SQL text, least recently used first. */
+  private readonly statements = new Map<string, mysql.PreparedStatementInfo>();
+  private readonly maxPrepared: number;
 
   constructor(
     private readonly conn: mysql.Connection,
     private readonly options: MysqlApplierOptions = {},
   ) {
-    this.dialect = new MysqlDialect(options);
+    this.protocol = options.protocol ?? 'prepared';
+    this.dialect = new MysqlDialect({
+      ...options,
+      fixedChunkSizes: options.fixedChunkSizes ?? this.protocol === 'prepared',
+    });
     this.tableInfo = options.tableInfo ?? new MysqlTableInfoCache(conn);
-    this.protocol = options.protocol ?? 'query';
+    this.maxPrepared = Math.max(1, options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS);
   }
 
   /** The table info source in use: call `invalidate(table)` on it after DDL. */
@@ -183,7 +198,7 @@ export class MysqlApplier implements TargetApplier {
     // deletes run (harmless if the row is absent) but an absent row is not reported as missing.
     const unexpected = deletes.filter((op) => op.expectExisting === false);
     for (const chunk of this.dialect.deleteStatements(info, unexpected)) {
-      stats.deleted += await this.affectedRows(chunk.statement);
+      stats.deleted += await this.affectedRows(chunk.statement, chunk.prepare);
     }
     const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
     for (const chunk of this.dialect.deleteStatements(info, expected)) {
@@ -197,7 +212,7 @@ export class MysqlApplier implements TargetApplier {
       // A savepoint lets us learn WHICH keys were missing in the rare case that some were: undo
       // the chunk, count key by key (bisecting), delete again.
       const savepoint = missing.length < MAX_MISSING_SAMPLES && (await this.trySavepoint());
-      const affected = await this.affectedRows(chunk.statement);
+      const affected = await this.affectedRows(chunk.statement, chunk.prepare);
       if (affected === chunk.ops.length) {
         stats.deleted += affected;
         continue;
@@ -210,7 +225,7 @@ export class MysqlApplier implements TargetApplier {
         );
         const goneOps = gone.map((i) => chunk.ops[i]!);
         this.noteMissing(info, 'delete', goneOps, stats, missing);
-        stats.deleted += await this.affectedRows(chunk.statement);
+        stats.deleted += await this.affectedRows(chunk.statement, chunk.prepare);
       } else {
         stats.deleted += affected;
         stats.missingOnDelete += chunk.ops.length - affected;
@@ -283,9 +298,9 @@ export class MysqlApplier implements TargetApplier {
 
   private async runUpsert(
     info: MysqlTableInfo,
-    chunk: { kind: string; statement: { sql: string; params: unknown[] } },
+    chunk: { kind: string; statement: { sql: string; params: unknown[] }; prepare?: boolean },
   ): Promise<number> {
-    return this.affectedRows(chunk.statement).catch((err: unknown) => {
+    return this.affectedRows(chunk.statement, chunk.prepare).catch((err: unknown) => {
       throw chunk.kind === 'upsert' && info.otherUniqueKeys ? explainGuard(info, err) : err;
     });
   }
@@ -340,13 +355,40 @@ export class MysqlApplier implements TargetApplier {
 
   // ---- execution ----
 
-  private async run(sql: string, params: unknown[]): Promise<[unknown, unknown]> {
+  /** `prepare`: the statement is one of the few fixed-size ones (protocol `prepared` runs it prepared). */
+  private async run(sql: string, params: unknown[], prepare = false): Promise<[unknown, unknown]> {
     if (this.protocol === 'execute') return this.conn.execute(sql, params as never[]);
+    if (prepare && this.protocol === 'prepared') return (await this.prepared(sql)).execute(params);
     return this.conn.query(sql, params);
   }
 
-  private async affectedRows(s: { sql: string; params: unknown[] }): Promise<number> {
-    const [res] = await this.run(s.sql, s.params);
+  /** The open prepared statement for this SQL text, preparing it (and closing the least recently used) if needed. */
+  private async prepared(sql: string): Promise<mysql.PreparedStatementInfo> {
+    const open = this.statements.get(sql);
+    if (open) {
+      this.statements.delete(sql); // re-insert: Map order is the LRU order
+      this.statements.set(sql, open);
+      return open;
+    }
+    const stmt = await this.conn.prepare(sql);
+    this.statements.set(sql, stmt);
+    if (this.statements.size > this.maxPrepared) {
+      const oldest = this.statements.keys().next().value as string;
+      this.statements.delete(oldest);
+      // unprepare, not close(): it also drops mysql2's own cache entry, which would hand the closed
+      // statement back to the next prepare of the same text.
+      this.conn.unprepare(oldest);
+    }
+    return stmt;
+  }
+
+  /** Server-side prepared statements this applier holds open (protocol `prepared`). */
+  get preparedStatementCount(): number {
+    return this.statements.size;
+  }
+
+  private async affectedRows(s: { sql: string; params: unknown[] }, prepare = false): Promise<number> {
+    const [res] = await this.run(s.sql, s.params, prepare);
     return (res as mysql.ResultSetHeader).affectedRows;
   }
 

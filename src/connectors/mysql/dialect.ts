@@ -35,6 +35,15 @@ export interface MysqlDialectOptions {
   maxRowsPerStatement?: number;
   /** `mysql` compares JSON columns through CAST(? AS JSON) in full-row matching; MariaDB's JSON is text. */
   flavor?: 'mariadb' | 'mysql';
+  /**
+   * Multi-row statements get row counts from a small fixed set (the largest chunk the limits allow,
+   * then powers of two down to `fixedChunkMinRows`), so that a handful of prepared statements per
+   * table shape serves every batch; the chunks of such a size are marked `prepare`. The rows left
+   * over below the smallest size go in one unmarked chunk (text protocol: not worth a statement).
+   */
+  fixedChunkSizes?: boolean;
+  /** Smallest fixed chunk size (a power of two; default {@link FIXED_CHUNK_MIN_ROWS}). */
+  fixedChunkMinRows?: number;
 }
 
 /** Column data types (information_schema DATA_TYPE, lower case), when the caller knows them. */
@@ -58,9 +67,17 @@ export interface MysqlChunk<Op> extends Chunk<Op> {
     | 'insert'
     /** Full-row tables: removes one row equal to the before image of an UPDATE (0 rows → missing). */
     | 'deleteBeforeImage';
+  /**
+   * With `fixedChunkSizes`: this statement's text is one of few (its row count is a fixed size), so a
+   * server-side prepared statement for it is reused across batches.
+   */
+  prepare?: boolean;
 }
 
 export const MYSQL_MAX_PLACEHOLDERS = 65_535;
+
+/** Smallest row count that gets a prepared statement with `fixedChunkSizes`; fewer rows go as text. */
+export const FIXED_CHUNK_MIN_ROWS = 16;
 
 const DEFAULTS = {
   upsertSyntax: 'values' as UpsertSyntax,
@@ -68,6 +85,8 @@ const DEFAULTS = {
   maxPlaceholders: MYSQL_MAX_PLACEHOLDERS,
   maxRowsPerStatement: 1000,
   flavor: 'mariadb' as 'mariadb' | 'mysql',
+  fixedChunkSizes: false,
+  fixedChunkMinRows: FIXED_CHUNK_MIN_ROWS,
 };
 
 /**
@@ -156,13 +175,14 @@ export class MysqlDialect implements TargetDialect<Statement> {
       }));
     }
     const table = this.quoteTable(info.ref);
-    return this.chunk(deletes, info.keyColumns.length, (op) => sumBytes(op.key)).map((ops) => ({
+    return this.chunk(deletes, info.keyColumns.length, (op) => sumBytes(op.key)).map((c) => ({
       kind: 'delete',
       statement: {
-        sql: `DELETE FROM ${table} WHERE ${this.keyInList(info.keyColumns, ops.length)}`,
-        params: ops.flatMap((op) => op.key),
+        sql: `DELETE FROM ${table} WHERE ${this.keyInList(info.keyColumns, c.items.length)}`,
+        params: c.items.flatMap((op) => op.key),
       },
-      ops,
+      ops: c.items,
+      ...(c.fixed ? { prepare: true } : {}),
     }));
   }
 
@@ -205,7 +225,7 @@ export class MysqlDialect implements TargetDialect<Statement> {
 
   /** Splits keys into chunks that {@link countExistingStatement} can take. */
   chunkKeys(info: TargetTableInfo, keys: CellValue[][]): CellValue[][][] {
-    return this.chunk(keys, info.keyColumns.length, sumBytes);
+    return this.chunk(keys, info.keyColumns.length, sumBytes, false).map((c) => c.items);
   }
 
   /** Single-row statements for {@link TargetApplier.applyRowByRow}. */
@@ -267,13 +287,14 @@ export class MysqlDialect implements TargetDialect<Statement> {
       const head = `INSERT INTO ${table} (${g.columns.map(quoteMysqlIdentifier).join(',')}) VALUES `;
       const tail = onDuplicate ? this.onDuplicateClause(info, g.updates) : '';
       const rowBytes = (op: UpsertOp) => g.columns.reduce((n, c) => n + estimateValueBytes(op.row.get(c)), 0);
-      for (const ops of this.chunk(g.ops, g.columns.length, rowBytes)) {
+      for (const { items: ops, fixed } of this.chunk(g.ops, g.columns.length, rowBytes)) {
         const params: unknown[] = [];
         for (const op of ops) for (const c of g.columns) params.push(op.row.get(c) ?? null);
         out.push({
           kind: onDuplicate ? 'upsert' : 'insert',
           statement: { sql: head + repeatJoined(rowPlaceholders, ops.length) + tail, params },
           ops,
+          ...(fixed ? { prepare: true } : {}),
         });
       }
     }
@@ -360,9 +381,15 @@ export class MysqlDialect implements TargetDialect<Statement> {
 
   /**
    * Splits items into runs that respect the placeholder, byte and row limits. An item bigger than
-   * the byte limit on its own still gets a statement of its own (the server decides).
+   * the byte limit on its own still gets a statement of its own (the server decides). With
+   * `fixedChunkSizes` each run is cut further into fixed sizes (see {@link fixedChunkRows}).
    */
-  private chunk<T>(items: T[], paramsPerItem: number, bytesOf: (item: T) => number): T[][] {
+  private chunk<T>(
+    items: T[],
+    paramsPerItem: number,
+    bytesOf: (item: T) => number,
+    cutFixed = this.opts.fixedChunkSizes,
+  ): Array<{ items: T[]; fixed: boolean }> {
     const maxRows = Math.max(
       1,
       Math.min(
@@ -385,8 +412,39 @@ export class MysqlDialect implements TargetDialect<Statement> {
       bytes += b;
     }
     if (current.length > 0) out.push(current);
-    return out;
+    if (!cutFixed) return out.map((items) => ({ items, fixed: false }));
+    const fixed: Array<{ items: T[]; fixed: boolean }> = [];
+    for (const run of out) {
+      let at = 0;
+      const minRows = this.opts.fixedChunkMinRows;
+      for (const n of fixedChunkRows(run.length, maxRows, minRows)) {
+        fixed.push({ items: run.slice(at, at + n), fixed: n >= minRows });
+        at += n;
+      }
+    }
+    return fixed;
   }
+}
+
+/**
+ * Row counts a run of `n` rows (n ≤ maxRows) is cut into so that few distinct statements exist:
+ * `maxRows` itself, else the powers of two in n's binary form down to `minRows`, largest first, and
+ * the rest (fewer than `minRows`) as one last piece. At most log2(maxRows / minRows) + 1 distinct
+ * sizes of at least `minRows` per statement shape; a piece never holds more rows than the run, so it
+ * respects the run's byte budget too.
+ */
+export function fixedChunkRows(n: number, maxRows: number, minRows = FIXED_CHUNK_MIN_ROWS): number[] {
+  if (n >= maxRows) return [n];
+  const out: number[] = [];
+  let left = n;
+  for (let p = 2 ** Math.floor(Math.log2(Math.max(1, n))); p >= Math.max(1, minRows); p /= 2) {
+    if (left >= p) {
+      out.push(p);
+      left -= p;
+    }
+  }
+  if (left > 0) out.push(left);
+  return out;
 }
 
 /** Row columns in table order; columns the table does not have go last, so the server names them in its error. */

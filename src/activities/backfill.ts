@@ -115,7 +115,9 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     ctx.cancelled.catch(() => controller.abort());
     const beat = setInterval(() => ctx.heartbeat(), 2000);
     const { source, target } = resolve(input.config);
-    const copier = await pool.take(input.backfillId, () => newCopier(source, target, mapperOf(input.config)));
+    const copier = await pool.take(input.backfillId, () =>
+      newCopier(source, target, mapperOf(input.config), input.config),
+    );
     let healthy = false;
     const limit = new RateLimit(input.maxRowsPerSecond, Date.now());
     const result: CopyChunksResult = { rows: 0, written: 0, copied: 0, skipped: 0 };
@@ -249,13 +251,14 @@ async function newCopier(
   source: ResolvedDatasource,
   target: ResolvedDatasource,
   mapper: Mapper,
+  config: PipelineConfig,
 ): Promise<PooledCopier> {
   const s = await openSourceReader(source);
   const t = await openMysql(target).catch(async (err) => {
     await s.end().catch(() => {});
     throw err;
   });
-  const copy = new ChunkCopier(s, t, mapper);
+  const copy = new ChunkCopier(s, t, mapper, { mappings: config.mappings });
   await copy.prepare();
   return {
     copy,

@@ -8,7 +8,9 @@ import {
   loadFile,
   NotLoadableError,
   readLoadColumns,
+  rowsInColumnOrder,
 } from '../connectors/mysql/load-data';
+import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { BatchMerger } from '../pipeline/merge';
 import { type ApplyStats, type MappedChange, type Row, type TableRef, tableKey } from '../pipeline/model';
@@ -28,6 +30,7 @@ export class ChunkCopier {
   private readonly keyColumns = new Map<string, readonly string[]>();
   private readonly targetColumns = new Map<string, Promise<Map<string, LoadColumnKind | undefined>>>();
   private readonly fallbacks = new Map<string, number>();
+  private readonly plain = new Map<string, TableRef[] | undefined>();
   private loadEnabled = true;
   readonly applier: MysqlApplier;
   /** Which path the chunks took. */
@@ -37,10 +40,9 @@ export class ChunkCopier {
     private readonly source: mysql.Connection,
     private readonly target: mysql.Connection,
     private readonly mapper: Mapper,
-    /** False: upserts only (the pre-LOAD DATA path; benchmarks compare the two). */
-    useLoadData = true,
+    private readonly options: ChunkCopierOptions = {},
   ) {
-    this.loadEnabled = useLoadData;
+    this.loadEnabled = options.useLoadData ?? true;
     this.applier = new MysqlApplier(target);
   }
 
@@ -82,13 +84,17 @@ export class ChunkCopier {
       ...(chunk.upTo ? { upTo: chunk.upTo } : {}),
     });
     signal?.throwIfAborted();
-    const mapped = this.map(table, rows);
-    const loads = this.loadEnabled ? await this.loadPlan(mapped) : undefined;
+    let mapped: MappedChange[] | undefined;
+    const mappedRows = () => {
+      mapped ??= this.map(table, rows);
+      return mapped;
+    };
+    const loads = this.loadEnabled ? await this.loadPlan(table, rows, mappedRows) : undefined;
     if (loads) {
       const loaded = await this.inChunkTransaction(backfillId, chunkNo, rows.length, signal, async () => {
         let inserted = 0;
         for (const l of loads) {
-          const out = await loadFile(this.target, l.target, l.columns, l.file ?? [], l.rows.length);
+          const out = await loadFile(this.target, l.target, l.columns, l.file, l.rowCount);
           if (!out.clean) return undefined;
           inserted += out.inserted;
         }
@@ -105,7 +111,7 @@ export class ChunkCopier {
       for (const l of loads) this.noteFallback(l.target);
       this.stats.fallbackChunks++;
     }
-    const merger = await this.merge(mapped);
+    const merger = await this.merge(mappedRows());
     const upserted = await this.inChunkTransaction(backfillId, chunkNo, rows.length, signal, async () =>
       written((await this.applier.apply(merger.drain())).stats),
     );
@@ -164,37 +170,71 @@ export class ChunkCopier {
    * columns, a column type or a value the load cannot write exactly, or the table fell back before.
    * A backfill chunk holds each source key once, so no per-key merge is needed here; if a fan-out
    * still produced two rows with one target key, the load's duplicate warning sends it to upserts.
+   * Tables whose every mapping is plain (no column rules, filter or transform) skip the mapper: the
+   * source row arrays are encoded as they are, under the source column names.
    */
-  private async loadPlan(mapped: MappedChange[]): Promise<TableLoad[] | undefined> {
-    const byTable = new Map<string, TableLoad>();
-    for (const m of mapped) {
-      if (m.kind !== 'insert') return undefined;
-      const key = tableKey(m.target);
-      let l = byTable.get(key);
-      if (!l) {
-        if ((this.fallbacks.get(key) ?? 0) >= MAX_FALLBACKS) return undefined;
-        const columns = await this.loadColumns(m.target, m.after);
-        if (!columns) return undefined;
-        l = { target: m.target, columns, rows: [] };
-        byTable.set(key, l);
+  private async loadPlan(
+    table: SourceTable,
+    rows: RowImage[],
+    mappedRows: () => MappedChange[],
+  ): Promise<TableLoad[] | undefined> {
+    const plain = this.plainTargets(table);
+    const loads: TableLoad[] = [];
+    try {
+      if (plain) {
+        const names = table.schema.columns.map((c) => c.name);
+        for (const target of plain) {
+          const columns = await this.loadColumns(target, names);
+          if (!columns) return undefined;
+          loads.push({ target, columns, rowCount: rows.length, file: encodeLoadRows(columns, rows) });
+        }
+      } else {
+        const byTable = new Map<string, { target: TableRef; rows: Row[] }>();
+        for (const m of mappedRows()) {
+          if (m.kind !== 'insert') return undefined;
+          const key = tableKey(m.target);
+          let l = byTable.get(key);
+          if (!l) {
+            l = { target: m.target, rows: [] };
+            byTable.set(key, l);
+          }
+          l.rows.push(m.after);
+        }
+        for (const l of byTable.values()) {
+          const first = l.rows[0] as Row;
+          const columns = await this.loadColumns(l.target, first.keys());
+          if (!columns) return undefined;
+          const file = encodeLoadRows(columns, rowsInColumnOrder(columns, l.rows));
+          loads.push({ target: l.target, columns, rowCount: l.rows.length, file });
+        }
       }
-      if (m.after.size !== l.columns.length) return undefined;
-      l.rows.push(m.after);
+    } catch (err) {
+      if (err instanceof NotLoadableError) return undefined;
+      throw err;
     }
-    const loads = [...byTable.values()];
-    for (const l of loads) {
-      try {
-        l.file = encodeLoadRows(l.columns, l.rows);
-      } catch (err) {
-        if (err instanceof NotLoadableError) return undefined;
-        throw err;
-      }
-    }
+    if (loads.some((l) => (this.fallbacks.get(tableKey(l.target)) ?? 0) >= MAX_FALLBACKS)) return undefined;
     return loads.sort((a, b) => this.mapper.weightOf(a.target) - this.mapper.weightOf(b.target));
   }
 
+  /** The targets of a source table when every mapping of it is plain, else undefined (cached). */
+  private plainTargets(table: SourceTable): TableRef[] | undefined {
+    const key = tableKey(table.ref);
+    if (this.plain.has(key)) return this.plain.get(key);
+    const mappings = this.options.mappings;
+    const routes = this.mapper.routes(table.ref.schema, table.ref.table);
+    const plain =
+      mappings !== undefined &&
+      routes.every((r) => {
+        const m = mappings[r.mapping];
+        return m !== undefined && !m.columns && !m.filter && m.transform === undefined;
+      });
+    const targets = plain ? routes.map((r) => r.target) : undefined;
+    this.plain.set(key, targets);
+    return targets;
+  }
+
   /** The load columns for a row's column set, or undefined when the target has a column type the load does not handle. */
-  private async loadColumns(target: TableRef, row: Row): Promise<LoadColumn[] | undefined> {
+  private async loadColumns(target: TableRef, names: Iterable<string>): Promise<LoadColumn[] | undefined> {
     const key = tableKey(target);
     let known = this.targetColumns.get(key);
     if (!known) {
@@ -204,7 +244,7 @@ export class ChunkCopier {
     }
     const kinds = await known;
     const columns: LoadColumn[] = [];
-    for (const name of row.keys()) {
+    for (const name of names) {
       const kind = kinds.get(name);
       if (kind === undefined) return undefined;
       columns.push({ name, kind });
@@ -243,8 +283,18 @@ const SKIPPED: CopyResult = { rows: 0, written: 0, skipped: true };
 interface TableLoad {
   target: TableRef;
   columns: LoadColumn[];
-  rows: Row[];
-  file?: Buffer[];
+  rowCount: number;
+  file: Buffer[];
+}
+
+export interface ChunkCopierOptions {
+  /**
+   * The pipeline's mappings. With them, tables whose mappings are all plain (no column rules,
+   * filter or transform) are loaded without going through the mapper; without them every row is mapped.
+   */
+  mappings?: PipelineConfig['mappings'];
+  /** False: upserts only (the path before LOAD DATA; benchmarks compare the two). Default true. */
+  useLoadData?: boolean;
 }
 
 /** The server refuses LOCAL loads: MariaDB/MySQL 1148 (command not allowed), MySQL 8 3948/2068. */

@@ -178,35 +178,60 @@ function escapeBytes(b: Buffer): Buffer {
 }
 
 /**
- * Encodes rows (all with exactly `columns`, by name) as the load file: one line per row, fields
- * separated by tabs, NULL as `\N`. Text accumulates in a JS string and becomes UTF-8 once per run of
- * text; Buffer values are spliced in as their (escaped) bytes. Throws {@link NotLoadableError} for a
- * value whose type the column's kind cannot write exactly.
+ * Encodes rows as the load file: one line per row, fields separated by tabs, NULL as `\\N`; value i
+ * of a row goes to column i. Text accumulates in a JS string and becomes UTF-8 once per run of text;
+ * Buffer values are spliced in as their (escaped) bytes. Throws {@link NotLoadableError} for a value
+ * whose type the column's kind cannot write exactly (or a missing value).
  */
-export function encodeLoadRows(columns: readonly LoadColumn[], rows: Iterable<Row>): Buffer[] {
+export function encodeLoadRows(
+  columns: readonly LoadColumn[],
+  rows: Iterable<ReadonlyArray<CellValue | undefined>>,
+): Buffer[] {
   const parts: Buffer[] = [];
   let text = '';
-  const last = columns.length - 1;
+  const n = columns.length;
   for (const row of rows) {
-    for (let i = 0; i <= last; i++) {
-      const col = columns[i] as LoadColumn;
-      const v = row.get(col.name);
-      if (v === undefined) throw new NotLoadableError(col.name, null);
-      if (v === null) text += '\\N';
-      else {
-        const field = fieldOf(col, v);
-        if (typeof field === 'string') text += field;
-        else {
-          if (text) parts.push(Buffer.from(text, 'utf8'));
-          text = '';
-          parts.push(field);
-        }
+    if (row.length !== n) throw new NotLoadableError(`(${row.length} values for ${n} columns)`, null);
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      if (i > 0) text += '\t';
+      if (v === null) {
+        text += '\\N';
+        continue;
       }
-      text += i === last ? '\n' : '\t';
+      if (typeof v === 'number' && columns[i]?.kind === 'number') {
+        text += String(v); // the common case, without the dispatch below
+        continue;
+      }
+      const col = columns[i] as LoadColumn;
+      if (v === undefined) throw new NotLoadableError(col.name, null);
+      const field = fieldOf(col, v);
+      if (typeof field === 'string') text += field;
+      else {
+        if (text) parts.push(Buffer.from(text, 'utf8'));
+        text = '';
+        parts.push(field);
+      }
+    }
+    text += '\n';
+    // Keep the pending text moderate: one huge string costs more to build and to encode.
+    if (text.length > 1 << 20) {
+      parts.push(Buffer.from(text, 'utf8'));
+      text = '';
     }
   }
   if (text) parts.push(Buffer.from(text, 'utf8'));
   return parts;
+}
+
+/** Mapped rows (by target column name) as value arrays in `columns` order, for {@link encodeLoadRows}. */
+export function rowsInColumnOrder(columns: readonly LoadColumn[], rows: readonly Row[]): CellValue[][] {
+  const out: CellValue[][] = [];
+  for (const row of rows) {
+    if (row.size !== columns.length) throw new NotLoadableError(`(${row.size} columns)`, null);
+    out.push(columns.map((c) => row.get(c.name) as CellValue));
+  }
+  return out;
 }
 
 function fieldOf(col: LoadColumn, v: Exclude<CellValue, null>): string | Buffer {
@@ -258,7 +283,7 @@ export function loadRows(
   rows: readonly Row[],
 ): Promise<LoadOutcome> {
   if (rows.length === 0) return Promise.resolve({ inserted: 0, warnings: 0, clean: true });
-  return loadFile(conn, ref, columns, encodeLoadRows(columns, rows), rows.length);
+  return loadFile(conn, ref, columns, encodeLoadRows(columns, rowsInColumnOrder(columns, rows)), rows.length);
 }
 
 /** {@link loadRows} for a file already encoded with {@link encodeLoadRows} (`rowCount` lines). */

@@ -259,7 +259,16 @@ export class MysqlDialect implements TargetDialect<Statement> {
     // group is looked up by the row's own column names (NUL-separated: identifiers cannot hold NUL)
     // and the statement shape is worked out once per distinct list, not once per row.
     const bySignature = new Map<string, Group>();
+    // The previous row's column names and group: consecutive rows nearly always match them, which is
+    // checked name by name without building a signature string per row (garbage on the hot path).
+    let lastNames: string[] = [];
+    let lastChanged: string[] | undefined;
+    let last: Group | undefined;
     for (const op of upserts) {
+      if (last && sameNames(op.row, lastNames) && sameList(op.changedColumns, lastChanged)) {
+        last.ops.push(op);
+        continue;
+      }
       let signature = '';
       for (const c of op.row.keys()) signature += `${c}\u0000`;
       if (op.changedColumns) {
@@ -279,6 +288,9 @@ export class MysqlDialect implements TargetDialect<Statement> {
         bySignature.set(signature, g);
       }
       g.ops.push(op);
+      last = g;
+      lastNames = [...op.row.keys()];
+      lastChanged = op.changedColumns;
     }
     const table = this.quoteTable(info.ref);
     const out: Array<MysqlChunk<UpsertOp>> = [];
@@ -286,10 +298,17 @@ export class MysqlDialect implements TargetDialect<Statement> {
       const rowPlaceholders = `(${g.columns.map(() => '?').join(',')})`;
       const head = `INSERT INTO ${table} (${g.columns.map(quoteMysqlIdentifier).join(',')}) VALUES `;
       const tail = onDuplicate ? this.onDuplicateClause(info, g.updates) : '';
-      const rowBytes = (op: UpsertOp) => g.columns.reduce((n, c) => n + estimateValueBytes(op.row.get(c)), 0);
-      for (const { items: ops, fixed } of this.chunk(g.ops, g.columns.length, rowBytes)) {
-        const params: unknown[] = [];
-        for (const op of ops) for (const c of g.columns) params.push(op.row.get(c) ?? null);
+      const columns = g.columns;
+      const rowBytes = (op: UpsertOp) => {
+        let n = 0;
+        for (let i = 0; i < columns.length; i++) n += estimateValueBytes(op.row.get(columns[i]!));
+        return n;
+      };
+      for (const { items: ops, fixed } of this.chunk(g.ops, columns.length, rowBytes)) {
+        const params = new Array<unknown>(ops.length * columns.length);
+        let p = 0;
+        for (const op of ops)
+          for (let i = 0; i < columns.length; i++) params[p++] = op.row.get(columns[i]!) ?? null;
         out.push({
           kind: onDuplicate ? 'upsert' : 'insert',
           statement: { sql: head + repeatJoined(rowPlaceholders, ops.length) + tail, params },
@@ -454,6 +473,21 @@ function orderColumns(tableColumns: string[], present: string[]): string[] {
   if (ordered.length === present.length) return ordered;
   const known = new Set(tableColumns);
   return [...ordered, ...present.filter((c) => !known.has(c))];
+}
+
+/** The row's column names are exactly `names`, in order. */
+function sameNames(row: ReadonlyMap<string, unknown>, names: readonly string[]): boolean {
+  if (row.size !== names.length) return false;
+  let i = 0;
+  for (const k of row.keys()) if (k !== names[i++]) return false;
+  return true;
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function repeatJoined(s: string, n: number): string {

@@ -63,6 +63,35 @@ async function stopServer(spec: MariaDbInstanceSpec | undefined): Promise<void> 
   if (rec) await stopProcess(rec);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** CPU used by the two servers and by this process (the in-process worker) during `run`. */
+async function measureCpu<T>(
+  pids: { source: number; target: number },
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu: { source: number; target: number; node: number } }> {
+  const before = {
+    source: cpuSeconds(pids.source),
+    target: cpuSeconds(pids.target),
+    node: process.cpuUsage(),
+  };
+  const result = await run();
+  const node = process.cpuUsage(before.node);
+  return {
+    result,
+    cpu: {
+      source: Number((cpuSeconds(pids.source) - before.source).toFixed(2)),
+      target: Number((cpuSeconds(pids.target) - before.target).toFixed(2)),
+      node: Number(((node.user + node.system) / 1e6).toFixed(2)),
+    },
+  };
+}
+
 const connect = (port: number, database?: string) =>
   mysql.createConnection({ host: '127.0.0.1', port, user: 'root', database, multipleStatements: true });
 
@@ -114,12 +143,20 @@ async function main(): Promise<void> {
       `mariadb-dump -h127.0.0.1 -P24901 -uroot --no-data shop | mariadb -h127.0.0.1 -P24902 -uroot shop`,
     );
 
-    // 1. dump | restore
+    const pids = {
+      source: instanceRecord(source)?.pid as number,
+      target: instanceRecord(target)?.pid as number,
+    };
+    // 1. dump | restore (its client processes are children: their CPU is not in `node`)
     const dumpStart = process.hrtime.bigint();
-    execSync(
-      `mariadb-dump -h127.0.0.1 -P24901 -uroot --single-transaction --quick shop | mariadb -h127.0.0.1 -P24902 -uroot dumped`,
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const dumpCpu = (
+      await measureCpu(pids, async () =>
+        execSync(
+          `mariadb-dump -h127.0.0.1 -P24901 -uroot --single-transaction --quick shop | mariadb -h127.0.0.1 -P24902 -uroot dumped`,
+          { stdio: ['ignore', 'ignore', 'inherit'] },
+        ),
+      )
+    ).cpu;
     const dumpSeconds = Number(process.hrtime.bigint() - dumpStart) / 1e9;
 
     // 2. Otterflow backfill (a private catalog names the two servers for the in-process worker)
@@ -142,13 +179,18 @@ async function main(): Promise<void> {
     const worker = await createWorker(native, { namespace: s.namespace, taskQueue, home });
     const id = `bench-${Date.now()}`;
     const bfStart = process.hrtime.bigint();
-    const result = (await worker.runUntil(
-      client.workflow.execute('backfillWorkflow', {
-        taskQueue,
-        workflowId: backfillWorkflowId(id),
-        args: [{ id, kind: 'initial', config, chunkSize, parallelism }],
-      }),
-    )) as BackfillStatus;
+    const measured = await measureCpu(
+      pids,
+      async () =>
+        (await worker.runUntil(
+          client.workflow.execute('backfillWorkflow', {
+            taskQueue,
+            workflowId: backfillWorkflowId(id),
+            args: [{ id, kind: 'initial', config, chunkSize, parallelism }],
+          }),
+        )) as BackfillStatus,
+    );
+    const result = measured.result;
     const backfillSeconds = Number(process.hrtime.bigint() - bfStart) / 1e9;
     await connection.close();
     await native.close();
@@ -174,6 +216,7 @@ async function main(): Promise<void> {
           backfillSeconds: Number(backfillSeconds.toFixed(2)),
           speedup: Number((dumpSeconds / backfillSeconds).toFixed(2)),
           backfillRowsPerSecond: Math.round(result.rowsCopied / backfillSeconds),
+          cpuSeconds: { dumpRestore: dumpCpu, backfill: measured.cpu },
           targetsIdentical: same,
           cores: (await import('node:os')).cpus().length,
         },

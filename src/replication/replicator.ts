@@ -1,3 +1,4 @@
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import { BinlogDecoder } from '../binlog/decoder'; // [binlog decoder]
@@ -54,6 +55,8 @@ export interface ReplicatorOptions {
 const MAX_WARNINGS = 20;
 /** Without mapped rows, the checkpoint still advances this often so a restart does not re-read much. */
 const IDLE_CHECKPOINT_MS = 1000;
+/** While a batch commits in the background, the reading loop lets I/O run at least this often. */
+const YIELD_EVERY_MS = 1;
 
 /**
  * One replicate run: claim the checkpoint (a new epoch), stream the source binlog from it, map and
@@ -202,6 +205,7 @@ class ReplicationRun {
     });
 
     const deadline = this.startedAt + opts.maxSeconds * 1000;
+    let lastYield = performance.now();
     try {
       for await (const ev of this.stream) {
         if (opts.signal?.aborted) break;
@@ -210,6 +214,13 @@ class ReplicationRun {
           await decoder.resolveSchema(ev.event); // [binlog decoder] before the next event is decoded
         }
         await this.handle(ev.event, ev.file, ev.pos);
+        // With queued events the loop continues through promise jobs only, which starve I/O: the batch
+        // commit in flight would get its statement results (and send its next statement) only once
+        // this loop awaits the target itself. Letting I/O run every millisecond overlaps the two.
+        if (this.inflight && performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await yieldToIo();
+          lastYield = performance.now();
+        }
         if (ev.commit) {
           await this.endOfSourceTransaction(ev.commit, ev.event);
           if (Date.now() >= deadline) break;

@@ -178,8 +178,15 @@ export const optionsSchema = z
     missingRow: z.enum(['report', 'stop']).default('report'),
     /** Copy existing rows before streaming (backfill). */
     loadExistingData: z.boolean().default(false),
-    /** Apply lanes (each with its own checkpoint row). */
-    parallelism: z.number().int().min(1).max(64).default(1),
+    /** Reserved for parallel apply lanes; only 1 today (see below). */
+    parallelism: z
+      .number()
+      .int()
+      .min(1)
+      // Separate lanes would commit parts of one source transaction separately (the target would
+      // show half of it): refused until a design keeps that rule, rather than accepted and ignored.
+      .max(1, 'parallel apply lanes are not supported yet: the only value is 1')
+      .default(1),
     /** [bidirectional] Active-active channel: loop prevention and conflict handling (docs/bidirectional.md). */
     channel: channelSchema.optional(),
   })

@@ -165,11 +165,6 @@ class ReplicationRun {
       });
       await this.channel.prepare();
     }
-    if (config.options.parallelism > 1) {
-      this.warn(
-        `options.parallelism ${config.options.parallelism} is not implemented yet: batches apply on one lane`,
-      );
-    }
     this.ddl = new DdlHandler(config, this.mapper, this.target, this.applier.tables);
     this.resync = new ResyncCoordinator({
       pipeline: this.name,

@@ -275,3 +275,13 @@ describe('name patterns', () => {
     assert.throws(() => compilePattern('/x/g'), PatternError);
   });
 });
+
+test('parallel apply lanes are refused with the field path, not accepted and ignored', () => {
+  const errors = errorsOf({ ...minimal, options: { parallelism: 4 } });
+  assert.deepEqual(
+    errors.map((e) => e.path),
+    ['options.parallelism'],
+  );
+  assert.match(errors[0]?.message ?? '', /parallel apply lanes are not supported yet/);
+  assert.equal(validatePipelineConfig({ ...minimal, options: { parallelism: 1 } }).ok, true);
+});

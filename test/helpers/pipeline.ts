@@ -69,30 +69,42 @@ export async function waitFor<T>(
   assert.fail(`timed out waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''} ${extra}`);
 }
 
-/** All rows of a table in key order, as exact text (HEX for binary-ish values), for comparisons. */
-export async function dumpTable(
+/** Column name (quoted) and lower-case data type → the SQL expression that renders it as text. */
+type ColumnText = (quotedName: string, dataType: string) => string;
+
+/** One string per row (`|`-joined column texts, NULL as \N), in `orderBy` order. */
+async function dumpRows(
   conn: mysql.Connection,
   db: string,
   table: string,
-  orderBy = '1',
+  orderBy: string,
+  text: ColumnText,
 ): Promise<string[]> {
   const [cols] = await conn.query<mysql.RowDataPacket[]>(
     'SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [db, table],
   );
-  const exprs = cols.map((c) => {
-    const name = `\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``;
-    const t = String(c.DATA_TYPE).toLowerCase();
-    if (/blob|binary|bit|geometry|point|linestring|polygon|^geometrycollection|^multi/.test(t))
-      return `HEX(${name})`;
-    if (t === 'float') return `CAST(${name} AS CHAR)`; // exact float32 text
-    return `CAST(${name} AS CHAR)`;
-  });
-  const [rows] = await conn.query<mysql.RowDataPacket[]>({
-    sql: `SELECT CONCAT_WS('|', ${exprs.map((e) => `IFNULL(${e}, '\\\\N')`).join(', ')}) AS r FROM \`${db}\`.\`${table}\` ORDER BY ${orderBy}`,
-    rowsAsArray: false,
-  });
+  const exprs = cols.map((c) =>
+    text(`\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``, String(c.DATA_TYPE).toLowerCase()),
+  );
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT CONCAT_WS('|', ${exprs.map((e) => `IFNULL(${e}, '\\\\N')`).join(', ')}) AS r FROM \`${db}\`.\`${table}\` ORDER BY ${orderBy}`,
+  );
   return rows.map((r) => String(r.r));
+}
+
+/** All rows of a table in key order, as exact text (HEX for binary-ish values), for comparisons. */
+export function dumpTable(
+  conn: mysql.Connection,
+  db: string,
+  table: string,
+  orderBy = '1',
+): Promise<string[]> {
+  return dumpRows(conn, db, table, orderBy, (name, t) =>
+    /blob|binary|bit|geometry|point|linestring|polygon|^geometrycollection|^multi/.test(t)
+      ? `HEX(${name})`
+      : `CAST(${name} AS CHAR)`,
+  );
 }
 
 /** Waits until the target table equals the source table row by row. */
@@ -124,29 +136,19 @@ export async function waitForEqualTables(
  * `UNIX_TIMESTAMP` (independent of the session time zone); ENUM/SET by label AND index; geometry by its
  * internal bytes (SRID + WKB). Use it to prove a value survived replication unchanged.
  */
-export async function dumpTableExact(
+export function dumpTableExact(
   conn: mysql.Connection,
   db: string,
   table: string,
   orderBy = '1',
 ): Promise<string[]> {
-  const [cols] = await conn.query<mysql.RowDataPacket[]>(
-    'SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-    [db, table],
-  );
-  const exprs = cols.map((c) => {
-    const name = `\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``;
-    const t = String(c.DATA_TYPE).toLowerCase();
+  return dumpRows(conn, db, table, orderBy, (name, t) => {
     if (t === 'timestamp') return `UNIX_TIMESTAMP(${name})`;
     if (t === 'enum' || t === 'set') return `CONCAT(${name} + 0, ':', HEX(${name}))`;
     if (/char|text|json/.test(t)) return `HEX(${name})`;
     if (/blob|binary|bit|geometry|point|linestring|polygon|collection/.test(t)) return `HEX(${name})`;
     return `CAST(${name} AS CHAR)`;
   });
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    `SELECT CONCAT_WS('|', ${exprs.map((e) => `IFNULL(${e}, '\\\\N')`).join(', ')}) AS r FROM \`${db}\`.\`${table}\` ORDER BY ${orderBy}`,
-  );
-  return rows.map((r) => String(r.r));
 }
 
 /** Waits until `dumpTableExact` is the same on both sides; returns the rows. */

@@ -16,12 +16,13 @@ import type { BackfillStatus } from '../../src/backfill/contract';
 import { backfillWorkflowId } from '../../src/backfill/contract';
 import { catalogFile, DatasourceCatalog } from '../../src/config/datasources';
 import { projectRoot, stackSettingsFromEnv, temporalAddress } from '../../src/config/stack';
-import { instanceRecord, type MariaDbInstanceSpec, startMariaDb } from '../../src/devstack/mariadb';
+import { instanceRecord, type MariaDbInstanceSpec } from '../../src/devstack/mariadb';
 import { stopProcess } from '../../src/devstack/processes';
-import { findMariaDb } from '../../src/devstack/tools';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { createWorker } from '../../src/worker/run';
 import { installRuntime } from '../../src/worker/runtime';
+import { startBenchServer } from '../lib/instances';
+import { cpuSecondsOf } from '../lib/measure';
 
 const SCRATCH = path.join(projectRoot, '.otterflow', 'scratch', 'backfill', 'bench');
 
@@ -30,44 +31,19 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/** A private server of this bench (ports 24900–24999), wiped at every run. */
 async function startServer(name: string, port: number, serverId: number): Promise<MariaDbInstanceSpec> {
-  const tools = findMariaDb();
-  if (!tools) throw new Error('mariadbd is not installed');
-  const dir = path.join(SCRATCH, `${name}-${port}`);
-  const spec: MariaDbInstanceSpec = {
-    name: `bf-${name}`,
-    host: '127.0.0.1',
-    port,
-    serverId,
-    dir,
-    runDir: path.join(dir, 'run'),
-  };
-  const stale = instanceRecord(spec);
-  if (stale) await stopProcess(stale);
-  fs.rmSync(dir, { recursive: true, force: true });
-  const tmp = path.join(dir, 'tmp');
-  fs.mkdirSync(tmp, { recursive: true });
-  const saved = process.env.TMPDIR;
-  process.env.TMPDIR = tmp;
-  try {
-    await startMariaDb(spec, tools);
-  } finally {
-    if (saved === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = saved;
-  }
-  return spec;
+  const server = await startBenchServer(name, port, serverId, {
+    scratch: SCRATCH,
+    ports: [24900, 24999],
+    prefix: 'bf',
+  });
+  return server.spec;
 }
 
 async function stopServer(spec: MariaDbInstanceSpec | undefined): Promise<void> {
   const rec = spec && instanceRecord(spec);
   if (rec) await stopProcess(rec);
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 /** CPU used by the two servers and by this process (the in-process worker) during `run`. */
@@ -76,8 +52,8 @@ async function measureCpu<T>(
   run: () => Promise<T>,
 ): Promise<{ result: T; cpu: { source: number; target: number; node: number } }> {
   const before = {
-    source: cpuSeconds(pids.source),
-    target: cpuSeconds(pids.target),
+    source: cpuSecondsOf(pids.source),
+    target: cpuSecondsOf(pids.target),
     node: process.cpuUsage(),
   };
   const result = await run();
@@ -85,8 +61,8 @@ async function measureCpu<T>(
   return {
     result,
     cpu: {
-      source: Number((cpuSeconds(pids.source) - before.source).toFixed(2)),
-      target: Number((cpuSeconds(pids.target) - before.target).toFixed(2)),
+      source: Number((cpuSecondsOf(pids.source) - before.source).toFixed(2)),
+      target: Number((cpuSecondsOf(pids.target) - before.target).toFixed(2)),
       node: Number(((node.user + node.system) / 1e6).toFixed(2)),
     },
   };

@@ -27,14 +27,29 @@ export interface BenchServer {
  * Starts (after wiping its old data: each run starts from an empty server) one private mariadbd.
  * `port` must be in 24800–24899.
  */
-export async function startBenchServer(name: string, port: number, serverId: number): Promise<BenchServer> {
-  if (port < 24800 || port > 24899) throw new Error(`bench servers use ports 24800–24899, not ${port}`);
+export interface BenchServerOptions {
+  /** Folder for this bench's servers (default BENCH_SCRATCH). */
+  scratch?: string;
+  /** Allowed port range, inclusive (default 24800–24899). */
+  ports?: [number, number];
+  /** Prefix of the pid-record name (default `bench`). */
+  prefix?: string;
+}
+
+export async function startBenchServer(
+  name: string,
+  port: number,
+  serverId: number,
+  opts: BenchServerOptions = {},
+): Promise<BenchServer> {
+  const [lo, hi] = opts.ports ?? [24800, 24899];
+  if (port < lo || port > hi) throw new Error(`bench servers use ports ${lo}–${hi}, not ${port}`);
   const tools = findMariaDb();
   if (!tools)
     throw new Error('mariadbd is not installed (see README.md: sudo apt-get install mariadb-server)');
-  const dir = path.join(BENCH_SCRATCH, `${name}-${port}`);
+  const dir = path.join(opts.scratch ?? BENCH_SCRATCH, `${name}-${port}`);
   const spec: MariaDbInstanceSpec = {
-    name: `bench-${name}`,
+    name: `${opts.prefix ?? 'bench'}-${name}`,
     host: '127.0.0.1',
     port,
     serverId,

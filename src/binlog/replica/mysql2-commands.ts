@@ -113,6 +113,39 @@ export function runSimpleCommand(conn: Mysql2Internals, payload: Buffer): Promis
   });
 }
 
+/**
+ * A command that sends one ready packet (with 4 bytes of header room in front) and expects ONE
+ * response packet: an OK (its payload is handed back) or an ERR (rejected as mysql2's Error). Used by
+ * the applier's COM_STMT_EXECUTE writer (src/connectors/mysql/stmt-execute.ts).
+ */
+class PacketCommand extends Command {
+  constructor(
+    private readonly packet: Buffer,
+    private readonly done: (err: Error | null, payload?: Buffer) => void,
+  ) {
+    super();
+    this.onResult = (err) => done(err);
+  }
+
+  start(_packet: Mysql2Packet | undefined, connection: Mysql2Internals): unknown {
+    connection.writePacket(new Packet(0, this.packet, 0, this.packet.length));
+    return PacketCommand.prototype.response;
+  }
+
+  response(packet: Mysql2Packet): null {
+    // A copy: mysql2 reuses its read buffer once the command ends.
+    this.done(null, Buffer.from(packet.buffer.subarray(packet.offset, packet.end)));
+    return null;
+  }
+}
+
+/** Sends `packet` (header room included) and resolves with the response's payload; rejects on ERR. */
+export function runPacketCommand(conn: Mysql2Internals, packet: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    conn.addCommand(new PacketCommand(packet, (err, payload) => (err ? reject(err) : resolve(payload!))));
+  });
+}
+
 /** Receives what a dump produces. Handlers must not throw (mysql2 would treat it as fatal). */
 export interface DumpHandlers {
   /** One binlog event: header + body (+ checksum); a view into mysql2's read buffer, not a copy. */

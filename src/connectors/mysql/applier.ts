@@ -23,6 +23,7 @@ import {
   type UpsertOp,
 } from '../dialect';
 import { MysqlDialect, type MysqlDialectOptions, type MysqlTableInfo } from './dialect';
+import { executeRaw, rawExecuteSupport } from './stmt-execute';
 import { MysqlTableInfoCache } from './table-info';
 
 /**
@@ -44,9 +45,21 @@ export interface MysqlApplierOptions extends MysqlDialectOptions {
   protocol?: MysqlProtocol;
   /** Protocol `prepared`: the least recently used statement is closed beyond this many. */
   maxPreparedStatements?: number;
+  /**
+   * Protocol `prepared`: write COM_STMT_EXECUTE packets ourselves (src/connectors/mysql/stmt-execute.ts,
+   * byte-identical to mysql2's) instead of through mysql2's per-value parameter objects. Default true;
+   * false is for A/B measurements.
+   */
+  rawExecute?: boolean;
   session?: SessionOptions;
   /** Where table info comes from; defaults to a cache over the applier's own connection. */
   tableInfo?: TableInfoSource;
+}
+
+interface OpenStatement {
+  stmt: mysql.PreparedStatementInfo;
+  /** Executed through our own packet writer (see MysqlApplierOptions.rawExecute). */
+  raw: boolean;
 }
 
 /** MySQL/MariaDB errors after which retrying the whole transaction can succeed. */
@@ -94,8 +107,9 @@ export class MysqlApplier implements TargetApplier {
   private readonly protocol: MysqlProtocol;
   private sessionReady = false;
   /** Protocol `prepared`: open statements by SQL text, least recently used first. */
-  private readonly statements = new Map<string, mysql.PreparedStatementInfo>();
+  private readonly statements = new Map<string, OpenStatement>();
   private readonly maxPrepared: number;
+  private readonly rawExecute: boolean;
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -108,6 +122,7 @@ export class MysqlApplier implements TargetApplier {
     });
     this.tableInfo = options.tableInfo ?? new MysqlTableInfoCache(conn);
     this.maxPrepared = Math.max(1, options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS);
+    this.rawExecute = options.rawExecute ?? process.env.OTTERFLOW_RAW_EXECUTE !== '0';
   }
 
   /** The table info source in use: call `invalidate(table)` on it after DDL. */
@@ -358,12 +373,17 @@ export class MysqlApplier implements TargetApplier {
   /** `prepare`: the statement is one of the few fixed-size ones (protocol `prepared` runs it prepared). */
   private async run(sql: string, params: unknown[], prepare = false): Promise<[unknown, unknown]> {
     if (this.protocol === 'execute') return this.conn.execute(sql, params as never[]);
-    if (prepare && this.protocol === 'prepared') return (await this.prepared(sql)).execute(params);
+    if (prepare && this.protocol === 'prepared') {
+      const open = await this.prepared(sql);
+      // Our packet writer (same bytes as mysql2's, without an object per value) when it applies.
+      if (open.raw) return [await executeRaw(this.conn, open.stmt, params as CellValue[]), undefined];
+      return open.stmt.execute(params);
+    }
     return this.conn.query(sql, params);
   }
 
   /** The open prepared statement for this SQL text, preparing it (and closing the least recently used) if needed. */
-  private async prepared(sql: string): Promise<mysql.PreparedStatementInfo> {
+  private async prepared(sql: string): Promise<OpenStatement> {
     const open = this.statements.get(sql);
     if (open) {
       this.statements.delete(sql); // re-insert: Map order is the LRU order
@@ -371,7 +391,8 @@ export class MysqlApplier implements TargetApplier {
       return open;
     }
     const stmt = await this.conn.prepare(sql);
-    this.statements.set(sql, stmt);
+    const entry: OpenStatement = { stmt, raw: this.rawExecute && rawExecuteSupport(this.conn, stmt) };
+    this.statements.set(sql, entry);
     if (this.statements.size > this.maxPrepared) {
       const oldest = this.statements.keys().next().value as string;
       this.statements.delete(oldest);
@@ -379,12 +400,19 @@ export class MysqlApplier implements TargetApplier {
       // statement back to the next prepare of the same text.
       this.conn.unprepare(oldest);
     }
-    return stmt;
+    return entry;
   }
 
   /** Server-side prepared statements this applier holds open (protocol `prepared`). */
   get preparedStatementCount(): number {
     return this.statements.size;
+  }
+
+  /** Of those, the ones executed through our own packet writer (MysqlApplierOptions.rawExecute). */
+  get rawPreparedStatementCount(): number {
+    let n = 0;
+    for (const s of this.statements.values()) if (s.raw) n++;
+    return n;
   }
 
   private async affectedRows(s: { sql: string; params: unknown[] }, prepare = false): Promise<number> {

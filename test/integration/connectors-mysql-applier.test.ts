@@ -513,6 +513,86 @@ test('[prepared] fixed-size chunks reuse a few prepared statements; beyond maxPr
   ]);
 });
 
+test('[prepared, pipelined] a chunk that finds missing rows mid-run is undone with everything sent after it and redone: same rows and stats as one statement at a time', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  const conn = db.target;
+  const preload = Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => ![40, 41, 77].includes(id));
+  for (const name of ['piped', 'sequential']) {
+    await conn.query(`CREATE TABLE ${name} (id INT PRIMARY KEY, v VARCHAR(20))`);
+    await conn.query(`INSERT INTO ${name} VALUES ${preload.map((id) => `(${id},'old')`).join(',')}`);
+  }
+  const planFor = (target: TableRef) =>
+    plan(
+      target,
+      // 1..10 exist; 200 does not (reported)
+      [...Array.from({ length: 10 }, (_, i) => del(target, [i + 1])), del(target, [200])],
+      [
+        // updates of 11..99: 40, 41 and 77 are missing (reported, then inserted whole)
+        ...Array.from({ length: 89 }, (_, i) =>
+          up(target, [i + 11], { id: i + 11, v: `new ${i + 11}` }, { expectExisting: true }),
+        ),
+        ...Array.from({ length: 51 }, (_, i) => up(target, [i + 300], { id: i + 300, v: 'inserted' })),
+      ],
+    );
+  // Chunks of 64, 16, 8, 1 rows: the missing keys fall in the 64-row UPDATE chunk, with more
+  // UPDATE and INSERT chunks pipelined behind it.
+  const piped = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1, pipelining: true });
+  const sequential = new MysqlApplier(conn, {
+    protocol: 'prepared',
+    fixedChunkMinRows: 1,
+    pipelining: false,
+  });
+  const a = await applyInTx(conn, piped, planFor({ schema: db.name, table: 'piped' }));
+  const b = await applyInTx(conn, sequential, planFor({ schema: db.name, table: 'sequential' }));
+  assert.ok(piped.pipelinedRunCount >= 2, 'the run was drained, undone and resumed');
+  assert.equal(sequential.pipelinedRunCount, 0);
+  assert.deepEqual(a.stats, {
+    inserted: 54,
+    updated: 86,
+    deleted: 10,
+    missingOnUpdate: 3,
+    missingOnDelete: 1,
+  });
+  assert.deepEqual(a.stats, b.stats);
+  const keys = (r: typeof a) => r.missing.map((m) => `${m.op} ${m.key.id}`).sort();
+  assert.deepEqual(keys(a), ['delete 200', 'update 40', 'update 41', 'update 77']);
+  assert.deepEqual(keys(a), keys(b));
+  const pipedRows = await rows(conn, 'SELECT id, v FROM piped ORDER BY id');
+  assert.deepEqual(pipedRows, await rows(conn, 'SELECT id, v FROM sequential ORDER BY id'));
+  assert.equal(pipedRows.length, 89 + 1 + 51); // 11..99, the untouched 100, 300..350
+  assert.deepEqual(pipedRows[0], { id: 11, v: 'new 11' });
+  assert.deepEqual(
+    pipedRows.find((r) => r.id === 40),
+    { id: 40, v: 'new 40' },
+  );
+});
+
+test('[prepared, pipelined] a failing statement mid-run fails the apply; statements sent after it are undone by the rollback and the connection stays usable', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  const conn = db.target;
+  await conn.query('CREATE TABLE f (id INT PRIMARY KEY, v VARCHAR(5))');
+  const target = { schema: db.name, table: 'f' };
+  const applier = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1 });
+  // 16 + 4 + 1 rows: the 4-row chunk holds a value that does not fit.
+  const ups = Array.from({ length: 21 }, (_, i) =>
+    up(target, [i], { id: i, v: i === 17 ? 'too long' : 'ok' }),
+  );
+  await assert.rejects(applyInTx(conn, applier, plan(target, [], ups)), /Data too long/);
+  assert.ok(applier.pipelinedRunCount >= 1);
+  assert.deepEqual(await rows(conn, 'SELECT COUNT(*) n FROM f'), [{ n: '0' }]);
+  const r = await applyInTx(
+    conn,
+    applier,
+    plan(
+      target,
+      [],
+      ups.filter((u) => u.key[0] !== 17),
+    ),
+  );
+  assert.equal(r.stats.inserted, 20);
+  assert.deepEqual(await rows(conn, 'SELECT COUNT(*) n FROM f'), [{ n: '20' }]);
+});
+
 test('row-by-row apply names the failing row; skipFailures applies the rest', async (t) => {
   const db = await freshDatabases(t, 'apply');
   const conn = db.target;

@@ -63,6 +63,10 @@ function loadInternals(): { Command: CommandCtor; Packet: PacketCtor } {
 
 const { Command, Packet } = loadInternals();
 
+/** mysql2's Command and Packet classes, for other commands of ours (src/connectors/mysql/statement-pipeline.ts). */
+export const mysql2Classes = { Command, Packet };
+export type { CommandCtor, PacketCtor, Mysql2CommandBase };
+
 /** Returns the connection's internal surface, checking that the methods we rely on exist. */
 export function internalsOf(conn: Mysql2Connection): Mysql2Internals {
   const c = conn as unknown as Mysql2Internals;

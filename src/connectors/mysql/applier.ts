@@ -22,7 +22,8 @@ import {
   type TargetApplier,
   type UpsertOp,
 } from '../dialect';
-import { MysqlDialect, type MysqlDialectOptions, type MysqlTableInfo } from './dialect';
+import { type MysqlChunk, MysqlDialect, type MysqlDialectOptions, type MysqlTableInfo } from './dialect';
+import { type PipelinedOutcome, type PipelinedStatement, runPipelined } from './statement-pipeline';
 import { executeRaw, rawExecuteSupport } from './stmt-execute';
 import { MysqlTableInfoCache } from './table-info';
 
@@ -51,9 +52,32 @@ export interface MysqlApplierOptions extends MysqlDialectOptions {
    * false is for A/B measurements.
    */
   rawExecute?: boolean;
+  /**
+   * Protocol `prepared` with `rawExecute`, in a transaction: send a table's statements back to back
+   * (src/connectors/mysql/statement-pipeline.ts) instead of waiting for each answer. Default true.
+   */
+  pipelining?: boolean;
   session?: SessionOptions;
   /** Where table info comes from; defaults to a cache over the applier's own connection. */
   tableInfo?: TableInfoSource;
+}
+
+/** A chunk of the pipelined path and how its affected-rows count is read. */
+interface PipelineStep {
+  chunk: MysqlChunk<DeleteOp | UpsertOp>;
+  /** `deleteChecked`/`update`: a count short of the chunk's rows means missing target rows. */
+  role: 'delete' | 'deleteChecked' | 'update' | 'insert';
+}
+
+/** Savepoint names cycle through this many (a pipelined segment never holds two of one name). */
+const SAVEPOINT_NAMES = 64;
+
+function savepointName(step: number): string {
+  return `otterflow_s${step % SAVEPOINT_NAMES}`;
+}
+
+function statementIdOf(stmt: mysql.PreparedStatementInfo): number {
+  return (stmt as unknown as { statement: { id: number } }).statement.id;
 }
 
 interface OpenStatement {
@@ -110,6 +134,7 @@ export class MysqlApplier implements TargetApplier {
   private readonly statements = new Map<string, OpenStatement>();
   private readonly maxPrepared: number;
   private readonly rawExecute: boolean;
+  private readonly pipelining: boolean;
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -123,6 +148,7 @@ export class MysqlApplier implements TargetApplier {
     this.tableInfo = options.tableInfo ?? new MysqlTableInfoCache(conn);
     this.maxPrepared = Math.max(1, options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS);
     this.rawExecute = options.rawExecute ?? process.env.OTTERFLOW_RAW_EXECUTE !== '0';
+    this.pipelining = options.pipelining ?? process.env.OTTERFLOW_PIPELINING !== '0';
   }
 
   /** The table info source in use: call `invalidate(table)` on it after DDL. */
@@ -158,9 +184,17 @@ export class MysqlApplier implements TargetApplier {
     const stats = emptyStats();
     const missing: MissingRow[] = [];
     try {
+      // Pipelining needs our packet writer, and savepoints (a transaction) to undo a chunk that found
+      // a missing row; autocommit use keeps the one-statement-at-a-time path.
+      const pipelined =
+        this.pipelining && this.protocol === 'prepared' && this.rawExecute && (await this.inTransaction());
       for (const tp of plan.tables) {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
+        if (pipelined && info.keyKind !== 'fullRow') {
+          await this.applyTablePipelined(info, tp.deletes, tp.upserts, stats, missing);
+          continue;
+        }
         await this.applyDeletes(info, tp.deletes, stats, missing);
         await this.applyUpserts(info, tp.upserts, stats, missing);
       }
@@ -199,6 +233,151 @@ export class MysqlApplier implements TargetApplier {
       }
     }
     return { stats, missing, failures };
+  }
+
+  // ---- pipelined (keyed tables in a transaction) ----
+
+  /**
+   * Deletes, then UPDATE upserts, then INSERT upserts of one keyed table, as the sequential path
+   * does, but sent back to back (statement-pipeline.ts) instead of one round trip at a time. A chunk
+   * whose affected-rows count shows a missing row has its own savepoint in the run; the run is
+   * drained, rolled back to that savepoint (undoing the chunk and everything sent after it), the
+   * chunk redone the slow way (which keys are missing, reported), and the run resumes after it.
+   */
+  private async applyTablePipelined(
+    info: MysqlTableInfo,
+    deletes: DeleteOp[],
+    upserts: UpsertOp[],
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ): Promise<void> {
+    const steps: PipelineStep[] = [];
+    const unexpected = deletes.filter((op) => op.expectExisting === false);
+    const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
+    for (const chunk of this.dialect.deleteStatements(info, unexpected))
+      steps.push({ chunk, role: 'delete' });
+    for (const chunk of this.dialect.deleteStatements(info, expected))
+      steps.push({ chunk, role: 'deleteChecked' });
+    const updates = upserts.filter((op) => op.expectExisting);
+    const inserts = updates.length ? upserts.filter((op) => !op.expectExisting) : upserts;
+    for (const chunk of this.dialect.upsertStatements(info, updates)) steps.push({ chunk, role: 'update' });
+    for (const chunk of this.dialect.upsertStatements(info, inserts)) steps.push({ chunk, role: 'insert' });
+
+    const missingUpdates = new Set<UpsertOp>();
+    let from = 0;
+    while (from < steps.length) {
+      const segment = await this.pipelineSegment(steps, from, missing.length < MAX_MISSING_SAMPLES);
+      const run = runPipelined(this.conn, segment.statements);
+      this.pipelinedRunCount++;
+      let failure: unknown;
+      let redo = -1;
+      for (let k = from, i = 0; k < segment.end; k++) {
+        const step = steps[k]!;
+        const savepoint = segment.savepointAt.has(k);
+        if (savepoint) {
+          const sp = await run.outcomes[i++];
+          if (!sp?.ok) {
+            failure = sp ? sp.error : new Error('statement pipeline ended early');
+            break;
+          }
+        }
+        const outcome: PipelinedOutcome | undefined = await run.outcomes[i++];
+        if (!outcome?.ok) {
+          const error = outcome ? outcome.error : new Error('statement pipeline ended early');
+          failure = step.chunk.kind === 'upsert' && info.otherUniqueKeys ? explainGuard(info, error) : error;
+          break;
+        }
+        const n = step.chunk.ops.length;
+        const affected = outcome.affectedRows;
+        if (step.role === 'delete') stats.deleted += affected;
+        else if (step.role === 'deleteChecked') {
+          if (affected === n) stats.deleted += affected;
+          else if (savepoint) {
+            redo = k;
+            break;
+          } else {
+            stats.deleted += affected;
+            stats.missingOnDelete += n - affected;
+          }
+        } else if (step.role === 'update' && affected !== 2 * n) {
+          redo = k;
+          break;
+        }
+      }
+      await run.done;
+      if (failure !== undefined) throw failure;
+      if (redo < 0) {
+        from = segment.end;
+        continue;
+      }
+      // The slow way for one chunk: undo it (and what followed), find the missing keys, run it again.
+      const step = steps[redo]!;
+      await this.conn.query(`ROLLBACK TO SAVEPOINT ${savepointName(redo)}`);
+      const gone = await this.findMissing(
+        info,
+        step.chunk.ops.map((op) => op.key),
+        null,
+      );
+      if (step.role === 'deleteChecked') {
+        this.noteMissing(
+          info,
+          'delete',
+          gone.map((i) => step.chunk.ops[i]!),
+          stats,
+          missing,
+        );
+        stats.deleted += await this.affectedRows(step.chunk.statement, step.chunk.prepare);
+      } else {
+        for (const i of gone) missingUpdates.add(step.chunk.ops[i] as UpsertOp);
+        await this.runUpsert(info, step.chunk);
+      }
+      from = redo + 1;
+    }
+    if (missingUpdates.size > 0) this.noteMissing(info, 'update', [...missingUpdates], stats, missing);
+    for (const op of upserts) {
+      if (op.expectExisting && !missingUpdates.has(op)) stats.updated++;
+      else stats.inserted++;
+    }
+  }
+
+  /**
+   * The statements for steps[from…end): each chunk as a prepared execution (or text), a SAVEPOINT in
+   * front of every chunk whose count is checked. A segment ends before it would use more distinct
+   * prepared statements than stay open (one closed mid-run would fail) or reuse a savepoint name.
+   */
+  private async pipelineSegment(
+    steps: PipelineStep[],
+    from: number,
+    checkDeletes: boolean,
+  ): Promise<{ statements: PipelinedStatement[]; end: number; savepointAt: Set<number> }> {
+    const statements: PipelinedStatement[] = [];
+    const savepointAt = new Set<number>();
+    const used = new Set<string>();
+    let end = from;
+    for (; end < steps.length; end++) {
+      const { chunk, role } = steps[end]!;
+      const sql = chunk.statement.sql;
+      if (chunk.prepare && !used.has(sql) && used.size >= this.maxPrepared && end > from) break;
+      const checked = role === 'update' || (role === 'deleteChecked' && checkDeletes);
+      if (checked && savepointAt.size >= SAVEPOINT_NAMES && end > from) break;
+      if (checked) {
+        savepointAt.add(end);
+        statements.push({ sql: `SAVEPOINT ${savepointName(end)}` });
+      }
+      if (chunk.prepare) {
+        used.add(sql);
+        const open = await this.prepared(sql);
+        if (open.raw) {
+          statements.push({
+            statementId: statementIdOf(open.stmt),
+            params: chunk.statement.params as CellValue[],
+          });
+          continue;
+        }
+      }
+      statements.push({ sql, params: chunk.statement.params });
+    }
+    return { statements, end, savepointAt };
   }
 
   // ---- deletes ----
@@ -407,6 +586,9 @@ export class MysqlApplier implements TargetApplier {
   get preparedStatementCount(): number {
     return this.statements.size;
   }
+
+  /** Runs of pipelined statements sent so far (MysqlApplierOptions.pipelining). */
+  pipelinedRunCount = 0;
 
   /** Of those, the ones executed through our own packet writer (MysqlApplierOptions.rawExecute). */
   get rawPreparedStatementCount(): number {

@@ -7,15 +7,18 @@ import {
   type LoadColumnKind,
   loadFile,
   NotLoadableError,
+  readColumnTypes,
   readLoadColumns,
   rowsInColumnOrder,
 } from '../connectors/mysql/load-data';
 import type { PipelineConfig } from '../pipeline/config';
+import { compileProjection } from '../pipeline/mapping/columns';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { BatchMerger } from '../pipeline/merge';
 import { type ApplyStats, type MappedChange, type Row, type TableRef, tableKey } from '../pipeline/model';
 import { markChunkDone, readChunkRow } from './progress-store';
-import { readChunk, readSourceTable, type SourceTable } from './source-table';
+import { planRawChunk, type RawChunkPlan, readRawChunk } from './raw-chunk';
+import { type ChunkBounds, readChunk, readSourceTable, type SourceTable } from './source-table';
 
 /**
  * The copy loop of the initial load, one chunk at a time: read the chunk's rows from the source
@@ -31,10 +34,15 @@ export class ChunkCopier {
   private readonly targetColumns = new Map<string, Promise<Map<string, LoadColumnKind | undefined>>>();
   private readonly fallbacks = new Map<string, number>();
   private readonly plain = new Map<string, TableRef[] | undefined>();
+  private readonly rawPlans = new Map<string, Promise<RawChunkPlan | undefined>>();
+  private resultsCharset: Promise<string> | undefined;
   private loadEnabled = true;
+  private readonly rawEnabled: boolean;
   readonly applier: MysqlApplier;
   /** Which path the chunks took. */
-  readonly stats: CopyPathStats = { loadedChunks: 0, fallbackChunks: 0, upsertedChunks: 0 };
+  readonly stats: CopyPathStats = { loadedChunks: 0, rawChunks: 0, fallbackChunks: 0, upsertedChunks: 0 };
+  /** Why a table does not take the raw-row fast path (by source table key), for tests and logs. */
+  readonly rawRefusals = new Map<string, string>();
 
   constructor(
     private readonly source: mysql.Connection,
@@ -43,6 +51,7 @@ export class ChunkCopier {
     private readonly options: ChunkCopierOptions = {},
   ) {
     this.loadEnabled = options.useLoadData ?? true;
+    this.rawEnabled = options.rawRows ?? process.env.OTTERFLOW_BACKFILL_RAW_ROWS !== '0';
     this.applier = new MysqlApplier(target);
   }
 
@@ -79,17 +88,24 @@ export class ChunkCopier {
     if (!chunk) throw new Error(`backfill ${backfillId} has no chunk ${chunkNo}`);
     if (chunk.status === 'done') return { ...SKIPPED };
     const table = await this.sourceTable(chunk.table);
-    const rows = await readChunk(this.source, table, {
+    const bounds: ChunkBounds = {
       ...(chunk.after ? { after: chunk.after } : {}),
       ...(chunk.upTo ? { upTo: chunk.upTo } : {}),
-    });
+    };
+    const raw = this.loadEnabled && this.rawEnabled ? await this.rawPlan(table) : undefined;
+    if (raw && !raw.targets.some((t) => this.fellBackTooOften(t.target))) {
+      const done = await this.copyRaw(raw, bounds, backfillId, chunkNo, signal);
+      if (done) return done;
+    }
+    const rows = await readChunk(this.source, table, bounds);
     signal?.throwIfAborted();
     let mapped: MappedChange[] | undefined;
     const mappedRows = () => {
       mapped ??= this.map(table, rows);
       return mapped;
     };
-    const loads = this.loadEnabled ? await this.loadPlan(table, rows, mappedRows) : undefined;
+    // After a raw-row load gave up, the same rows would not load any better: straight to upserts.
+    const loads = this.loadEnabled && !raw ? await this.loadPlan(table, rows, mappedRows) : undefined;
     if (loads) {
       const loaded = await this.inChunkTransaction(backfillId, chunkNo, rows.length, signal, async () => {
         let inserted = 0;
@@ -118,6 +134,110 @@ export class ChunkCopier {
     if (!upserted) throw new Error(`backfill ${backfillId} chunk ${chunkNo}: upserts did not complete`);
     this.stats.upsertedChunks++;
     return upserted;
+  }
+
+  /**
+   * The fast path: the chunk read as raw text rows, transcoded into the load file (no JS value per
+   * field) and loaded into every target in the chunk transaction. Undefined when the load was not
+   * clean (rolled back; the caller then upserts) or the server refuses LOCAL loads.
+   */
+  private async copyRaw(
+    plan: RawChunkPlan,
+    bounds: ChunkBounds,
+    backfillId: string,
+    chunkNo: number,
+    signal: AbortSignal | undefined,
+  ): Promise<CopyResult | undefined> {
+    const chunk = await readRawChunk(this.source, plan, bounds);
+    signal?.throwIfAborted();
+    const loaded = await this.inChunkTransaction(backfillId, chunkNo, chunk.rows, signal, async () => {
+      if (chunk.rows === 0) return 0;
+      let inserted = 0;
+      for (const l of plan.targets) {
+        const out = await loadFile(this.target, l.target, l.columns, chunk.file, chunk.rows);
+        if (!out.clean) return undefined;
+        inserted += out.inserted;
+      }
+      return inserted;
+    }).catch((err: unknown) => {
+      if (!isLoadRefused(err)) throw err;
+      this.loadEnabled = false;
+      return undefined;
+    });
+    if (loaded) {
+      this.stats.loadedChunks++;
+      if (!loaded.skipped) this.stats.rawChunks++;
+      return loaded;
+    }
+    if (this.loadEnabled) {
+      for (const l of plan.targets) this.noteFallback(l.target);
+      this.stats.fallbackChunks++;
+    }
+    return undefined;
+  }
+
+  /**
+   * The raw-row plan of a source table (cached), or undefined when the table takes the value path:
+   * no mappings known, a mapping with a filter or transform, mappings that copy different columns,
+   * or a column the fast path does not carry exactly (src/backfill/raw-chunk.ts); the reason is kept
+   * in {@link rawRefusals}.
+   */
+  private rawPlan(table: SourceTable): Promise<RawChunkPlan | undefined> {
+    const key = tableKey(table.ref);
+    let p = this.rawPlans.get(key);
+    if (!p) {
+      p = this.makeRawPlan(table).then((r) => {
+        if ('reason' in r) {
+          this.rawRefusals.set(key, r.reason);
+          return undefined;
+        }
+        return r;
+      });
+      this.rawPlans.set(key, p);
+      p.catch(() => this.rawPlans.delete(key));
+    }
+    return p;
+  }
+
+  private async makeRawPlan(table: SourceTable): Promise<RawChunkPlan | { reason: string }> {
+    const mappings = this.options.mappings;
+    if (!mappings) return { reason: 'mappings not known' };
+    const routes = this.mapper.routes(table.ref.schema, table.ref.table);
+    if (routes.length === 0) return { reason: 'not mapped' };
+    let ordinals: number[] | undefined;
+    const targets: Array<{ target: TableRef; names: string[] }> = [];
+    for (const r of routes) {
+      const m = mappings[r.mapping];
+      if (!m) return { reason: `mapping ${r.mapping} missing` };
+      if (m.filter || m.transform !== undefined) return { reason: 'a mapping has a filter or a transform' };
+      let projection: ReturnType<typeof compileProjection>;
+      try {
+        projection = compileProjection(table.schema.columns, m.columns);
+      } catch (err) {
+        return { reason: (err as Error).message }; // the value path reports it
+      }
+      if (ordinals && ordinals.join() !== projection.ordinals.join())
+        return { reason: 'mappings copy different columns' };
+      ordinals = projection.ordinals;
+      targets.push({ target: r.target, names: projection.names });
+    }
+    const sourceColumns = await readColumnTypes(this.source, table.ref);
+    if (
+      sourceColumns.map((c) => c.name).join('\u0000') !==
+      table.schema.columns.map((c) => c.name).join('\u0000')
+    )
+      return { reason: 'source columns changed since the table was read' };
+    this.resultsCharset ??= this.source
+      .query<mysql.RowDataPacket[]>('SELECT @@character_set_results AS cs')
+      .then(([r]) => String(r[0]?.cs ?? 'binary').toLowerCase());
+    const resultsCharset = await this.resultsCharset;
+    const withColumns = [];
+    for (const t of targets)
+      withColumns.push({ ...t, columns: await readColumnTypes(this.target, t.target) });
+    const plan = planRawChunk(table, sourceColumns, ordinals ?? [], withColumns, resultsCharset);
+    if ('targets' in plan)
+      plan.targets.sort((a, b) => this.mapper.weightOf(a.target) - this.mapper.weightOf(b.target));
+    return plan;
   }
 
   /**
@@ -212,7 +332,7 @@ export class ChunkCopier {
       if (err instanceof NotLoadableError) return undefined;
       throw err;
     }
-    if (loads.some((l) => (this.fallbacks.get(tableKey(l.target)) ?? 0) >= MAX_FALLBACKS)) return undefined;
+    if (loads.some((l) => this.fellBackTooOften(l.target))) return undefined;
     return loads.sort((a, b) => this.mapper.weightOf(a.target) - this.mapper.weightOf(b.target));
   }
 
@@ -250,6 +370,10 @@ export class ChunkCopier {
       columns.push({ name, kind });
     }
     return columns;
+  }
+
+  private fellBackTooOften(target: TableRef): boolean {
+    return (this.fallbacks.get(tableKey(target)) ?? 0) >= MAX_FALLBACKS;
   }
 
   private noteFallback(target: TableRef): void {
@@ -295,6 +419,11 @@ export interface ChunkCopierOptions {
   mappings?: PipelineConfig['mappings'];
   /** False: upserts only (the path before LOAD DATA; benchmarks compare the two). Default true. */
   useLoadData?: boolean;
+  /**
+   * False: plain tables are read as JS values and encoded (the path before the raw-row fast path).
+   * Default true unless the environment has OTTERFLOW_BACKFILL_RAW_ROWS=0 (benchmarks compare the two).
+   */
+  rawRows?: boolean;
 }
 
 /** The server refuses LOCAL loads: MariaDB/MySQL 1148 (command not allowed), MySQL 8 3948/2068. */
@@ -307,6 +436,8 @@ function isLoadRefused(err: unknown): boolean {
 export interface CopyPathStats {
   /** Chunks written by LOAD DATA. */
   loadedChunks: number;
+  /** Of those, chunks read as raw text rows and transcoded (the fast path). */
+  rawChunks: number;
   /** Chunks whose load was rolled back (a collision, a warning) and that were upserted instead. */
   fallbackChunks: number;
   /** Chunks written by upserts, fallbacks included. */

@@ -191,9 +191,9 @@ export interface ChunkBounds {
   limit?: number;
 }
 
-/** The SELECT of one chunk, in key order. */
-export function chunkSelect(table: SourceTable, b: ChunkBounds): SqlFragment {
-  const cols = table.schema.columns.map((c) => quoteMysqlIdentifier(c.name)).join(', ');
+/** The SELECT of one chunk, in key order: every column, or the expressions of `selectList`. */
+export function chunkSelect(table: SourceTable, b: ChunkBounds, selectList?: readonly string[]): SqlFragment {
+  const cols = (selectList ?? table.schema.columns.map((c) => quoteMysqlIdentifier(c.name))).join(', ');
   const conds: string[] = [];
   const params: CellValue[] = [];
   const add = (f: SqlFragment) => {

@@ -40,15 +40,19 @@ async function backfill(
   db: { name: string; source: mysql.Connection; target: mysql.Connection },
   tables: string[],
   chunkSize: number,
-  /** 'plain': the copier knows the mappings and skips the mapper; 'mapper': every row is mapped. */
-  path: 'plain' | 'mapper' = 'plain',
+  /**
+   * 'raw': the copier knows the mappings and reads plain tables as raw text rows (the fast path);
+   * 'plain': it knows the mappings, reads JS values and skips the mapper; 'mapper': every row is mapped.
+   */
+  path: 'raw' | 'plain' | 'mapper' = 'raw',
+  mappings: unknown[] = [{ source: { schema: db.name, table: '/.*/' } }],
 ): Promise<{ copier: ChunkCopier; backfillId: string; chunks: number }> {
   const s = testStack();
   const config = parsePipelineConfig({
     name: `${db.name}_p`,
     source: 'source',
     target: 'target',
-    mappings: [{ source: { schema: db.name, table: '/.*/' } }],
+    mappings,
   });
   const reader = await openSourceReader(datasource(s.sourcePort));
   const writer = await openMysql(datasource(s.targetPort));
@@ -67,7 +71,7 @@ async function backfill(
     reader,
     writer,
     compileMapper(config),
-    path === 'plain' ? { mappings: config.mappings } : {},
+    path === 'mapper' ? {} : { mappings: config.mappings, rawRows: path === 'raw' },
   );
   await copier.prepare();
   const pending = await pendingChunkNumbers(writer, backfillId);
@@ -118,13 +122,30 @@ test('initial load through LOAD DATA: every column type and edge value arrives b
   assert.ok(viaMapper.chunks >= 5, `chunks: ${viaMapper.chunks}`);
   assert.deepEqual(viaMapper.copier.stats, {
     loadedChunks: viaMapper.chunks,
+    rawChunks: 0,
     fallbackChunks: 0,
     upsertedChunks: 0,
   });
   await assertExact(db, 'all_types');
   await db.target.query('TRUNCATE all_types');
-  const { copier, chunks } = await backfill(db, ['all_types'], 2, 'plain');
-  assert.deepEqual(copier.stats, { loadedChunks: chunks, fallbackChunks: 0, upsertedChunks: 0 });
+  const plain = await backfill(db, ['all_types'], 2, 'plain');
+  assert.deepEqual(plain.copier.stats, {
+    loadedChunks: plain.chunks,
+    rawChunks: 0,
+    fallbackChunks: 0,
+    upsertedChunks: 0,
+  });
+  await assertExact(db, 'all_types');
+  await db.target.query('TRUNCATE all_types');
+  // The fast path: raw text rows transcoded into the load file (every chunk, none fell back).
+  const { copier, chunks } = await backfill(db, ['all_types'], 2, 'raw');
+  assert.deepEqual(copier.rawRefusals, new Map());
+  assert.deepEqual(copier.stats, {
+    loadedChunks: chunks,
+    rawChunks: chunks,
+    fallbackChunks: 0,
+    upsertedChunks: 0,
+  });
   await assertExact(db, 'all_types');
 
   // Literal spot checks, so that "equal but both wrong" cannot pass: YEAR 0 (the text '0' would be
@@ -162,7 +183,7 @@ test('initial load: a chunk whose rows collide on the target falls back to upser
   await db.target.query(`INSERT INTO items VALUES (15, 'c15', -1)`);
   const { copier, chunks } = await backfill(db, ['items'], 10);
   assert.equal(chunks, 11); // ten full chunks and the open-ended last one (empty)
-  assert.deepEqual(copier.stats, { loadedChunks: 10, fallbackChunks: 1, upsertedChunks: 1 });
+  assert.deepEqual(copier.stats, { loadedChunks: 10, rawChunks: 10, fallbackChunks: 1, upsertedChunks: 1 });
   await assertExact(db, 'items');
 });
 

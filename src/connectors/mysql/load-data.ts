@@ -41,6 +41,8 @@ export type LoadColumnKind =
 export interface LoadColumn {
   name: string;
   kind: LoadColumnKind;
+  /** 'convert' only: the character set the file's bytes are in (default utf8mb4). */
+  charset?: string;
 }
 
 const NUMBER_TYPES = new Set([
@@ -92,11 +94,17 @@ export function loadColumnKind(dataType: string, charset: string | null): LoadCo
   return undefined;
 }
 
-/** The columns of a target table with their load kinds, in table order (undefined kind: not loadable). */
-export async function readLoadColumns(
-  conn: mysql.Connection,
-  ref: TableRef,
-): Promise<Array<{ name: string; kind: LoadColumnKind | undefined }>> {
+/** A column's type as information_schema.COLUMNS has it. */
+export interface ColumnTypeInfo {
+  name: string;
+  /** DATA_TYPE, lowercase. */
+  dataType: string;
+  /** CHARACTER_SET_NAME, lowercase; null for non-text columns. */
+  charset: string | null;
+}
+
+/** The columns of a table with their DATA_TYPE and character set, in table order. */
+export async function readColumnTypes(conn: mysql.Connection, ref: TableRef): Promise<ColumnTypeInfo[]> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
     `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
@@ -104,7 +112,20 @@ export async function readLoadColumns(
   );
   return rows.map((r) => ({
     name: String(r.name),
-    kind: loadColumnKind(String(r.dataType), r.charset === null ? null : String(r.charset)),
+    dataType: String(r.dataType).toLowerCase(),
+    charset: r.charset === null ? null : String(r.charset).toLowerCase(),
+  }));
+}
+
+/** The columns of a target table with their load kinds, in table order (undefined kind: not loadable). */
+export async function readLoadColumns(
+  conn: mysql.Connection,
+  ref: TableRef,
+): Promise<Array<{ name: string; kind: LoadColumnKind | undefined; charset: string | null }>> {
+  return (await readColumnTypes(conn, ref)).map((c) => ({
+    name: c.name,
+    kind: loadColumnKind(c.dataType, c.charset),
+    charset: c.charset,
   }));
 }
 
@@ -119,7 +140,7 @@ export function loadDataSql(ref: TableRef, columns: readonly LoadColumn[]): stri
       sets.push(`${col} = UNHEX(@v${i})`);
     } else if (c.kind === 'convert') {
       targets.push(`@v${i}`);
-      sets.push(`${col} = CONVERT(@v${i} USING utf8mb4)`);
+      sets.push(`${col} = CONVERT(@v${i} USING ${charsetName(c.charset ?? 'utf8mb4')})`);
     } else targets.push(col);
   });
   // The file name is never opened: the stream factory answers the server's request for it.
@@ -129,6 +150,11 @@ export function loadDataSql(ref: TableRef, columns: readonly LoadColumn[]): stri
     ` LINES TERMINATED BY '\\n' (${targets.join(', ')})`;
   if (sets.length) sql += ` SET ${sets.join(', ')}`;
   return sql;
+}
+
+function charsetName(cs: string): string {
+  if (!/^[a-z0-9_]+$/i.test(cs)) throw new Error(`not a character set name: ${cs}`);
+  return cs;
 }
 
 /** A value this path cannot write exactly (the caller uses upserts for the batch). */

@@ -4,7 +4,10 @@
  * in the same run, on two private MariaDB servers (ports 24901/24902, data under
  * .otterflow/scratch/backfill/) and the test stack's Temporal. Prints one JSON object.
  *
- *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk 10000]
+ *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk 10000] [--raw-rows off]
+ *
+ * `--raw-rows off` turns the raw-row fast path off (OTTERFLOW_BACKFILL_RAW_ROWS=0: plain tables are
+ * read as JS values and encoded), for A/B comparisons.
  */
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -82,6 +85,9 @@ async function main(): Promise<void> {
   const rows = arg('rows', 1_000_000);
   const parallelism = arg('parallelism', 4);
   const chunkSize = arg('chunk', 10_000);
+  const rawRowsAt = process.argv.indexOf('--raw-rows');
+  const rawRows = rawRowsAt < 0 || process.argv[rawRowsAt + 1] !== 'off';
+  if (!rawRows) process.env.OTTERFLOW_BACKFILL_RAW_ROWS = '0';
   const s = stackSettingsFromEnv({
     ...process.env,
     OTTERFLOW_TEMPORAL_PORT: process.env.OTTERFLOW_TEMPORAL_PORT ?? '27233',
@@ -188,6 +194,7 @@ async function main(): Promise<void> {
           chunks: result.chunksTotal,
           parallelism,
           chunkSize,
+          rawRows,
           dumpRestoreSeconds: Number(dumpSeconds.toFixed(2)),
           backfillSeconds: Number(backfillSeconds.toFixed(2)),
           speedup: Number((dumpSeconds / backfillSeconds).toFixed(2)),

@@ -65,7 +65,7 @@ const { Command, Packet } = loadInternals();
 
 /** mysql2's Command and Packet classes, for other commands of ours (src/connectors/mysql/statement-pipeline.ts). */
 export const mysql2Classes = { Command, Packet };
-export type { CommandCtor, PacketCtor, Mysql2CommandBase };
+export type { CommandCtor, Mysql2CommandBase, PacketCtor };
 
 /** Returns the connection's internal surface, checking that the methods we rely on exist. */
 export function internalsOf(conn: Mysql2Connection): Mysql2Internals {
@@ -114,39 +114,6 @@ class SimpleCommand extends Command {
 export function runSimpleCommand(conn: Mysql2Internals, payload: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     conn.addCommand(new SimpleCommand(payload, (err) => (err ? reject(err) : resolve())));
-  });
-}
-
-/**
- * A command that sends one ready packet (with 4 bytes of header room in front) and expects ONE
- * response packet: an OK (its payload is handed back) or an ERR (rejected as mysql2's Error). Used by
- * the applier's COM_STMT_EXECUTE writer (src/connectors/mysql/stmt-execute.ts).
- */
-class PacketCommand extends Command {
-  constructor(
-    private readonly packet: Buffer,
-    private readonly done: (err: Error | null, payload?: Buffer) => void,
-  ) {
-    super();
-    this.onResult = (err) => done(err);
-  }
-
-  start(_packet: Mysql2Packet | undefined, connection: Mysql2Internals): unknown {
-    connection.writePacket(new Packet(0, this.packet, 0, this.packet.length));
-    return PacketCommand.prototype.response;
-  }
-
-  response(packet: Mysql2Packet): null {
-    // A copy: mysql2 reuses its read buffer once the command ends.
-    this.done(null, Buffer.from(packet.buffer.subarray(packet.offset, packet.end)));
-    return null;
-  }
-}
-
-/** Sends `packet` (header room included) and resolves with the response's payload; rejects on ERR. */
-export function runPacketCommand(conn: Mysql2Internals, packet: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    conn.addCommand(new PacketCommand(packet, (err, payload) => (err ? reject(err) : resolve(payload!))));
   });
 }
 

@@ -23,8 +23,13 @@ import {
   type UpsertOp,
 } from '../dialect';
 import { type MysqlChunk, MysqlDialect, type MysqlDialectOptions, type MysqlTableInfo } from './dialect';
-import { type PipelinedOutcome, type PipelinedStatement, runPipelined } from './statement-pipeline';
-import { executeRaw, rawExecuteSupport } from './stmt-execute';
+import {
+  executeRaw,
+  type PipelinedOutcome,
+  type PipelinedStatement,
+  runPipelined,
+} from './statement-pipeline';
+import { rawExecuteSupport, statementIdOf } from './stmt-execute';
 import { MysqlTableInfoCache } from './table-info';
 
 /**
@@ -74,10 +79,6 @@ const SAVEPOINT_NAMES = 64;
 
 function savepointName(step: number): string {
   return `otterflow_s${step % SAVEPOINT_NAMES}`;
-}
-
-function statementIdOf(stmt: mysql.PreparedStatementInfo): number {
-  return (stmt as unknown as { statement: { id: number } }).statement.id;
 }
 
 interface OpenStatement {

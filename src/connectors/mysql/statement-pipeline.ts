@@ -6,7 +6,7 @@ import {
   mysql2Classes,
 } from '../../binlog/replica/mysql2-commands';
 import type { CellValue } from '../../binlog/types';
-import { encodeExecutePacket } from './stmt-execute';
+import { encodeExecutePacket, statementIdOf } from './stmt-execute';
 
 /**
  * Statements sent back to back on one connection, each without waiting for the answer to the one
@@ -196,4 +196,27 @@ export function runPipelined(
     outcomes.push(command.send(packet));
   }
   return { outcomes, done: command.finish() };
+}
+
+/** What an OK packet says about a statement's effect. */
+export interface ExecuteResult {
+  affectedRows: number;
+  warningCount: number;
+}
+
+/**
+ * Executes prepared `statement` with `params` through our packet writer and resolves with the OK
+ * packet's counts; rejects with the server's error (mysql2's Error with errno/code/sqlState).
+ * For statements that return no rows (INSERT, DELETE, UPDATE).
+ */
+export async function executeRaw(
+  conn: mysql.Connection,
+  statement: mysql.PreparedStatementInfo,
+  params: ReadonlyArray<CellValue>,
+): Promise<ExecuteResult> {
+  const run = runPipelined(conn, [{ statementId: statementIdOf(statement), params }]);
+  const outcome = await run.outcomes[0]!;
+  await run.done;
+  if (!outcome.ok) throw outcome.error;
+  return { affectedRows: outcome.affectedRows, warningCount: outcome.warningCount };
 }

@@ -1,5 +1,4 @@
 import type mysql from 'mysql2/promise';
-import { internalsOf, type Mysql2Internals, runPacketCommand } from '../../binlog/replica/mysql2-commands';
 import type { CellValue } from '../../binlog/types';
 
 /**
@@ -132,12 +131,6 @@ declare global {
   }
 }
 
-/** What an OK packet says about a statement's effect. */
-export interface ExecuteResult {
-  affectedRows: number;
-  warningCount: number;
-}
-
 /**
  * True when `statement` (a mysql2 prepared statement on `conn`) can be executed with
  * {@link executeRaw}: the connection has no query attributes and no parameter carries an integer
@@ -161,46 +154,14 @@ interface CoreStatement {
   parameters?: Array<{ columnType?: number }>;
 }
 
+/** The server's id of a mysql2 prepared statement (on its connection). */
+export function statementIdOf(statement: mysql.PreparedStatementInfo): number {
+  return statementOf(statement).id;
+}
+
 function statementOf(statement: mysql.PreparedStatementInfo): CoreStatement {
   const core = (statement as unknown as { statement?: CoreStatement }).statement;
   if (!core || typeof core.id !== 'number')
     throw new Error('mysql2 prepared statement without an id: its internal API changed');
   return core;
-}
-
-/**
- * Executes prepared `statement` with `params` through our packet writer and resolves with the OK
- * packet's counts; rejects with the server's error (mysql2's Error with errno/code/sqlState).
- * For statements that return no rows (INSERT, DELETE, UPDATE).
- */
-export function executeRaw(
-  conn: mysql.Connection,
-  statement: mysql.PreparedStatementInfo,
-  params: ReadonlyArray<CellValue>,
-): Promise<ExecuteResult> {
-  const internals: Mysql2Internals = internalsOf(
-    (conn as unknown as { connection: Parameters<typeof internalsOf>[0] }).connection,
-  );
-  const packet = encodeExecutePacket(statementOf(statement).id, params);
-  return runPacketCommand(internals, packet).then(parseOk);
-}
-
-/** OK packet: 0x00, affected rows, last insert id (length-encoded), status (2), warnings (2). */
-function parseOk(p: Buffer): ExecuteResult {
-  if (p[0] !== 0x00)
-    throw new Error(`expected an OK packet after COM_STMT_EXECUTE, got 0x${p[0]?.toString(16)}`);
-  let off = 1;
-  const [affectedRows, a] = readLenenc(p, off);
-  off = a;
-  const [, b] = readLenenc(p, off);
-  off = b + 2;
-  return { affectedRows, warningCount: p.readUInt16LE(off) };
-}
-
-function readLenenc(p: Buffer, off: number): [number, number] {
-  const first = p[off] as number;
-  if (first < 251) return [first, off + 1];
-  if (first === 0xfc) return [p.readUInt16LE(off + 1), off + 3];
-  if (first === 0xfd) return [p.readUIntLE(off + 1, 3), off + 4];
-  return [p.readUInt32LE(off + 1) + p.readUInt32LE(off + 5) * 0x100000000, off + 9];
 }

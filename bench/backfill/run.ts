@@ -174,6 +174,23 @@ async function main(): Promise<void> {
     );
     const result = measured.result;
     const backfillSeconds = Number(process.hrtime.bigint() - bfStart) / 1e9;
+    const bfEndMs = Date.now();
+    // Where the wall time went: planning (start → plan stored), copying (→ last chunk done), the rest.
+    const [times] = await tgt.query<mysql.RowDataPacket[]>(
+      `SELECT UNIX_TIMESTAMP(b.planned_at) AS planned, UNIX_TIMESTAMP(MIN(c.done_at)) AS first,
+              UNIX_TIMESTAMP(MAX(c.done_at)) AS last
+         FROM otterflow.backfills b JOIN otterflow.backfill_chunks c USING (backfill_id)
+        WHERE b.backfill_id = ? GROUP BY b.backfill_id`,
+      [id],
+    );
+    const t0 = bfEndMs / 1000 - backfillSeconds;
+    const phase = times[0] ?? {};
+    const phases = {
+      planSeconds: Number((Number(phase.planned) - t0).toFixed(2)),
+      firstChunkDoneSeconds: Number((Number(phase.first) - Number(phase.planned)).toFixed(2)),
+      copySeconds: Number((Number(phase.last) - Number(phase.planned)).toFixed(2)),
+      afterLastChunkSeconds: Number((bfEndMs / 1000 - Number(phase.last)).toFixed(2)),
+    };
     await connection.close();
     await native.close();
 
@@ -199,6 +216,7 @@ async function main(): Promise<void> {
           backfillSeconds: Number(backfillSeconds.toFixed(2)),
           speedup: Number((dumpSeconds / backfillSeconds).toFixed(2)),
           backfillRowsPerSecond: Math.round(result.rowsCopied / backfillSeconds),
+          phases,
           cpuSeconds: { dumpRestore: dumpCpu, backfill: measured.cpu },
           targetsIdentical: same,
           cores: (await import('node:os')).cpus().length,

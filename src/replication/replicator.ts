@@ -22,6 +22,7 @@ import {
   emptyStats,
   type KeyKind,
   type MappedChange,
+  type TableRef,
   tableKey,
 } from '../pipeline/model';
 import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
@@ -57,6 +58,7 @@ const MAX_WARNINGS = 20;
 const IDLE_CHECKPOINT_MS = 1000;
 /** While a batch commits in the background, the reading loop lets I/O run at least this often. */
 const YIELD_EVERY_MS = 1;
+const NO_CHANGES: MappedChange[] = [];
 
 /**
  * One replicate run: claim the checkpoint (a new epoch), stream the source binlog from it, map and
@@ -95,6 +97,11 @@ class ReplicationRun {
   private channel: ChannelSession | undefined;
   private readonly keyColumns = new Map<string, readonly string[]>();
   private readonly keyKinds = new Map<string, KeyKind>();
+  /**
+   * Target table objects (by identity) whose key columns are in `keyColumns`: the per-row check
+   * without building a name string. Weak: a transform may return a new TableRef per row.
+   */
+  private knownTargets = new WeakSet<TableRef>();
   private epoch = 0;
 
   /** A target transaction is open (a batch commit in flight, or slices of a huge source transaction). */
@@ -244,9 +251,18 @@ class ReplicationRun {
 
   private async handle(event: BinlogEvent, file: string | undefined, pos: number | undefined): Promise<void> {
     switch (event.kind) {
-      case 'rows':
-        for (const change of event.rows) await this.offerChange(change, file, pos); // [bidirectional]
+      case 'rows': {
+        // Most rows are taken synchronously (addChange returns undefined): no promise per row.
+        const rows = event.rows;
+        for (let i = 0; i < rows.length; i++) {
+          const change = rows[i] as RowChange;
+          const pending = this.channel
+            ? this.offerChange(change, file, pos)
+            : this.addChange(change, file, pos);
+          if (pending) await pending;
+        }
         return;
+      }
       case 'transactionPayload':
         for (const inner of event.events) await this.handle(inner, file, pos);
         return;
@@ -262,6 +278,7 @@ class ReplicationRun {
             this.keyColumns.delete(table);
             this.keyKinds.delete(table);
           }
+          if (done.invalidated.length > 0) this.knownTargets = new WeakSet();
           if (done.warning) this.warn(done.warning);
         }
         return;
@@ -277,15 +294,20 @@ class ReplicationRun {
     pos: number | undefined,
   ): Promise<void> {
     if (!this.channel) return this.addChange(change, file, pos);
-    for (const it of this.channel.gate.offer({ change, file, pos }))
-      await this.addChange(it.change, it.file, it.pos);
+    for (const it of this.channel.gate.offer({ change, file, pos })) {
+      const pending = this.addChange(it.change, it.file, it.pos);
+      if (pending) await pending;
+    }
   }
 
   /** [bidirectional] The gate's verdict at a commit: releases held changes; true when the transaction was dropped. */
   private async channelVerdict(commit: BinlogPosition): Promise<boolean> {
     if (!this.channel) return false;
     const v = this.channel.gate.endTransaction();
-    for (const it of v.release) await this.addChange(it.change, it.file, it.pos);
+    for (const it of v.release) {
+      const pending = this.addChange(it.change, it.file, it.pos);
+      if (pending) await pending;
+    }
     if (v.lateMark)
       this.warn(
         `the transaction ending at ${formatPosition(commit)} carries a channel mark after ${this.config.options.batchSize} row changes: ` +
@@ -295,19 +317,44 @@ class ReplicationRun {
     return v.dropped;
   }
 
-  private async addChange(
+  /**
+   * Takes one source row change into the batch. Hot path (once per row): everything is synchronous
+   * and it returns undefined, unless it must wait for the target (a table's key columns not yet
+   * known, a slice to apply, re-sync rows joining); then it returns the promise of the rest of the
+   * work, which the caller awaits before the next row.
+   */
+  private addChange(
+    change: RowChange,
+    file: string | undefined,
+    pos: number | undefined,
+  ): Promise<void> | undefined {
+    // Online re-sync (backfill, issue 6): at a HIGH watermark the chunk rows join the batch, in stream order.
+    const resynced = this.resync ? this.resync.onRowChange(change) : NO_CHANGES;
+    if (resynced.length > 0) return this.addResyncedThen(resynced, change, file, pos);
+    return this.addSourceChange(change, file, pos);
+  }
+
+  private async addResyncedThen(
+    resynced: MappedChange[],
     change: RowChange,
     file: string | undefined,
     pos: number | undefined,
   ): Promise<void> {
-    const table = change.table;
-    // Online re-sync (backfill, issue 6): at a HIGH watermark the chunk rows join the batch, in stream order.
-    const resynced = this.resync?.onRowChange(change) ?? [];
     for (const m of resynced) await this.ensureKeyColumns(m);
-    if (resynced.length > 0) this.merger.addAll(resynced);
+    this.merger.addAll(resynced);
+    const pending = this.addSourceChange(change, file, pos);
+    if (pending) await pending;
+  }
+
+  private addSourceChange(
+    change: RowChange,
+    file: string | undefined,
+    pos: number | undefined,
+  ): Promise<void> | undefined {
+    const table = change.table;
     if (table.schema === SYSTEM_SCHEMA) {
       this.noteHeartbeat(change);
-      return; // system tables are never replicated
+      return undefined; // system tables are never replicated
     }
     let mapped: MappedChange[];
     try {
@@ -317,25 +364,44 @@ class ReplicationRun {
         cause: err,
       });
     }
-    if (mapped.length === 0) return;
+    if (mapped.length === 0) return undefined;
+    for (let i = 0; i < mapped.length; i++) {
+      if (!this.knownTargets.has((mapped[i] as MappedChange).target)) return this.addMappedAfterKeys(mapped);
+    }
+    return this.addMapped(mapped);
+  }
+
+  private async addMappedAfterKeys(mapped: MappedChange[]): Promise<void> {
     for (const m of mapped) await this.ensureKeyColumns(m);
+    const pending = this.addMapped(mapped);
+    if (pending) await pending;
+  }
+
+  /** Mapped changes whose target key columns are known: into the merger. */
+  private addMapped(mapped: MappedChange[]): Promise<void> | undefined {
     if (this.changesInBatch === 0) this.batchOpenedAt = Date.now();
     this.merger.addAll(mapped);
     this.changesInBatch++;
     this.sourceChanges++;
     if (this.merger.size() >= this.config.options.batchSize) {
       // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
-      await this.applySlice();
+      return this.applySlice();
     }
+    return undefined;
   }
 
   private async ensureKeyColumns(m: MappedChange): Promise<void> {
+    if (this.knownTargets.has(m.target)) return;
     const key = tableKey(m.target);
-    if (this.keyColumns.has(key)) return;
+    if (this.keyColumns.has(key)) {
+      this.knownTargets.add(m.target);
+      return;
+    }
     try {
       const info = await this.applier.tables.get(m.target);
       this.keyColumns.set(key, info.keyColumns);
       this.keyKinds.set(key, info.keyKind);
+      this.knownTargets.add(m.target);
       if (info.keyKind !== 'primary') {
         this.warn(
           info.keyKind === 'unique'

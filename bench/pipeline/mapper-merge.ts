@@ -146,6 +146,7 @@ function run(pool: RowChange[], scenario: (typeof scenarios)[number]) {
   let ops = 0;
   let mapped = 0;
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   for (let i = 0; i < CHANGES; i++) {
     const out = mapper.map(pool[i % POOL] as RowChange);
     mapped += out.length;
@@ -156,7 +157,8 @@ function run(pool: RowChange[], scenario: (typeof scenarios)[number]) {
   }
   for (const t of merger.drain().tables) ops += t.deletes.length + t.upserts.length;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { seconds, mapped, ops };
+  const used = process.cpuUsage(cpu);
+  return { seconds, cpuSeconds: (used.user + used.system) / 1e6, mapped, ops };
 }
 
 function main() {
@@ -172,6 +174,8 @@ function main() {
       scenario: s.name,
       changes: CHANGES,
       seconds: Number(b.seconds.toFixed(3)),
+      // CPU of the whole process during the best round (GC threads included): steadier than wall on a busy machine
+      cpuSeconds: Number(b.cpuSeconds.toFixed(3)),
       rowsPerSecond: Math.round(CHANGES / b.seconds),
       mappedChanges: b.mapped,
       mergedOps: b.ops,

@@ -1,7 +1,7 @@
 import type { CellValue } from '../binlog/types';
 import type { ApplyPlan, KeyKind, MappedChange, MergedOp, Row, TablePlan, TableRef } from './model';
 import { tableKey } from './model';
-import { encodeKey } from './values';
+import { type MergeKey, mergeKey } from './values';
 
 /**
  * Per-key merging of a batch (otter's "merge by primary key"): whatever happened to a row inside the
@@ -51,7 +51,7 @@ interface Entry {
 interface TableState {
   target: TableRef;
   keyColumns: readonly string[];
-  entries: Map<string, Entry>;
+  entries: Map<MergeKey, Entry>;
   /** Order of first appearance in this batch (tie-break after weight). */
   seq: number;
   /** False for full-row keys: identical rows may repeat, so ops on one key are never combined. */
@@ -125,9 +125,9 @@ export class BatchMerger {
       case 'update': {
         const oldKey = keyOf(t, change.before);
         const newKey = keyOfUpdate(t, change.after, oldKey);
-        const oldId = encodeKey(oldKey);
-        const newId = newKey === oldKey ? oldId : encodeKey(newKey);
-        if (oldId === newId) {
+        const oldId = mergeKey(oldKey);
+        const newId = newKey === oldKey ? oldId : mergeKey(newKey);
+        if (sameKey(oldId, newId)) {
           this.put(t, oldKey, change.after, true, change.changedColumns, 'update', oldId, change.before);
         } else {
           // A key change is a delete of the old row and an insert of the new one; the new key's row is
@@ -152,10 +152,10 @@ export class BatchMerger {
     const newRow = change.kind === 'delete' ? undefined : change.after;
     const oldKey = oldRow && keyOf(t, oldRow);
     const newKey = newRow && keyOf(t, newRow);
-    const oldId = oldKey && encodeKey(oldKey);
-    const newId = newKey && encodeKey(newKey);
+    const oldId = oldKey && mergeKey(oldKey);
+    const newId = newKey && mergeKey(newKey);
     // An update that leaves the whole mapped row as it was changes nothing on the target.
-    if (oldId !== undefined && oldId === newId) return;
+    if (oldId !== undefined && newId !== undefined && sameKey(oldId, newId)) return;
     if ((oldId !== undefined && t.entries.has(oldId)) || (newId !== undefined && t.entries.has(newId))) {
       t = this.newState(t.target, t.keyColumns, false, t.generation + 1, t.seq);
       slot.current = t;
@@ -246,7 +246,7 @@ export class BatchMerger {
     isUpdate: boolean,
     changed: string[] | undefined,
     cause: 'insert' | 'update',
-    id: string = encodeKey(key),
+    id: MergeKey = mergeKey(key),
     before?: Row,
   ): void {
     const e = t.entries.get(id);
@@ -280,7 +280,7 @@ export class BatchMerger {
     }
   }
 
-  private remove(t: TableState, key: CellValue[], before: Row, id: string = encodeKey(key)): void {
+  private remove(t: TableState, key: CellValue[], before: Row, id: MergeKey = mergeKey(key)): void {
     const e = t.entries.get(id);
     if (!e) {
       const entry: Entry = {
@@ -341,4 +341,9 @@ function fillFrom(row: Row, base: Row): Row {
   const out = new Map(base);
   for (const [k, v] of row) out.set(k, v);
   return out;
+}
+
+/** Map identity of two merge keys (SameValueZero: NaN is itself, like its encodeKey spelling). */
+function sameKey(a: MergeKey, b: MergeKey): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }

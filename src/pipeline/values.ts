@@ -56,3 +56,31 @@ function encodeCell(v: CellValue): string {
       return `b${v.length}:${v.toString('latin1')}`;
   }
 }
+
+/**
+ * A Map key for a key tuple with the same identity as `encodeKey` (equal tuples, and only those, give
+ * SameValueZero-equal keys), without building a string for the common one-column keys: integers
+ * become numbers (bigints in the safe range included, so 5 and 5n are one key) or bigints beyond it,
+ * other numbers stay numbers, strings stay themselves, NULL is null. Buffers (and the rare strings
+ * starting with U+0000, so they cannot meet a Buffer's spelling) become tagged strings; tuples of
+ * several columns are `encodeKey` strings. A merger table holds keys of one column count only.
+ */
+export type MergeKey = string | number | bigint | null;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+export function mergeKey(values: readonly CellValue[]): MergeKey {
+  if (values.length !== 1) return encodeKey(values);
+  const v = values[0] as CellValue;
+  switch (typeof v) {
+    case 'number':
+      return Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v) : v;
+    case 'bigint':
+      return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
+    case 'string':
+      return v.length > 0 && v.charCodeAt(0) === 0 ? `\u0000s${v}` : v;
+    default:
+      if (v === null) return null;
+      return `\u0000b${v.toString('latin1')}`;
+  }
+}

@@ -33,6 +33,11 @@ export const channelMetrics = {
     help: 'Write conflicts detected on the target, by resolution (applied = source change written, skipped = target kept)',
     labelNames: ['pipeline', 'resolution'] as const,
   }),
+  skippedDdl: new client.Counter({
+    name: 'otterflow_channel_skipped_ddl_total',
+    help: 'DDL statements a channel pipeline did not apply: echo = carries this channel’s (or the suppress-sync) marker; gone = a DROP TABLE of tables the target no longer has',
+    labelNames: ['pipeline', 'reason'] as const,
+  }),
 };
 
 /** A row change plus where it was read (for error messages), held by the gate until its transaction is decided. */

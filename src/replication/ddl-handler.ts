@@ -2,9 +2,12 @@ import type mysql from 'mysql2/promise';
 import type { BinlogPosition } from '../binlog/types';
 import type { TableInfoSource } from '../connectors/dialect';
 import type { PipelineConfig } from '../pipeline/config';
-import { analyzeDdl } from '../pipeline/ddl';
+import { analyzeDdl, quoteIdent } from '../pipeline/ddl';
 import type { Mapper } from '../pipeline/mapping/mapper';
-import { tableKey } from '../pipeline/model';
+import { type TableRef, tableKey } from '../pipeline/model';
+import { logger } from '../util/logger';
+import { ddlSkipMark, withDdlMark } from './channel';
+import { channelMetrics } from './channel-session';
 import { PipelineHaltError } from './errors';
 import { formatPosition } from './positions';
 
@@ -30,6 +33,11 @@ export interface DdlOutcome {
   /** `schema.table` keys of target tables whose cached key columns are stale now. */
   invalidated: string[];
   warning?: string;
+  /**
+   * [bidirectional] Why a channel pipeline did not apply the DDL: `echo` — it carries our channel's
+   * (or the suppress-sync) marker; `gone` — a DROP TABLE of tables the target does not have.
+   */
+  skipped?: 'echo' | 'gone';
 }
 
 /** Decides what a DDL from the source does to the target, by the pipeline's `ddl` policy. */
@@ -47,8 +55,13 @@ export class DdlHandler {
     where: string,
     committed: BinlogPosition | undefined,
   ): Promise<DdlOutcome> {
-    const a = analyzeDdl(sql, schema || undefined, this.mapper);
     const none: DdlOutcome = { applied: false, invalidated: [] };
+    const channel = this.config.options.channel;
+    // [bidirectional] The opposite pipeline applied this DDL (or an application asked no channel to
+    // replicate it): skip it whatever the policy, like a marked transaction.
+    const mark = channel ? ddlSkipMark(sql, channel.id) : undefined;
+    if (mark) return this.skipped('echo', `marked by ${mark.pipeline ?? mark.channel}`, where, sql);
+    const a = analyzeDdl(sql, schema || undefined, this.mapper);
     if (a.mapped === 'none') return none;
     const names = a.tables.map(tableKey).join(', ');
     const at = `${where} (checkpoint ${formatPosition(committed)})`;
@@ -59,6 +72,15 @@ export class DdlHandler {
         at,
       );
     }
+    // [bidirectional] The server logs DROP TABLE in its own words, without our marker: the echo of a
+    // drop the opposite pipeline applied is recognised by its tables being gone here already.
+    if (
+      channel &&
+      a.kind === 'drop_table' &&
+      a.statements &&
+      (await this.allGone(a.tables, a.statements.length))
+    )
+      return this.skipped('gone', 'its tables do not exist on the target', where, sql);
     const policy = this.config.options.ddl;
     if (policy === 'stop') {
       throw new PipelineHaltError(
@@ -91,7 +113,10 @@ export class DdlHandler {
       );
     }
     const warnings: string[] = [];
-    for (const statement of a.statements ?? (a.rewritten ? [a.rewritten] : [])) {
+    for (const rewritten of a.statements ?? (a.rewritten ? [a.rewritten] : [])) {
+      // [bidirectional] Our marker travels with the DDL into the target's binlog: the opposite
+      // pipeline skips it there instead of applying it back here.
+      const statement = channel ? withDdlMark(rewritten, channel.id, this.config.name) : rewritten;
       try {
         await this.target.query(statement);
       } catch (err) {
@@ -117,5 +142,38 @@ export class DdlHandler {
       }
     }
     return { applied: true, invalidated, ...(warnings.length ? { warning: warnings.join('; ') } : {}) };
+  }
+
+  /** [bidirectional] A DDL a channel pipeline does not apply: counted and logged at debug level, no warning. */
+  private skipped(reason: 'echo' | 'gone', why: string, where: string, sql: string): DdlOutcome {
+    channelMetrics.skippedDdl.inc({ pipeline: this.config.name, reason });
+    logger.debug({ pipeline: this.config.name, at: where, reason, sql }, `channel DDL skipped: ${why}`);
+    return { applied: false, invalidated: [], skipped: reason };
+  }
+
+  /**
+   * [bidirectional] True when no target table of a DROP TABLE exists (every fan-out target of every
+   * source table). Any doubt (an error other than "no such table/database") counts as existing, so
+   * the statement runs as it would without a channel.
+   */
+  private async allGone(tables: readonly TableRef[], fanOut: number): Promise<boolean> {
+    for (const t of tables) {
+      const routes = this.mapper.routes(t.schema, t.table);
+      for (let k = 0; k < fanOut; k++) {
+        const target = routes[k]?.target;
+        if (!target || (await this.targetTableExists(target))) return false;
+      }
+    }
+    return true;
+  }
+
+  private async targetTableExists(t: TableRef): Promise<boolean> {
+    try {
+      await this.target.query(`SELECT 1 FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)} LIMIT 0`);
+      return true;
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      return errno !== 1146 && errno !== 1049;
+    }
   }
 }

@@ -73,3 +73,31 @@ export async function rowsOf(conn: mysql.Connection, db: string, table = 'items'
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * DDL statements (QUERY events other than BEGIN/COMMIT) a live server logged since `from` whose
+ * default database is `db` or that name it, in log order, as the server wrote them (SHOW BINLOG EVENTS).
+ */
+export async function loggedDdl(conn: mysql.Connection, from: BinlogPosition, db: string): Promise<string[]> {
+  const [logs] = await conn.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+  const files = logs.map((l) => String(l.Log_name)).filter((f) => f >= from.file);
+  const out: string[] = [];
+  for (const f of files) {
+    const [events] = await conn.query<mysql.RowDataPacket[]>(
+      f === from.file ? `SHOW BINLOG EVENTS IN ? FROM ${Number(from.pos)}` : 'SHOW BINLOG EVENTS IN ?',
+      [f],
+    );
+    for (const e of events) {
+      if (e.Event_type !== 'Query') continue;
+      // SHOW BINLOG EVENTS prefixes the statement with the default database and session flags.
+      const info = String(e.Info).replace(/^(?:use `[^`]*`; )?(?:set [^;]*; )*/i, (m) =>
+        m.startsWith('use') ? m.replace(/set [^;]*; /gi, '') : '',
+      );
+      if (/^(BEGIN|COMMIT|XA )/.test(info)) continue;
+      const prefix = `use \`${db}\`; `;
+      if (info.startsWith(prefix)) out.push(info.slice(prefix.length));
+      else if (info.includes(db)) out.push(info.replace(/^use `[^`]*`; /, ''));
+    }
+  }
+  return out;
+}

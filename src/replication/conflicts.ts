@@ -15,6 +15,8 @@ import {
  * channel pipeline compares, before applying an UPDATE or DELETE, the target's current row with the
  * source's BEFORE image (the first one of the key in the batch). If they differ, the row was changed
  * on the target side concurrently: a conflict, resolved by the configured policy and recorded.
+ * An INSERT (an upsert without a before image: the source had no row) whose key the target already
+ * holds, with other values, is a conflict too — the same key inserted on both sites.
  *
  * Pure logic apart from the injected {@link TargetRowReader} (connectors/mysql/marks.ts reads the
  * rows, locked, in the batch transaction: one SELECT … WHERE key IN (…) per chunk).
@@ -36,17 +38,20 @@ export interface PeerSite {
 
 export type ConflictResolution = 'applied' | 'skipped';
 
+export const CONFLICT_OPS = ['update', 'delete', 'insert'] as const;
+export type ConflictOp = (typeof CONFLICT_OPS)[number];
+
 /** One detected conflict, as stored in the target's `otterflow.conflicts` and listed by the API. */
 export interface ConflictRecord {
   pipeline: string;
   channel: string;
   /** `schema.table` on the target. */
   table: string;
-  /** What the source did: an UPDATE (or a replace) of the row, or a DELETE. */
-  op: 'update' | 'delete';
+  /** What the source did: an UPDATE (or a replace) of the row, a DELETE, or an INSERT of a key the target had. */
+  op: ConflictOp;
   key: Record<string, string>;
-  /** Column → value as text (binary as 0x…, NULL as null). */
-  sourceBefore: Record<string, string | null>;
+  /** Column → value as text (binary as 0x…, NULL as null); null for an INSERT (the source had no row). */
+  sourceBefore: Record<string, string | null> | null;
   /** The row the source wants written (null for a DELETE). */
   sourceAfter: Record<string, string | null> | null;
   /** The target row found (null: the target had no row any more). */
@@ -78,6 +83,7 @@ export interface ConflictCheckerOptions {
 }
 
 type Op = MergedOp;
+type UpsertOp = Extract<MergedOp, { kind: 'upsert' }>;
 
 /**
  * Checks a plan against the target before it is applied. Use one per replicate run of a channel
@@ -93,7 +99,8 @@ export class ConflictChecker {
     const conflicts: ConflictRecord[] = [];
     const tables: TablePlan[] = [];
     for (const tp of plan.tables) {
-      const candidates: Op[] = [...tp.deletes, ...tp.upserts].filter((op) => op.sourceBefore !== undefined);
+      // Upserts without a before image are the source's INSERTs: checked for a key the target already has.
+      const candidates: Op[] = [...tp.deletes.filter((op) => op.sourceBefore !== undefined), ...tp.upserts];
       if (candidates.length === 0) {
         tables.push(tp);
         continue;
@@ -110,9 +117,11 @@ export class ConflictChecker {
       }
       const types = columnTypesOf(info);
       const present = new Set(info.columns);
-      const columns = [
-        ...new Set([...info.keyColumns, ...candidates.flatMap((op) => [...op.sourceBefore!.keys()])]),
-      ].filter((c) => present.has(c));
+      const wanted = new Set(info.keyColumns);
+      if (this.opts.settings.column) wanted.add(this.opts.settings.column);
+      for (const op of candidates)
+        for (const c of (op.sourceBefore ?? (op as UpsertOp).row).keys()) wanted.add(c);
+      const columns = [...wanted].filter((c) => present.has(c));
       const found = new RowIndex(info.keyColumns, types);
       for (const row of await this.opts.reader.read(
         info,
@@ -214,9 +223,9 @@ export class ConflictChecker {
       pipeline: this.opts.pipeline,
       channel: this.opts.channel,
       table: tableKey(info.ref),
-      op: op.kind === 'delete' ? 'delete' : 'update',
+      op: op.kind === 'delete' ? 'delete' : op.sourceBefore ? 'update' : 'insert',
       key: describeKey(info.keyColumns, op.key),
-      sourceBefore: rowText(op.sourceBefore!),
+      sourceBefore: op.sourceBefore ? rowText(op.sourceBefore) : null,
       sourceAfter: op.kind === 'upsert' ? rowText(op.row) : null,
       targetRow: target ? targetText(target) : null,
       resolution: decided.resolution,
@@ -230,6 +239,8 @@ export class ConflictChecker {
  * True when applying `op` would overwrite a concurrent target change: the target row differs from the
  * source's before image in a compared column (FIELD mode: only the columns the source changed), or an
  * UPDATE finds the row gone. A DELETE of a row that is already gone is no conflict (both sides agree).
+ * An upsert without a before image (the source INSERTed the key) conflicts when the target already has
+ * the key with a different row; the same row inserted on both sides is no conflict.
  */
 export function conflictsWith(
   op: MergedOp,
@@ -238,7 +249,13 @@ export function conflictsWith(
   targetColumns: ReadonlySet<string>,
 ): boolean {
   const before = op.sourceBefore;
-  if (!before) return false;
+  if (!before) {
+    if (op.kind !== 'upsert' || !target) return false;
+    for (const [c, v] of op.row) {
+      if (targetColumns.has(c) && !sameCell(types[c], v, target[c])) return true;
+    }
+    return false;
+  }
   if (!target) return op.kind === 'upsert';
   const compared = op.kind === 'upsert' && op.changedColumns ? op.changedColumns : [...before.keys()];
   for (const c of compared) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { openMysql } from '../connectors/mysql/connection';
 import { listConflicts } from '../connectors/mysql/marks';
+import { CONFLICT_OPS } from '../replication/conflicts';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import type { PipelineStore } from './pipeline-store';
@@ -21,9 +22,13 @@ export const conflictSchema = z
     pipeline: z.string(),
     channel: z.string(),
     table: z.string().meta({ description: 'schema.table on the target' }),
-    op: z.enum(['update', 'delete']),
+    op: z.enum(CONFLICT_OPS).meta({
+      description: 'what the source did: update, delete, or insert of a key the target already had',
+    }),
     key: z.record(z.string(), z.string()),
-    sourceBefore: rowSchema.meta({ description: 'the source row before its change (binary as 0x…)' }),
+    sourceBefore: rowSchema
+      .nullable()
+      .meta({ description: 'the source row before its change (binary as 0x…); null for an insert' }),
     sourceAfter: rowSchema
       .nullable()
       .meta({ description: 'the row the source wanted written; null for a delete' }),

@@ -127,7 +127,7 @@ describe('sameCell', () => {
 describe('ConflictChecker', () => {
   const update = (before: Row, after: Row): MappedChange => ({ kind: 'update', target: T, before, after });
 
-  test('no conflict when the target still holds the source before image; inserts are not read', async () => {
+  test('no conflict when the target still holds the source before image or lacks an inserted key', async () => {
     const { c, reads } = checker({ policy: 'targetWins', sitePriority: 0 }, [
       tRow('1', 'a0', '2024-01-01 00:00:00'),
     ]);
@@ -138,7 +138,7 @@ describe('ConflictChecker', () => {
     const out = await c.check(plan);
     assert.deepEqual(out.conflicts, []);
     assert.equal(out.plan.tables[0]?.upserts.length, 2);
-    assert.deepEqual(reads, [[[1n]]], 'one read for the chunk, only the UPDATE key');
+    assert.deepEqual(reads, [[[1n], [9n]]], 'one read for the table: the UPDATE key and the INSERT key');
   });
 
   test('sourceWins applies, targetWins skips; the record names table, key, images and the target row', async () => {
@@ -151,7 +151,7 @@ describe('ConflictChecker', () => {
     assert.equal(rec.table, 'db.t');
     assert.equal(rec.op, 'update');
     assert.deepEqual(rec.key, { id: '1' });
-    assert.equal(rec.sourceBefore.v, 'a0');
+    assert.equal(rec.sourceBefore?.v, 'a0');
     assert.equal(rec.sourceAfter?.v, 'a1');
     assert.equal(rec.targetRow?.v, 'b1');
     assert.equal(rec.resolution, 'applied');
@@ -224,6 +224,99 @@ describe('ConflictChecker', () => {
     );
     assert.equal(upd.conflicts[0]?.targetRow, null);
     assert.equal(upd.conflicts[0]?.resolution, 'applied');
+  });
+
+  const insert = (after: Row): MappedChange => ({ kind: 'insert', target: T, after });
+
+  test('INSERT of a key the target holds with another row: an insert conflict, resolved by policy', async () => {
+    const target = [tRow('1', 'b1', '2024-01-01 00:00:05')];
+    const changes = [insert(r(1n, 'a1', '2024-01-01 00:00:09'))];
+    const src = await checker({ policy: 'sourceWins', sitePriority: 0 }, target).c.check(planOf(changes));
+    assert.equal(src.conflicts.length, 1);
+    const rec = src.conflicts[0]!;
+    assert.equal(rec.op, 'insert');
+    assert.deepEqual(rec.key, { id: '1' });
+    assert.equal(rec.sourceBefore, null, 'the source had no row');
+    assert.equal(rec.sourceAfter?.v, 'a1');
+    assert.equal(rec.targetRow?.v, 'b1');
+    assert.equal(rec.resolution, 'applied');
+    assert.equal(src.plan.tables[0]?.upserts.length, 1);
+    const tgt = await checker({ policy: 'targetWins', sitePriority: 0 }, target).c.check(planOf(changes));
+    assert.equal(tgt.conflicts[0]?.resolution, 'skipped');
+    assert.equal(tgt.plan.tables[0]?.upserts.length, 0, 'the target row stays');
+  });
+
+  test('INSERT of the same row on both sides is no conflict (values compared by type)', async () => {
+    const same = await checker({ policy: 'targetWins', sitePriority: 0 }, [
+      tRow('1', 'a1', '2024-01-01 00:00:09.000000', 1.5),
+    ]).c.check(planOf([insert(r(1n, 'a1', '2024-01-01 00:00:09', Math.fround(1.5)))]));
+    assert.deepEqual(same.conflicts, []);
+    assert.equal(same.plan.tables[0]?.upserts.length, 1);
+    // One column differing is enough, even a case change.
+    const cased = await checker({ policy: 'targetWins', sitePriority: 0 }, [
+      tRow('1', 'A1', '2024-01-01 00:00:09'),
+    ]).c.check(planOf([insert(r(1n, 'a1', '2024-01-01 00:00:09'))]));
+    assert.equal(cased.conflicts[0]?.op, 'insert');
+  });
+
+  test('INSERT-INSERT: lastWriterWins and sitePriority give opposite verdicts per direction (both sites converge)', async () => {
+    // Site A inserted (1, a, t=…05), site B (1, b, t=…09). a_to_b meets B's row, b_to_a meets A's.
+    const rowA = r(1n, 'a', '2024-01-01 00:00:05');
+    const rowB = r(1n, 'b', '2024-01-01 00:00:09');
+    const lww = { policy: 'lastWriterWins' as const, column: 'ts', sitePriority: 0 };
+    const onB = await checker(lww, [tRow('1', 'b', '2024-01-01 00:00:09')], undefined, 'a_to_b').c.check(
+      planOf([insert(rowA)]),
+    );
+    const onA = await checker(lww, [tRow('1', 'a', '2024-01-01 00:00:05')], undefined, 'b_to_a').c.check(
+      planOf([insert(rowB)]),
+    );
+    assert.equal(onB.conflicts[0]?.resolution, 'skipped');
+    assert.equal(onA.conflicts[0]?.resolution, 'applied');
+    assert.match(onB.conflicts[0]?.reason ?? '', /ts: source .*05 < target .*09/);
+    const sp = (own: number, peer: number, name: string, peerName: string, t: TargetRow, row: Row) =>
+      checker(
+        { policy: 'sitePriority', sitePriority: own },
+        [t],
+        { pipeline: peerName, sitePriority: peer },
+        name,
+      ).c.check(planOf([insert(row)]));
+    const spB = await sp(2, 1, 'a_to_b', 'b_to_a', tRow('1', 'b', 't'), rowA);
+    const spA = await sp(1, 2, 'b_to_a', 'a_to_b', tRow('1', 'a', 't'), rowB);
+    assert.equal(spB.conflicts[0]?.resolution, 'applied');
+    assert.equal(spA.conflicts[0]?.resolution, 'skipped');
+  });
+
+  test('INSERTs are checked with the same single read; a key change into a taken key is an insert conflict', async () => {
+    const { c, reads } = checker({ policy: 'targetWins', sitePriority: 0 }, [
+      tRow('2', 'b2', 't'),
+      tRow('5', 'b5', 't'),
+    ]);
+    const out = await c.check(
+      planOf([
+        insert(r(1n, 'a1', 't')),
+        insert(r(2n, 'a2', 't')),
+        insert(r(3n, 'a3', 't')),
+        { kind: 'delete', target: T, before: r(3n, 'a3', 't') }, // I+D: nothing for the target to conflict with
+        update(r(4n, 'a4', 't'), r(5n, 'a4', 't')), // the row moves to key 5, which B holds
+      ]),
+    );
+    assert.equal(reads.length, 1, 'one read for the table');
+    assert.deepEqual(
+      reads[0]?.map((k) => k[0]),
+      [4n, 1n, 2n, 5n],
+      'the delete with a before image, then the upserts (not the I+D delete)',
+    );
+    assert.deepEqual(
+      out.conflicts.map((x) => [x.op, x.key.id, x.resolution]),
+      [
+        ['insert', '2', 'skipped'],
+        ['insert', '5', 'skipped'],
+      ],
+    );
+    assert.deepEqual(
+      out.plan.tables[0]?.upserts.map((u) => u.key[0]),
+      [1n],
+    );
   });
 
   test('FIELD mode compares only the columns the source changed', async () => {

@@ -1,7 +1,13 @@
 import type mysql from 'mysql2/promise';
 import type { CellValue } from '../../binlog/types';
 import type { TargetTableInfo } from '../../pipeline/model';
-import type { ConflictRecord, PeerSite, TargetRow, TargetRowReader } from '../../replication/conflicts';
+import {
+  CONFLICT_OPS,
+  type ConflictRecord,
+  type PeerSite,
+  type TargetRow,
+  type TargetRowReader,
+} from '../../replication/conflicts';
 import { SYSTEM_SCHEMA } from './checkpoint';
 import { quoteMysqlIdentifier } from './dialect';
 
@@ -33,7 +39,11 @@ export async function ensureMarksTable(conn: mysql.Connection): Promise<void> {
   );
 }
 
-/** Creates the mark and conflict tables on a channel pipeline's target. */
+/**
+ * Creates the mark and conflict tables on a channel pipeline's target. Values are JSON text;
+ * `source_before` holds `null` (the JSON text) for an INSERT conflict: the column stays NOT NULL and
+ * `op` VARCHAR(8) fits `insert`, so tables created before INSERT conflicts existed need no migration.
+ */
 export async function ensureChannelTables(conn: mysql.Connection): Promise<void> {
   await ensureMarksTable(conn);
   await conn.query(
@@ -191,7 +201,7 @@ export async function listConflicts(
         pipeline: String(r.pipeline),
         channel: String(r.channel),
         table: String(r.table_name),
-        op: r.op === 'delete' ? 'delete' : 'update',
+        op: CONFLICT_OPS.find((o) => o === r.op) ?? 'update',
         key: JSON.parse(String(r.key_json)),
         sourceBefore: JSON.parse(String(r.source_before)),
         sourceAfter: r.source_after === null ? null : JSON.parse(String(r.source_after)),

@@ -59,8 +59,95 @@ export function readDate(buf: Buffer, offset: number): string {
   return `${four(v >>> 9)}-${two((v >>> 5) & 15)}-${two(v & 31)}`;
 }
 
-/** DATETIME2(fsp): 5 bytes big-endian packed fields plus the fraction → "YYYY-MM-DD HH:MM:SS[.f…]". */
+/** Character code of the decimal digit of `n` (0–9). */
+const D = 48;
+
+/**
+ * DATETIME2(fsp): 5 bytes big-endian packed fields plus the fraction → "YYYY-MM-DD HH:MM:SS[.f…]".
+ * Hot path (one call per DATETIME value of every row): for fsp 0 and 6 with a 4-digit year and a
+ * fraction below one second, the text is made in one piece from character codes (a flat string, no
+ * intermediate pieces); anything else takes readDatetime2Pieces, which gives the same text.
+ */
 export function readDatetime2(buf: Buffer, offset: number, fsp: number): string {
+  if (fsp !== 0 && fsp !== 6) return readDatetime2Pieces(buf, offset, fsp);
+  const hi = (buf[offset] as number) & 0x7f;
+  const lo =
+    (((buf[offset + 1] as number) << 24) |
+      ((buf[offset + 2] as number) << 16) |
+      ((buf[offset + 3] as number) << 8) |
+      (buf[offset + 4] as number)) >>>
+    0;
+  const ymdFull = hi * 0x8000 + (lo >>> 17);
+  const ym = ymdFull >>> 5;
+  const y = Math.floor(ym / 13);
+  if (y > 9999) return readDatetime2Pieces(buf, offset, fsp);
+  const mo = ym % 13;
+  const d = ymdFull & 31;
+  const h = (lo >>> 12) & 31;
+  const mi = (lo >>> 6) & 63;
+  const s = lo & 63;
+  const y2 = y % 100;
+  const y1 = (y - y2) / 100;
+  if (fsp === 0) {
+    return String.fromCharCode(
+      D + ((y1 / 10) | 0),
+      D + (y1 % 10),
+      D + ((y2 / 10) | 0),
+      D + (y2 % 10),
+      45,
+      D + ((mo / 10) | 0),
+      D + (mo % 10),
+      45,
+      D + ((d / 10) | 0),
+      D + (d % 10),
+      32,
+      D + ((h / 10) | 0),
+      D + (h % 10),
+      58,
+      D + ((mi / 10) | 0),
+      D + (mi % 10),
+      58,
+      D + ((s / 10) | 0),
+      D + (s % 10),
+    );
+  }
+  const us =
+    ((buf[offset + 5] as number) << 16) | ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number);
+  if (us > 999999) return readDatetime2Pieces(buf, offset, fsp);
+  const u3 = us % 1000;
+  const u1 = (us - u3) / 1000;
+  return String.fromCharCode(
+    D + ((y1 / 10) | 0),
+    D + (y1 % 10),
+    D + ((y2 / 10) | 0),
+    D + (y2 % 10),
+    45,
+    D + ((mo / 10) | 0),
+    D + (mo % 10),
+    45,
+    D + ((d / 10) | 0),
+    D + (d % 10),
+    32,
+    D + ((h / 10) | 0),
+    D + (h % 10),
+    58,
+    D + ((mi / 10) | 0),
+    D + (mi % 10),
+    58,
+    D + ((s / 10) | 0),
+    D + (s % 10),
+    46,
+    D + ((u1 / 100) | 0),
+    D + (((u1 / 10) | 0) % 10),
+    D + (u1 % 10),
+    D + ((u3 / 100) | 0),
+    D + (((u3 / 10) | 0) % 10),
+    D + (u3 % 10),
+  );
+}
+
+/** DATETIME2 text built piece by piece: every precision and out-of-range value (see readDatetime2). */
+export function readDatetime2Pieces(buf: Buffer, offset: number, fsp: number): string {
   // 40 bits: sign (1, always set), year*13+month (17), day (5), hour (5), minute (6), second (6).
   const hi = (buf[offset] as number) & 0x7f;
   const lo = buf.readUInt32BE(offset + 1);

@@ -42,12 +42,23 @@ interface Mysql2CommandBase {
 type CommandCtor = new () => Mysql2CommandBase;
 type PacketCtor = new (sequenceId: number, buffer: Buffer, start: number, end: number) => unknown;
 
+/**
+ * A module of mysql2's lib/ folder (e.g. `packets/index.js`), for our commands. mysql2's package
+ * "exports" hides lib/, so the file is resolved next to its entry point.
+ */
+export function requireMysql2Internal<T>(relativePath: string): T {
+  return require(path.join(path.dirname(require.resolve('mysql2')), 'lib', relativePath)) as T;
+}
+
+/** The installed mysql2 version (for errors about changed internals). */
+export function mysql2Version(): string {
+  return (require('mysql2/package.json') as { version: string }).version;
+}
+
 function loadInternals(): { Command: CommandCtor; Packet: PacketCtor } {
-  // mysql2's package "exports" hides lib/, so resolve the files next to its entry point.
-  const root = path.dirname(require.resolve('mysql2'));
-  const version = (require('mysql2/package.json') as { version: string }).version;
-  const Command = require(path.join(root, 'lib', 'commands', 'command.js')) as CommandCtor;
-  const Packet = require(path.join(root, 'lib', 'packets', 'packet.js')) as PacketCtor;
+  const version = mysql2Version();
+  const Command = requireMysql2Internal<CommandCtor>('commands/command.js');
+  const Packet = requireMysql2Internal<PacketCtor>('packets/packet.js');
   if (
     typeof Command !== 'function' ||
     typeof Packet !== 'function' ||
@@ -63,7 +74,7 @@ function loadInternals(): { Command: CommandCtor; Packet: PacketCtor } {
 
 const { Command, Packet } = loadInternals();
 
-/** mysql2's Command and Packet classes, for other commands of ours (src/connectors/mysql/statement-pipeline.ts). */
+/** mysql2's Command and Packet classes, for other commands of ours (src/connectors/mysql/: statement-pipeline.ts, raw-text-query.ts). */
 export const mysql2Classes = { Command, Packet };
 export type { CommandCtor, Mysql2CommandBase, PacketCtor };
 

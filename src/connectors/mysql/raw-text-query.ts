@@ -10,19 +10,17 @@
  * mysql2's error. Uses mysql2 internals (Command, Packets.Query): written for the mysql2 version
  * pinned in package.json (MYSQL2_HOOK_VERSION); test/integration/backfill-raw-rows.test.ts runs it.
  */
-import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import {
   internalsOf,
   MYSQL2_HOOK_VERSION,
   type Mysql2Internals,
   type Mysql2Packet,
+  mysql2Classes,
+  mysql2Version,
+  requireMysql2Internal,
 } from '../../binlog/replica/mysql2-commands';
 
-interface CommandBase {
-  onResult?: (err: Error | null) => void;
-}
-type CommandCtor = new () => CommandBase;
 interface QueryPacketCtor {
   new (
     sql: string,
@@ -34,22 +32,18 @@ interface QueryPacketCtor {
   };
 }
 
-function loadInternals(): { Command: CommandCtor; QueryPacket: QueryPacketCtor } {
-  // mysql2's package "exports" hides lib/, so resolve the files next to its entry point.
-  const root = path.dirname(require.resolve('mysql2'));
-  const Command = require(path.join(root, 'lib', 'commands', 'command.js')) as CommandCtor;
-  const packets = require(path.join(root, 'lib', 'packets', 'index.js')) as { Query?: QueryPacketCtor };
-  if (typeof Command !== 'function' || typeof packets.Query !== 'function') {
-    const version = (require('mysql2/package.json') as { version: string }).version;
+function loadQueryPacket(): QueryPacketCtor {
+  const packets = requireMysql2Internal<{ Query?: QueryPacketCtor }>('packets/index.js');
+  if (typeof packets.Query !== 'function')
     throw new Error(
-      `mysql2 ${version}: its internal Command/Packets.Query changed; the raw row reader was written for ` +
+      `mysql2 ${mysql2Version()}: its internal Packets.Query changed; the raw row reader was written for ` +
         `mysql2 ${MYSQL2_HOOK_VERSION} (see src/connectors/mysql/raw-text-query.ts)`,
     );
-  }
-  return { Command, QueryPacket: packets.Query };
+  return packets.Query;
 }
 
-const { Command, QueryPacket } = loadInternals();
+const { Command } = mysql2Classes;
+const QueryPacket = loadQueryPacket();
 
 const CLIENT_DEPRECATE_EOF = 1 << 24;
 const SERVER_MORE_RESULTS_EXISTS = 8;

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { chunksFromBoundaries, findBoundaries } from '../backfill/chunk-plan';
+import { chunksFromBoundaries, findBoundaries, integerRangeBoundaries } from '../backfill/chunk-plan';
 import type {
   CopyChunksInput,
   CopyChunksResult,
@@ -75,9 +75,11 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
         if (!mapper.isMapped(ref.schema, ref.table)) continue;
         const table = await readSourceTable(sconn, ref);
         estimatedRows += table.estimatedRows;
-        const boundaries = await findBoundaries(sconn, table, input.chunkSize, () =>
-          ctx.heartbeat({ table: tableKey(ref) }),
-        );
+        const boundaries =
+          (await integerRangeBoundaries(sconn, table, input.chunkSize)) ??
+          (await findBoundaries(sconn, table, input.chunkSize, () =>
+            ctx.heartbeat({ table: tableKey(ref) }),
+          ));
         plan.push({ table: ref, chunks: chunksFromBoundaries(boundaries) });
       }
       const stored = await storePlan(

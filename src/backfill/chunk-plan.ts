@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise';
-import type { CellValue } from '../binlog/types';
+import { type CellValue, ColumnType } from '../binlog/types';
 import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import { keyCompare, orderByKey } from './keys';
 import type { SourceTable } from './source-table';
@@ -28,6 +28,70 @@ export function chunksFromBoundaries(boundaries: readonly CellValue[][]): Planne
   }
   chunks.push(after ? { after } : {});
   return chunks;
+}
+
+const INTEGER_TYPES = new Set<number>([
+  ColumnType.TINY,
+  ColumnType.SHORT,
+  ColumnType.INT24,
+  ColumnType.LONG,
+  ColumnType.LONGLONG,
+]);
+
+/**
+ * Boundaries by arithmetic, without walking the index, for a table whose key is ONE integer column
+ * with values dense enough: MIN and MAX (two index dives), then every `chunkSize`-th value of the
+ * range. Walking the index reads every key once (OFFSET n-1 per chunk) — for a million-row table
+ * about half a second before the first chunk can start. Undefined when the key is not a single
+ * integer or the range is more than about twice the estimated row count (sparse keys would give many
+ * near-empty chunks): the caller then walks the index. Chunk sizes vary with gaps in the keys, which
+ * changes only how evenly the work spreads, never which rows are copied.
+ */
+export async function integerRangeBoundaries(
+  conn: mysql.Connection,
+  table: SourceTable,
+  chunkSize: number,
+): Promise<CellValue[][] | undefined> {
+  if (table.keyColumns.length !== 1) return undefined;
+  const column = table.schema.columns[table.keyOrdinals[0] ?? -1];
+  if (!column || !INTEGER_TYPES.has(column.type)) return undefined;
+  const k = quoteMysqlIdentifier(table.keyColumns[0] as string);
+  const from = `${quoteMysqlIdentifier(table.ref.schema)}.${quoteMysqlIdentifier(table.ref.table)}`;
+  // As text: BIGINT UNSIGNED beyond 2^63 and any driver setting come back exact.
+  const [rows] = await conn.query<mysql.RowDataPacket[]>({
+    sql: `SELECT CAST(MIN(${k}) AS CHAR) AS lo, CAST(MAX(${k}) AS CHAR) AS hi FROM ${from}`,
+  });
+  const lo = rows[0]?.lo;
+  const hi = rows[0]?.hi;
+  if (lo === null || hi === null || lo === undefined || hi === undefined) return []; // empty: one open chunk
+  return rangeBoundaries(
+    BigInt(String(lo)),
+    BigInt(String(hi)),
+    table.estimatedRows,
+    chunkSize,
+    column.type === ColumnType.LONGLONG,
+  );
+}
+
+/**
+ * The boundaries lo+size-1, lo+2·size-1, … up to hi (pure; like the index walk, a boundary may be the
+ * last key, leaving the open-ended last chunk empty until rows arrive); undefined when [lo, hi] is
+ * sparse compared with `estimatedRows`. `asBigint`: boundaries as bigint (BIGINT columns, as the
+ * source reader returns them), else as numbers.
+ */
+export function rangeBoundaries(
+  lo: bigint,
+  hi: bigint,
+  estimatedRows: number,
+  chunkSize: number,
+  asBigint: boolean,
+): CellValue[][] | undefined {
+  const size = BigInt(Math.max(1, Math.floor(chunkSize)));
+  const span = hi - lo + 1n;
+  if (span > 2n * BigInt(Math.max(1, Math.floor(estimatedRows))) + size) return undefined;
+  const out: CellValue[][] = [];
+  for (let b = lo + size - 1n; b <= hi; b += size) out.push([asBigint ? b : Number(b)]);
+  return out;
 }
 
 /**

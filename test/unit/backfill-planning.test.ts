@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chunksFromBoundaries } from '../../src/backfill/chunk-plan';
+import { chunksFromBoundaries, rangeBoundaries } from '../../src/backfill/chunk-plan';
 import { keyCompare, keyIn, parseKey, stringifyKey } from '../../src/backfill/keys';
 import { chunkSelect, type SourceTable } from '../../src/backfill/source-table';
 import { RateLimit } from '../../src/backfill/throttle';
@@ -95,4 +95,26 @@ test('WHERE screen: one expression only — no statements, comments, subqueries,
   assert.match(screenWhere('id IN (SELECT id FROM other)') ?? '', /subquery/);
   assert.match(screenWhere('sleep(10) = 0') ?? '', /waits/);
   assert.match(screenWhere('   ') ?? '', /empty/);
+});
+
+test('integer key ranges: every size-th value up to the maximum; sparse ranges are left to the index walk', () => {
+  assert.deepEqual(rangeBoundaries(1n, 10n, 10, 3, false), [[3], [6], [9]]);
+  assert.deepEqual(chunksFromBoundaries(rangeBoundaries(1n, 10n, 10, 3, false)!), [
+    { upTo: [3] },
+    { after: [3], upTo: [6] },
+    { after: [6], upTo: [9] },
+    { after: [9] },
+  ]);
+  // as with the index walk, the last key can be a boundary (the open-ended chunk after it starts empty)
+  assert.deepEqual(rangeBoundaries(1n, 9n, 9, 3, false), [[3], [6], [9]]);
+  assert.deepEqual(rangeBoundaries(5n, 5n, 1, 1000, false), []);
+  assert.deepEqual(rangeBoundaries(-10n, 9n, 20, 10, false), [[-1], [9]]);
+  // BIGINT UNSIGNED at the top of its range stays exact as bigint
+  const top = 18446744073709551615n;
+  assert.deepEqual(rangeBoundaries(top - 5n, top, 6, 2, true), [[top - 4n], [top - 2n], [top]]);
+  // sparse: 1..1,000,000 holding ~1000 rows
+  assert.equal(rangeBoundaries(1n, 1_000_000n, 1000, 100, false), undefined);
+  // an estimate of 0 rows (fresh statistics) only allows a range within one chunk
+  assert.equal(rangeBoundaries(1n, 5000n, 0, 1000, false), undefined);
+  assert.deepEqual(rangeBoundaries(1n, 999n, 0, 1000, false), []);
 });

@@ -192,4 +192,5 @@ function run(shape: Shape, rows: number): Record<string, unknown> {
 const rows = Number(process.argv[2] ?? 2_000_000);
 // An optional third argument picks the shapes whose name contains it.
 const only = process.argv[3];
-for (const shape of shapes) if (!only || shape.name.includes(only)) console.log(JSON.stringify(run(shape, rows)));
+for (const shape of shapes)
+  if (!only || shape.name.includes(only)) console.log(JSON.stringify(run(shape, rows)));

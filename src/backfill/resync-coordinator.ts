@@ -274,7 +274,8 @@ export class ResyncCoordinator {
   private handOver(chunk: Chunk): MappedChange[] {
     const out: MappedChange[] = [];
     for (const after of chunk.rows.values()) {
-      for (const m of this.opts.mapper.map({ kind: 'insert', table: chunk.table.schema, after })) out.push(m);
+      for (const m of this.opts.mapper.map({ kind: 'insert', table: chunk.table.schema, after }))
+        out.push(m.kind === 'insert' ? { ...m, resync: true } : m);
     }
     this.handed = {
       requestId: chunk.request.requestId,

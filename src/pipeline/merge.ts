@@ -46,6 +46,8 @@ interface Entry {
   sourceHadRow: boolean;
   /** [bidirectional] The first before image of the key in this batch (only with keepFirstBefore). */
   firstBefore?: Row;
+  /** The key's first change in the batch was a re-sync copy (carried to the op as `fromResync`). */
+  resync?: true;
 }
 
 interface TableState {
@@ -117,7 +119,17 @@ export class BatchMerger {
     const t = slot.current;
     switch (change.kind) {
       case 'insert':
-        this.put(t, keyOf(t, change.after), change.after, false, undefined, 'insert');
+        this.put(
+          t,
+          keyOf(t, change.after),
+          change.after,
+          false,
+          undefined,
+          'insert',
+          undefined,
+          undefined,
+          change.resync,
+        );
         return;
       case 'delete':
         this.remove(t, keyOf(t, change.before), change.before);
@@ -195,6 +207,7 @@ export class BatchMerger {
           };
           if (e.changed) op.changedColumns = [...e.row.keys()].filter((c) => e.changed?.has(c));
           if (e.firstBefore) op.sourceBefore = e.firstBefore; // [bidirectional]
+          if (e.resync) op.fromResync = true;
           plan.upserts.push(op);
         }
       }
@@ -248,6 +261,7 @@ export class BatchMerger {
     cause: 'insert' | 'update',
     id: MergeKey = mergeKey(key),
     before?: Row,
+    resync?: true,
   ): void {
     const e = t.entries.get(id);
     if (!e) {
@@ -260,6 +274,7 @@ export class BatchMerger {
         sourceHadRow: isUpdate,
       };
       if (this.keepFirstBefore && isUpdate && before) entry.firstBefore = before; // [bidirectional]
+      if (resync) entry.resync = true;
       t.entries.set(id, entry);
       this.ops++;
       return;

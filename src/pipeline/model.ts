@@ -21,7 +21,16 @@ export function tableKey(t: TableRef): string {
 
 /** One source row change after mapping, addressed to one target table. */
 export type MappedChange =
-  | { kind: 'insert'; target: TableRef; after: Row }
+  | {
+      kind: 'insert';
+      target: TableRef;
+      after: Row;
+      /**
+       * A re-sync copy of the source's current row (backfill), not a source INSERT: the target may hold
+       * any older version of it, which is what the copy repairs — never a write conflict.
+       */
+      resync?: true;
+    }
   | {
       kind: 'update';
       target: TableRef;
@@ -73,6 +82,8 @@ export type MergedOp =
        * (channel pipelines compare it with the target row to detect write conflicts).
        */
       sourceBefore?: Row;
+      /** [bidirectional] The key's first change in the batch was a re-sync copy (MappedChange `resync`). */
+      fromResync?: true;
     }
   | {
       kind: 'delete';

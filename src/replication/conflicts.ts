@@ -100,7 +100,11 @@ export class ConflictChecker {
     const tables: TablePlan[] = [];
     for (const tp of plan.tables) {
       // Upserts without a before image are the source's INSERTs: checked for a key the target already has.
-      const candidates: Op[] = [...tp.deletes.filter((op) => op.sourceBefore !== undefined), ...tp.upserts];
+      // Re-sync copies are not: repairing whatever the target holds is their purpose.
+      const candidates: Op[] = [
+        ...tp.deletes.filter((op) => op.sourceBefore !== undefined),
+        ...tp.upserts.filter((op) => op.sourceBefore !== undefined || !op.fromResync),
+      ];
       if (candidates.length === 0) {
         tables.push(tp);
         continue;

@@ -228,6 +228,31 @@ describe('ConflictChecker', () => {
 
   const insert = (after: Row): MappedChange => ({ kind: 'insert', target: T, after });
 
+  test('a re-sync copy of a row is never an insert conflict, also when later changes of the batch merge into it', async () => {
+    const target = [tRow('1', 'stale', '2024-01-01 00:00:05'), tRow('2', 'stale', '2024-01-01 00:00:05')];
+    const resynced: MappedChange = { kind: 'insert', target: T, after: r(1n, 'copy', 't'), resync: true };
+    const thenUpdated: MappedChange[] = [
+      { kind: 'insert', target: T, after: r(2n, 'copy', 't'), resync: true },
+      { kind: 'update', target: T, before: r(2n, 'copy', 't'), after: r(2n, 'newer', 't') },
+    ];
+    const plan = planOf([resynced, ...thenUpdated]);
+    assert.deepEqual(
+      plan.tables[0]?.upserts.map((op) => [op.key[0], op.fromResync]),
+      [
+        [1n, true],
+        [2n, true],
+      ],
+    );
+    const out = await checker({ policy: 'targetWins', sitePriority: 0 }, target).c.check(plan);
+    assert.deepEqual(out.conflicts, []);
+    assert.equal(out.plan.tables[0]?.upserts.length, 2, 'both copies are written');
+    // the same row as a source INSERT is a conflict (and skipped under targetWins)
+    const asInsert = await checker({ policy: 'targetWins', sitePriority: 0 }, target).c.check(
+      planOf([{ kind: 'insert', target: T, after: r(1n, 'copy', 't') }]),
+    );
+    assert.equal(asInsert.conflicts[0]?.resolution, 'skipped');
+  });
+
   test('INSERT of a key the target holds with another row: an insert conflict, resolved by policy', async () => {
     const target = [tRow('1', 'b1', '2024-01-01 00:00:05')];
     const changes = [insert(r(1n, 'a1', '2024-01-01 00:00:09'))];

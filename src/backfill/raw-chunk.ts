@@ -1,4 +1,11 @@
 import type mysql from 'mysql2/promise';
+import {
+  BINARY_TYPE_NAMES as BINARY_TYPES,
+  GEOMETRY_TYPE_NAME_SET as GEOMETRY_TYPES,
+  INTEGER_TYPE_NAMES as INTEGER_TYPES,
+  TEMPORAL_TYPE_NAMES as TEMPORAL_TYPES,
+  TEXT_TYPE_NAMES as TEXT_TYPES,
+} from '../binlog/data-type-names';
 import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import type { ColumnTypeInfo, LoadColumn } from '../connectors/mysql/load-data';
 import { rawTextQuery } from '../connectors/mysql/raw-text-query';
@@ -40,21 +47,6 @@ type Wire =
   | { kind: 'text'; charset: string }
   | { kind: 'ascii' };
 
-const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
-const TEMPORAL_TYPES = new Set(['date', 'datetime', 'timestamp', 'time']);
-const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
-const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
-const GEOMETRY_TYPES = new Set([
-  'geometry',
-  'point',
-  'linestring',
-  'polygon',
-  'multipoint',
-  'multilinestring',
-  'multipolygon',
-  'geometrycollection',
-  'geomcollection',
-]);
 const UTF8 = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
 
 /** The SELECT expression and wire form of a source column, or undefined for a type the fast path does not take. */

@@ -1,4 +1,5 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import { GEOMETRY_TYPE_NAMES } from './data-type-names';
 import type { BinlogDecoder } from './decoder';
 import { BinlogDecodeError } from './errors';
 import type { BinlogEvent } from './events';
@@ -74,17 +75,7 @@ const COMPATIBLE: Record<number, readonly string[]> = {
     'json',
   ],
   [ColumnType.JSON]: ['json'],
-  [ColumnType.GEOMETRY]: [
-    'geometry',
-    'point',
-    'linestring',
-    'polygon',
-    'multipoint',
-    'multilinestring',
-    'multipolygon',
-    'geometrycollection',
-    'geomcollection',
-  ],
+  [ColumnType.GEOMETRY]: [...GEOMETRY_TYPE_NAMES],
 };
 
 /** Parses the quoted labels of `enum('a','it''s')` / `set(...)` from COLUMN_TYPE. */

@@ -88,63 +88,41 @@ export function readDatetime2(buf: Buffer, offset: number, fsp: number): string 
   const s = lo & 63;
   const y2 = y % 100;
   const y1 = (y - y2) / 100;
-  if (fsp === 0) {
-    return String.fromCharCode(
-      D + ((y1 / 10) | 0),
-      D + (y1 % 10),
-      D + ((y2 / 10) | 0),
-      D + (y2 % 10),
-      45,
-      D + ((mo / 10) | 0),
-      D + (mo % 10),
-      45,
-      D + ((d / 10) | 0),
-      D + (d % 10),
-      32,
-      D + ((h / 10) | 0),
-      D + (h % 10),
-      58,
-      D + ((mi / 10) | 0),
-      D + (mi % 10),
-      58,
-      D + ((s / 10) | 0),
-      D + (s % 10),
-    );
+  // Character codes of "YYYY-MM-DD HH:MM:SS", then ".ffffff" for fsp 6, in a reused array.
+  const c = fsp === 0 ? CODES_0 : CODES_6;
+  c[0] = D + ((y1 / 10) | 0);
+  c[1] = D + (y1 % 10);
+  c[2] = D + ((y2 / 10) | 0);
+  c[3] = D + (y2 % 10);
+  c[5] = D + ((mo / 10) | 0);
+  c[6] = D + (mo % 10);
+  c[8] = D + ((d / 10) | 0);
+  c[9] = D + (d % 10);
+  c[11] = D + ((h / 10) | 0);
+  c[12] = D + (h % 10);
+  c[14] = D + ((mi / 10) | 0);
+  c[15] = D + (mi % 10);
+  c[17] = D + ((s / 10) | 0);
+  c[18] = D + (s % 10);
+  if (fsp === 6) {
+    const us =
+      ((buf[offset + 5] as number) << 16) | ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number);
+    if (us > 999999) return readDatetime2Pieces(buf, offset, fsp);
+    const u3 = us % 1000;
+    const u1 = (us - u3) / 1000;
+    c[20] = D + ((u1 / 100) | 0);
+    c[21] = D + (((u1 / 10) | 0) % 10);
+    c[22] = D + (u1 % 10);
+    c[23] = D + ((u3 / 100) | 0);
+    c[24] = D + (((u3 / 10) | 0) % 10);
+    c[25] = D + (u3 % 10);
   }
-  const us =
-    ((buf[offset + 5] as number) << 16) | ((buf[offset + 6] as number) << 8) | (buf[offset + 7] as number);
-  if (us > 999999) return readDatetime2Pieces(buf, offset, fsp);
-  const u3 = us % 1000;
-  const u1 = (us - u3) / 1000;
-  return String.fromCharCode(
-    D + ((y1 / 10) | 0),
-    D + (y1 % 10),
-    D + ((y2 / 10) | 0),
-    D + (y2 % 10),
-    45,
-    D + ((mo / 10) | 0),
-    D + (mo % 10),
-    45,
-    D + ((d / 10) | 0),
-    D + (d % 10),
-    32,
-    D + ((h / 10) | 0),
-    D + (h % 10),
-    58,
-    D + ((mi / 10) | 0),
-    D + (mi % 10),
-    58,
-    D + ((s / 10) | 0),
-    D + (s % 10),
-    46,
-    D + ((u1 / 100) | 0),
-    D + (((u1 / 10) | 0) % 10),
-    D + (u1 % 10),
-    D + ((u3 / 100) | 0),
-    D + (((u3 / 10) | 0) % 10),
-    D + (u3 % 10),
-  );
+  return String.fromCharCode.apply(null, c);
 }
+
+/** The separators are fixed; readDatetime2 fills in the digits. */
+const CODES_0: number[] = [0, 0, 0, 0, 45, 0, 0, 45, 0, 0, 32, 0, 0, 58, 0, 0, 58, 0, 0];
+const CODES_6: number[] = [...CODES_0, 46, 0, 0, 0, 0, 0, 0];
 
 /** DATETIME2 text built piece by piece: every precision and out-of-range value (see readDatetime2). */
 export function readDatetime2Pieces(buf: Buffer, offset: number, fsp: number): string {

@@ -1,5 +1,12 @@
 import { Readable } from 'node:stream';
 import type mysql from 'mysql2/promise';
+import {
+  BINARY_TYPE_NAMES as BINARY_TYPES,
+  GEOMETRY_TYPE_NAME_SET as GEOMETRY_TYPES,
+  NUMBER_TYPE_NAMES as NUMBER_TYPES,
+  TEMPORAL_TYPE_NAMES as TEMPORAL_TYPES,
+  TEXT_TYPE_NAMES as TEXT_TYPES,
+} from '../../binlog/data-type-names';
 import type { CellValue } from '../../binlog/types';
 import type { Row, TableRef } from '../../pipeline/model';
 import { quoteMysqlIdentifier } from './dialect';
@@ -44,34 +51,6 @@ export interface LoadColumn {
   /** 'convert' only: the character set the file's bytes are in (default utf8mb4). */
   charset?: string;
 }
-
-const NUMBER_TYPES = new Set([
-  'tinyint',
-  'smallint',
-  'mediumint',
-  'int',
-  'integer',
-  'bigint',
-  'float',
-  'double',
-  'real',
-  'decimal',
-  'numeric',
-]);
-const TEMPORAL_TYPES = new Set(['date', 'datetime', 'timestamp', 'time']);
-const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
-const GEOMETRY_TYPES = new Set([
-  'geometry',
-  'point',
-  'linestring',
-  'polygon',
-  'multipoint',
-  'multilinestring',
-  'multipolygon',
-  'geometrycollection',
-  'geomcollection',
-]);
-const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
 
 /**
  * The load kind of a column from information_schema.COLUMNS (`DATA_TYPE`, `CHARACTER_SET_NAME`);

@@ -1,5 +1,5 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
-import { GEOMETRY_TYPE_NAMES } from './data-type-names';
+import { BINARY_TYPE_NAMES, GEOMETRY_TYPE_NAMES } from './data-type-names';
 import type { BinlogDecoder } from './decoder';
 import { BinlogDecodeError } from './errors';
 import type { BinlogEvent } from './events';
@@ -111,17 +111,7 @@ export function parseEnumLabels(columnType: string): string[] {
 }
 
 /** information_schema DATA_TYPEs whose values are bytes (the binary collation, 63). */
-const BINARY_DATA_TYPES = new Set([
-  'binary',
-  'varbinary',
-  'tinyblob',
-  'blob',
-  'mediumblob',
-  'longblob',
-  'uuid',
-  'inet4',
-  'inet6',
-]);
+const BINARY_DATA_TYPES = new Set([...BINARY_TYPE_NAMES, 'uuid', 'inet4', 'inet6']);
 
 /** The MariaDB types logged as BINARY(n), with their n. */
 const ADDRESS_TYPES: Record<string, number> = { uuid: 16, inet4: 4, inet6: 16 };

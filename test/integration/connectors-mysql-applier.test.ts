@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import type { CellValue } from '../../src/binlog/types';
 import {
   type DeleteOp,
@@ -11,7 +11,7 @@ import {
 import { MysqlApplier, type MysqlProtocol } from '../../src/connectors/mysql/applier';
 import { MysqlTableInfoCache, TargetTableMissingError } from '../../src/connectors/mysql/table-info';
 import type { ApplyPlan, TableRef } from '../../src/pipeline/model';
-import { connectTo, freshDatabases } from '../helpers/stack';
+import { connectTo, freshDatabases, testStack } from '../helpers/stack';
 
 /** The protocols, plus `prepared` sending its packets through mysql2's writer instead of ours. */
 type Variant = MysqlProtocol | 'prepared-mysql2';
@@ -591,6 +591,31 @@ test('[prepared, pipelined] a failing statement mid-run fails the apply; stateme
   );
   assert.equal(r.stats.inserted, 20);
   assert.deepEqual(await rows(conn, 'SELECT COUNT(*) n FROM f'), [{ n: '20' }]);
+});
+
+test('[prepared] on a compressed connection the packets are left to mysql2 (no raw writer, no pipelining) and rows still land', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  await db.target.query('CREATE TABLE z (id INT PRIMARY KEY, v VARCHAR(20))');
+  const s = testStack();
+  const conn = await mysql.createConnection({
+    host: s.host,
+    port: s.targetPort,
+    user: 'root',
+    database: db.name,
+    compress: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+  t.after(() => conn.end());
+  const target = { schema: db.name, table: 'z' };
+  const applier = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1 });
+  const ups = Array.from({ length: 21 }, (_, i) => up(target, [i], { id: i, v: `v${i}` }));
+  const r = await applyInTx(conn, applier, plan(target, [], ups));
+  assert.equal(r.stats.inserted, 21);
+  assert.equal(applier.preparedStatementCount, 3);
+  assert.equal(applier.rawPreparedStatementCount, 0);
+  assert.equal(applier.pipelinedRunCount, 0);
+  assert.deepEqual(await rows(conn, 'SELECT COUNT(*) n FROM z'), [{ n: '21' }]);
 });
 
 test('row-by-row apply names the failing row; skipFailures applies the rest', async (t) => {

@@ -29,7 +29,7 @@ import {
   type PipelinedStatement,
   runPipelined,
 } from './statement-pipeline';
-import { rawExecuteSupport, statementIdOf } from './stmt-execute';
+import { rawExecuteSupport, rawPacketsSupported, statementIdOf } from './stmt-execute';
 import { MysqlTableInfoCache } from './table-info';
 
 /**
@@ -188,7 +188,11 @@ export class MysqlApplier implements TargetApplier {
       // Pipelining needs our packet writer, and savepoints (a transaction) to undo a chunk that found
       // a missing row; autocommit use keeps the one-statement-at-a-time path.
       const pipelined =
-        this.pipelining && this.protocol === 'prepared' && this.rawExecute && (await this.inTransaction());
+        this.pipelining &&
+        this.protocol === 'prepared' &&
+        this.rawExecute &&
+        rawPacketsSupported(this.conn) &&
+        (await this.inTransaction());
       for (const tp of plan.tables) {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;

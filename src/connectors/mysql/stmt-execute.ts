@@ -11,8 +11,9 @@ import type { CellValue } from '../../binlog/types';
  * what it stored through mysql2 (a unit test compares the packets byte for byte):
  *   null → NULL, number → DOUBLE, bigint → VAR_STRING (decimal text), string → VAR_STRING (UTF-8),
  *   Buffer → BLOB.
- * Not for connections that negotiated CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+ changes the packet
- * layout) nor statements whose parameters carry integer type hints: {@link rawExecuteSupport} says when.
+ * Not for compressed connections, connections that negotiated CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+
+ * changes the packet layout) nor statements whose parameters carry integer type hints:
+ * {@link rawExecuteSupport} says when.
  */
 
 const COM_STMT_EXECUTE = 0x17;
@@ -132,20 +133,29 @@ declare global {
 }
 
 /**
- * True when `statement` (a mysql2 prepared statement on `conn`) can be executed with
- * {@link executeRaw}: the connection has no query attributes and no parameter carries an integer
- * type hint that mysql2 would have used.
+ * True when packets we write ourselves can travel on `conn` (COM_STMT_EXECUTE here, COM_QUERY in
+ * statement-pipeline.ts): not a compressed connection (other framing and sequence ids) and no
+ * CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+ adds fields to both commands).
+ */
+export function rawPacketsSupported(conn: mysql.Connection): boolean {
+  const internals = (conn as unknown as { connection: Mysql2Connectionish }).connection;
+  if (internals.config?.compress) return false;
+  const flags = (internals.config?.clientFlags ?? 0) & (internals.serverCapabilityFlags ?? 0);
+  return (flags & CLIENT_QUERY_ATTRIBUTES) === 0;
+}
+
+/**
+ * True when `statement` (a mysql2 prepared statement on `conn`) can be executed with our packets:
+ * {@link rawPacketsSupported}, and no parameter carries an integer type hint that mysql2 would use.
  */
 export function rawExecuteSupport(conn: mysql.Connection, statement: mysql.PreparedStatementInfo): boolean {
-  const internals = (conn as unknown as { connection: Mysql2Connectionish }).connection;
-  const flags = (internals.config?.clientFlags ?? 0) & (internals.serverCapabilityFlags ?? 0);
-  if (flags & CLIENT_QUERY_ATTRIBUTES) return false;
+  if (!rawPacketsSupported(conn)) return false;
   const params = statementOf(statement).parameters ?? [];
   return params.every((p) => !HINTED_TYPES.has(Number(p.columnType)));
 }
 
 interface Mysql2Connectionish {
-  config?: { clientFlags?: number };
+  config?: { clientFlags?: number; compress?: boolean };
   serverCapabilityFlags?: number;
 }
 

@@ -37,6 +37,20 @@ export interface ApiResponse {
 }
 
 /**
+ * `h.call` that asserts the status (200 unless given) and returns the body: for test steps that
+ * must succeed, with the response text in the failure message.
+ */
+export function expectStatus(h: ApiHarness) {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
+  return async (method: string, p: string, body?: unknown, status = 200): Promise<any> => {
+    const r = await h.call(method, p, body);
+    if (r.status !== status)
+      throw new Error(`${method} ${p}: expected ${status}, got ${r.status}: ${r.text}`);
+    return r.body;
+  };
+}
+
+/**
  * Runs `fn` with an API server (in-process, port 0, temp home, tokens of its own) and a Temporal
  * worker on a task queue unique to the test, both using the same home so the worker resolves the
  * datasources the API registered.

@@ -101,3 +101,26 @@ export async function loggedDdl(conn: mysql.Connection, from: BinlogPosition, db
   }
   return out;
 }
+
+/**
+ * The config of one pipeline of a test channel over `<db>.items`: `source` → `target` from `start`,
+ * with `conflict` settings (policy, column, sitePriority).
+ */
+export function itemsChannelPipeline(
+  db: string,
+  channel: string,
+  name: string,
+  source: string,
+  target: string,
+  start: BinlogPosition,
+  conflict: object,
+) {
+  return {
+    name,
+    source,
+    target,
+    mappings: [{ source: { schema: db, table: 'items' } }],
+    start: { file: start.file, pos: start.pos },
+    options: { channel: { id: channel, conflict } },
+  };
+}

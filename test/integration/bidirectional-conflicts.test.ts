@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
-import { eventually, registerStackDatasources, withApi } from '../helpers/api-stack';
-import { metricOf, rowsOf } from '../helpers/bidi';
+import { eventually, expectStatus, registerStackDatasources, withApi } from '../helpers/api-stack';
+import { itemsChannelPipeline, metricOf, rowsOf } from '../helpers/bidi';
 import { waitFor } from '../helpers/pipeline';
 import { freshDatabases, uniqueName } from '../helpers/stack';
 
@@ -31,21 +31,9 @@ test('write conflicts: detected on both sites, resolved by each policy, recorded
     await registerStackDatasources(h, { source: 'src', target: 'dst' });
     const startA = await readServerBinlogState(A);
     const startB = await readServerBinlogState(B);
-    const config = (name: string, source: string, target: string, start: object, conflict: Conflict) => ({
-      name,
-      source,
-      target,
-      mappings: [{ source: { schema: db.name, table: 'items' } }],
-      start,
-      options: { channel: { id: channel, conflict } },
-    });
-    const abConfig = (c: Conflict) => config(ab, 'src', 'dst', { file: startA.file, pos: startA.pos }, c);
-    const baConfig = (c: Conflict) => config(ba, 'dst', 'src', { file: startB.file, pos: startB.pos }, c);
-    const ok = async (method: string, p: string, body?: unknown, status = 200) => {
-      const r = await h.call(method, p, body);
-      assert.equal(r.status, status, `${method} ${p}: ${r.text}`);
-      return r.body;
-    };
+    const abConfig = (c: Conflict) => itemsChannelPipeline(db.name, channel, ab, 'src', 'dst', startA, c);
+    const baConfig = (c: Conflict) => itemsChannelPipeline(db.name, channel, ba, 'dst', 'src', startB, c);
+    const ok = expectStatus(h);
     const lww = { policy: 'lastWriterWins', column: 'ts' };
     await ok('POST', '/v1/pipelines', abConfig(lww), 201);
     await ok('POST', '/v1/pipelines', baConfig(lww), 201);

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
-import { eventually, registerStackDatasources, withApi } from '../helpers/api-stack';
-import { metricOf, rowsOf } from '../helpers/bidi';
+import { eventually, expectStatus, registerStackDatasources, withApi } from '../helpers/api-stack';
+import { itemsChannelPipeline, metricOf, rowsOf } from '../helpers/bidi';
 import { waitFor } from '../helpers/pipeline';
 import { freshDatabases, uniqueName } from '../helpers/stack';
 
@@ -42,31 +42,18 @@ test('INSERT-INSERT conflicts: the same key inserted on both sites converges and
     await registerStackDatasources(h, { source: 'src', target: 'dst' });
     const startA = await readServerBinlogState(A);
     const startB = await readServerBinlogState(B);
-    const config = (name: string, source: string, target: string, start: object, sitePriority: number) => ({
-      name,
-      source,
-      target,
-      mappings: [{ source: { schema: db.name, table: 'items' } }],
-      start,
-      options: {
-        channel: { id: channel, conflict: { policy: 'lastWriterWins', column: 'ts', sitePriority } },
-      },
-    });
-    const ok = async (method: string, p: string, body?: unknown, status = 200) => {
-      const r = await h.call(method, p, body);
-      assert.equal(r.status, status, `${method} ${p}: ${r.text}`);
-      return r.body;
-    };
+    const conflict = (sitePriority: number) => ({ policy: 'lastWriterWins', column: 'ts', sitePriority });
+    const ok = expectStatus(h);
     await ok(
       'POST',
       '/v1/pipelines',
-      config(ab, 'src', 'dst', { file: startA.file, pos: startA.pos }, 2),
+      itemsChannelPipeline(db.name, channel, ab, 'src', 'dst', startA, conflict(2)),
       201,
     );
     await ok(
       'POST',
       '/v1/pipelines',
-      config(ba, 'dst', 'src', { file: startB.file, pos: startB.pos }, 1),
+      itemsChannelPipeline(db.name, channel, ba, 'dst', 'src', startB, conflict(1)),
       201,
     );
     await ok('POST', `/v1/pipelines/${ab}/start`, undefined, 202);

@@ -10,7 +10,9 @@
  * mysql2's error. Uses mysql2 internals (Command, Packets.Query): written for the mysql2 version
  * pinned in package.json (MYSQL2_HOOK_VERSION); test/integration/backfill-raw-rows.test.ts runs it.
  */
+
 import type mysql from 'mysql2/promise';
+import { ByteCursor } from '../../binlog/byte-cursor';
 import {
   internalsOf,
   MYSQL2_HOOK_VERSION,
@@ -91,9 +93,7 @@ class RawTextQuery extends Command {
       this.done(new Error('raw query: the statement returned no result set'));
       return null;
     }
-    let count = first;
-    if (first === 0xfc) count = b.readUInt16LE(packet.offset + 1);
-    else if (first === 0xfd) count = b.readUIntLE(packet.offset + 1, 3);
+    const count = new ByteCursor(b, packet.offset, packet.end).packed();
     if (count !== this.columns)
       this.failure = new Error(`raw query: ${count} result columns, expected ${this.columns}`);
     this.columnsLeft = count;
@@ -140,13 +140,10 @@ class RawTextQuery extends Command {
 
   /** Status flags of an OK packet: 0xfe, affected rows and insert id (length-encoded), then status. */
   private okStatus(packet: Mysql2Packet): number {
-    const b = packet.buffer;
-    let p = packet.offset + 1;
-    for (let k = 0; k < 2; k++) {
-      const c = b[p] as number;
-      p += c < 0xfb ? 1 : c === 0xfc ? 3 : c === 0xfd ? 4 : 9;
-    }
-    return b.readUInt16LE(p);
+    const c = new ByteCursor(packet.buffer, packet.offset + 1, packet.end);
+    c.packed();
+    c.packed();
+    return c.u16();
   }
 }
 

@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import { ByteCursor } from '../../binlog/byte-cursor';
 import {
   internalsOf,
   type Mysql2Internals,
@@ -131,18 +132,11 @@ class PipelineCommand extends Command {
 
 /** OK packet: 0x00, affected rows, last insert id (length-encoded), status (2), warnings (2). */
 function readOk(p: Buffer, start: number, end: number): { affectedRows: number; warningCount: number } {
-  let off = start + 1;
-  const affected = readLenenc(p, off);
-  off = readLenenc(p, affected.next).next + 2;
-  return { affectedRows: affected.value, warningCount: off + 2 <= end ? p.readUInt16LE(off) : 0 };
-}
-
-function readLenenc(p: Buffer, off: number): { value: number; next: number } {
-  const first = p[off] as number;
-  if (first < 251) return { value: first, next: off + 1 };
-  if (first === 0xfc) return { value: p.readUInt16LE(off + 1), next: off + 3 };
-  if (first === 0xfd) return { value: p.readUIntLE(off + 1, 3), next: off + 4 };
-  return { value: p.readUInt32LE(off + 1) + p.readUInt32LE(off + 5) * 0x100000000, next: off + 9 };
+  const c = new ByteCursor(p, start + 1, end);
+  const affectedRows = c.packed();
+  c.packed(); // last insert id
+  c.u16(); // status
+  return { affectedRows, warningCount: c.remaining >= 2 ? c.u16() : 0 };
 }
 
 /** A COM_QUERY packet (with 4 bytes of header room) for `sql`. */

@@ -67,12 +67,33 @@ export interface MysqlApplierOptions extends MysqlDialectOptions {
   tableInfo?: TableInfoSource;
 }
 
-/** A chunk of the pipelined path and how its affected-rows count is read. */
-interface PipelineStep {
-  chunk: MysqlChunk<DeleteOp | UpsertOp>;
-  /** `deleteChecked`/`update`: a count short of the chunk's rows means missing target rows. */
-  role: 'delete' | 'deleteChecked' | 'update' | 'insert';
+/**
+ * A chunk of the pipelined path and how its affected-rows count is read: for `deleteChecked` and
+ * `update` a count short of the chunk's rows means missing target rows.
+ */
+type PipelineStep =
+  | { role: 'delete' | 'deleteChecked'; chunk: MysqlChunk<DeleteOp> }
+  | { role: 'update' | 'insert'; chunk: MysqlChunk<UpsertOp> };
+
+/**
+ * Deletes of rows created earlier in the same batch (insert then delete: never on the target, so an
+ * absent row is not reported), and the rest.
+ */
+function splitDeletes(deletes: DeleteOp[]): { unexpected: DeleteOp[]; expected: DeleteOp[] } {
+  const unexpected = deletes.filter((op) => op.expectExisting === false);
+  const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
+  return { unexpected, expected };
 }
+
+/** UPDATEs (the target should have the row) apart from INSERTs: their counts are read differently. */
+function splitUpserts(upserts: UpsertOp[]): { updates: UpsertOp[]; inserts: UpsertOp[] } {
+  const updates = upserts.filter((op) => op.expectExisting);
+  const inserts = updates.length ? upserts.filter((op) => !op.expectExisting) : upserts;
+  return { updates, inserts };
+}
+
+/** Answers "is the connection in a transaction?" once per apply (a savepoint probe costs two round trips). */
+type InTransaction = () => Promise<boolean>;
 
 /** Savepoint names cycle through this many (a pipelined segment never holds two of one name). */
 const SAVEPOINT_NAMES = 64;
@@ -136,6 +157,7 @@ export class MysqlApplier implements TargetApplier {
   private readonly maxPrepared: number;
   private readonly rawExecute: boolean;
   private readonly pipelining: boolean;
+  private pipelinedRuns = 0;
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -184,6 +206,7 @@ export class MysqlApplier implements TargetApplier {
     if (!this.sessionReady) await this.prepareSession();
     const stats = emptyStats();
     const missing: MissingRow[] = [];
+    const inTx = this.inTransactionOnce();
     try {
       // Pipelining needs our packet writer, and savepoints (a transaction) to undo a chunk that found
       // a missing row; autocommit use keeps the one-statement-at-a-time path.
@@ -192,7 +215,7 @@ export class MysqlApplier implements TargetApplier {
         this.protocol === 'prepared' &&
         this.rawExecute &&
         rawPacketsSupported(this.conn) &&
-        (await this.inTransaction());
+        (await inTx());
       for (const tp of plan.tables) {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
@@ -201,7 +224,7 @@ export class MysqlApplier implements TargetApplier {
           continue;
         }
         await this.applyDeletes(info, tp.deletes, stats, missing);
-        await this.applyUpserts(info, tp.upserts, stats, missing);
+        await this.applyUpserts(info, tp.upserts, stats, missing, inTx);
       }
     } catch (err) {
       throw asRetryable(err);
@@ -214,6 +237,7 @@ export class MysqlApplier implements TargetApplier {
     const stats = emptyStats();
     const missing: MissingRow[] = [];
     const failures: RowFailure[] = [];
+    const inTx = this.inTransactionOnce();
     for (const tp of plan.tables) {
       if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
       const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
@@ -221,7 +245,7 @@ export class MysqlApplier implements TargetApplier {
       for (const op of ops) {
         try {
           if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing);
-          else await this.applyUpserts(info, [op], stats, missing);
+          else await this.applyUpserts(info, [op], stats, missing, inTx);
         } catch (err) {
           if (isRetryableMysqlError(err)) throw asRetryable(err);
           const e = err as { message?: string; code?: string };
@@ -257,14 +281,12 @@ export class MysqlApplier implements TargetApplier {
     missing: MissingRow[],
   ): Promise<void> {
     const steps: PipelineStep[] = [];
-    const unexpected = deletes.filter((op) => op.expectExisting === false);
-    const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
+    const { unexpected, expected } = splitDeletes(deletes);
     for (const chunk of this.dialect.deleteStatements(info, unexpected))
       steps.push({ chunk, role: 'delete' });
     for (const chunk of this.dialect.deleteStatements(info, expected))
       steps.push({ chunk, role: 'deleteChecked' });
-    const updates = upserts.filter((op) => op.expectExisting);
-    const inserts = updates.length ? upserts.filter((op) => !op.expectExisting) : upserts;
+    const { updates, inserts } = splitUpserts(upserts);
     for (const chunk of this.dialect.upsertStatements(info, updates)) steps.push({ chunk, role: 'update' });
     for (const chunk of this.dialect.upsertStatements(info, inserts)) steps.push({ chunk, role: 'insert' });
 
@@ -273,7 +295,7 @@ export class MysqlApplier implements TargetApplier {
     while (from < steps.length) {
       const segment = await this.pipelineSegment(steps, from, missing.length < MAX_MISSING_SAMPLES);
       const run = runPipelined(this.conn, segment.statements);
-      this.pipelinedRunCount++;
+      this.pipelinedRuns++;
       let failure: unknown;
       let redo = -1;
       for (let k = from, i = 0; k < segment.end; k++) {
@@ -318,31 +340,11 @@ export class MysqlApplier implements TargetApplier {
       // The slow way for one chunk: undo it (and what followed), find the missing keys, run it again.
       const step = steps[redo]!;
       await this.conn.query(`ROLLBACK TO SAVEPOINT ${savepointName(redo)}`);
-      const gone = await this.findMissing(
-        info,
-        step.chunk.ops.map((op) => op.key),
-        null,
-      );
-      if (step.role === 'deleteChecked') {
-        this.noteMissing(
-          info,
-          'delete',
-          gone.map((i) => step.chunk.ops[i]!),
-          stats,
-          missing,
-        );
-        stats.deleted += await this.affectedRows(step.chunk.statement, step.chunk.prepare);
-      } else {
-        for (const i of gone) missingUpdates.add(step.chunk.ops[i] as UpsertOp);
-        await this.runUpsert(info, step.chunk);
-      }
+      if (step.role === 'update') await this.redoUpdateChunk(info, step.chunk, missingUpdates);
+      else if (step.role === 'deleteChecked') await this.redoDeleteChunk(info, step.chunk, stats, missing);
       from = redo + 1;
     }
-    if (missingUpdates.size > 0) this.noteMissing(info, 'update', [...missingUpdates], stats, missing);
-    for (const op of upserts) {
-      if (op.expectExisting && !missingUpdates.has(op)) stats.updated++;
-      else stats.inserted++;
-    }
+    this.countUpserts(info, upserts, missingUpdates, stats, missing);
   }
 
   /**
@@ -395,11 +397,10 @@ export class MysqlApplier implements TargetApplier {
   ) {
     // Rows created earlier in the same batch (insert then delete) were never on the target: their
     // deletes run (harmless if the row is absent) but an absent row is not reported as missing.
-    const unexpected = deletes.filter((op) => op.expectExisting === false);
+    const { unexpected, expected } = splitDeletes(deletes);
     for (const chunk of this.dialect.deleteStatements(info, unexpected)) {
       stats.deleted += await this.affectedRows(chunk.statement, chunk.prepare);
     }
-    const expected = unexpected.length ? deletes.filter((op) => op.expectExisting !== false) : deletes;
     for (const chunk of this.dialect.deleteStatements(info, expected)) {
       if (info.keyKind === 'fullRow') {
         // One row per statement (LIMIT 1): 0 affected rows names the missing row exactly.
@@ -417,14 +418,7 @@ export class MysqlApplier implements TargetApplier {
         continue;
       }
       if (savepoint && (await this.tryRollbackToSavepoint())) {
-        const gone = await this.findMissing(
-          info,
-          chunk.ops.map((op) => op.key),
-          null,
-        );
-        const goneOps = gone.map((i) => chunk.ops[i]!);
-        this.noteMissing(info, 'delete', goneOps, stats, missing);
-        stats.deleted += await this.affectedRows(chunk.statement, chunk.prepare);
+        await this.redoDeleteChunk(info, chunk, stats, missing);
       } else {
         stats.deleted += affected;
         stats.missingOnDelete += chunk.ops.length - affected;
@@ -439,6 +433,7 @@ export class MysqlApplier implements TargetApplier {
     upserts: UpsertOp[],
     stats: ApplyStats,
     missing: MissingRow[],
+    inTransaction: InTransaction,
   ) {
     if (upserts.length === 0) return;
     const missingUpdates = new Set<UpsertOp>();
@@ -448,13 +443,11 @@ export class MysqlApplier implements TargetApplier {
     // row, 1 for an inserted (missing) one, 0 for an existing row already equal. Only when the count
     // is not 2 per row is the statement undone and the missing keys looked up — no probe query in
     // the common case (it cost 30–40 % of UPDATE-heavy batches).
-    const inTx = keyed && (await this.inTransaction());
+    const { updates, inserts } = splitUpserts(upserts);
+    const inTx = keyed && (await inTransaction());
     if (keyed && !inTx) {
       // Autocommit: a statement cannot be undone, so look the UPDATEs' keys up before writing.
-      for (const keys of this.chunkOps(
-        info,
-        upserts.filter((op) => op.expectExisting),
-      )) {
+      for (const keys of this.chunkOps(info, updates)) {
         const idx = await this.findMissing(
           info,
           keys.map((op) => op.key),
@@ -463,9 +456,7 @@ export class MysqlApplier implements TargetApplier {
         for (const i of idx) missingUpdates.add(keys[i]!);
       }
     }
-    const groups = keyed
-      ? [upserts.filter((op) => op.expectExisting), upserts.filter((op) => !op.expectExisting)]
-      : [upserts];
+    const groups = keyed ? [updates, inserts] : [upserts];
     for (const group of groups) {
       for (const chunk of this.dialect.upsertStatements(info, group)) {
         const checkUpdates = inTx && chunk.kind === 'upsert' && chunk.ops[0]?.expectExisting === true;
@@ -474,20 +465,73 @@ export class MysqlApplier implements TargetApplier {
         if (chunk.kind === 'deleteBeforeImage' && affected === 0) missingUpdates.add(chunk.ops[0]!);
         if (!checkUpdates || affected === 2 * chunk.ops.length) continue;
         await this.conn.query('ROLLBACK TO SAVEPOINT otterflow_apply');
-        const idx = await this.findMissing(
-          info,
-          chunk.ops.map((op) => op.key),
-          null,
-        );
-        for (const i of idx) missingUpdates.add(chunk.ops[i]!);
-        await this.runUpsert(info, chunk);
+        await this.redoUpdateChunk(info, chunk, missingUpdates);
       }
     }
+    this.countUpserts(info, upserts, missingUpdates, stats, missing);
+  }
+
+  // ---- the slow way, for a chunk that found missing rows (after it was undone to its savepoint) ----
+
+  /** Reports which of the chunk's keys were gone, then deletes again. */
+  private async redoDeleteChunk(
+    info: MysqlTableInfo,
+    chunk: MysqlChunk<DeleteOp>,
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ): Promise<void> {
+    const gone = await this.findMissing(
+      info,
+      chunk.ops.map((op) => op.key),
+      null,
+    );
+    this.noteMissing(
+      info,
+      'delete',
+      gone.map((i) => chunk.ops[i]!),
+      stats,
+      missing,
+    );
+    stats.deleted += await this.affectedRows(chunk.statement, chunk.prepare);
+  }
+
+  /** Notes which of the chunk's UPDATE rows were missing (they are written as inserts), then writes again. */
+  private async redoUpdateChunk(
+    info: MysqlTableInfo,
+    chunk: MysqlChunk<UpsertOp>,
+    missingUpdates: Set<UpsertOp>,
+  ): Promise<void> {
+    const gone = await this.findMissing(
+      info,
+      chunk.ops.map((op) => op.key),
+      null,
+    );
+    for (const i of gone) missingUpdates.add(chunk.ops[i]!);
+    await this.runUpsert(info, chunk);
+  }
+
+  /** Upsert totals once the UPDATEs whose row was missing are known (reported as missing). */
+  private countUpserts(
+    info: MysqlTableInfo,
+    upserts: UpsertOp[],
+    missingUpdates: Set<UpsertOp>,
+    stats: ApplyStats,
+    missing: MissingRow[],
+  ): void {
     if (missingUpdates.size > 0) this.noteMissing(info, 'update', [...missingUpdates], stats, missing);
     for (const op of upserts) {
       if (op.expectExisting && !missingUpdates.has(op)) stats.updated++;
       else stats.inserted++;
     }
+  }
+
+  /** {@link inTransaction}, asked at most once (the caller's transaction state does not change during an apply). */
+  private inTransactionOnce(): InTransaction {
+    let answer: Promise<boolean> | undefined;
+    return () => {
+      answer ??= this.inTransaction();
+      return answer;
+    };
   }
 
   /** True inside a transaction: a savepoint survives (in autocommit it vanishes with its statement). */
@@ -593,7 +637,9 @@ export class MysqlApplier implements TargetApplier {
   }
 
   /** Runs of pipelined statements sent so far (MysqlApplierOptions.pipelining). */
-  pipelinedRunCount = 0;
+  get pipelinedRunCount(): number {
+    return this.pipelinedRuns;
+  }
 
   /** Of those, the ones executed through our own packet writer (MysqlApplierOptions.rawExecute). */
   get rawPreparedStatementCount(): number {

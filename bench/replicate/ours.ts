@@ -38,6 +38,8 @@ export interface OursRunOptions {
   breakdown?: boolean;
   /** Write a .cpuprofile of the run here. */
   cpuProfile?: string;
+  /** Write a sampled allocation profile (.heapprofile: bytes allocated by function) of the run here. */
+  heapProfile?: string;
   stopSignal?: AbortSignal;
   onProgress?: (p: ReplicateProgress) => void;
 }
@@ -135,12 +137,23 @@ export async function runOurs(o: OursRunOptions): Promise<OursRunResult> {
   const abort = new AbortController();
   o.stopSignal?.addEventListener('abort', () => abort.abort());
   let profiler: Session | undefined;
-  if (o.cpuProfile) {
+  if (o.cpuProfile || o.heapProfile) {
     profiler = new Session();
     profiler.connect();
+  }
+  if (profiler && o.cpuProfile) {
     await profiler.post('Profiler.enable');
     await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
     await profiler.post('Profiler.start');
+  }
+  if (profiler && o.heapProfile) {
+    await profiler.post('HeapProfiler.enable');
+    // A sample every 32 KiB allocated on average; objects collected since stay in the profile.
+    await profiler.post('HeapProfiler.startSampling', {
+      samplingInterval: 32 * 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    } as never);
   }
   counters.clear();
   counting = o.breakdown === true;
@@ -183,8 +196,13 @@ export async function runOurs(o: OursRunOptions): Promise<OursRunResult> {
     const { profile } = await profiler.post('Profiler.stop');
     fs.mkdirSync(path.dirname(o.cpuProfile), { recursive: true });
     fs.writeFileSync(o.cpuProfile, JSON.stringify(profile));
-    profiler.disconnect();
   }
+  if (profiler && o.heapProfile) {
+    const { profile } = await profiler.post('HeapProfiler.stopSampling');
+    fs.mkdirSync(path.dirname(o.heapProfile), { recursive: true });
+    fs.writeFileSync(o.heapProfile, JSON.stringify(profile));
+  }
+  profiler?.disconnect();
   const breakdown: Record<string, number> = { nodeCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2) };
   for (const [k, v] of counters) breakdown[k] = round(v, 2);
   return { seconds, result, breakdown };

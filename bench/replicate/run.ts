@@ -16,6 +16,7 @@
  * Environment: BENCH_SCALE (default 1; e.g. 0.1 for a quick run), BENCH_BATCH_SIZE /
  * BENCH_MAX_BATCH_DELAY_MS (pipeline options for ours), BENCH_LAG_SECONDS (default 40),
  * BENCH_LAG_ROWS_PER_SECOND (5000), BENCH_CPU_PROFILE_DIR (write .cpuprofile files of our runs),
+ * BENCH_HEAP_PROFILE_DIR (sampled allocation profiles, .heapprofile, of our runs),
  * BENCH_BREAKDOWN=1 (wall seconds inside decode, merge, apply and commit for our runs),
  * BENCH_ONLY (comma list of a,b,c,native-lag,temporal), BENCH_PARALLEL_NATIVE=0 to skip the
  * 4-thread native runs, BENCH_DURABILITY (default `dev,durable`: the consumers' (target and native
@@ -49,6 +50,7 @@ const MIX = { inserts: 60, updates: 30, deletes: 10 };
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 40);
 const LAG_RATE = Number(process.env.BENCH_LAG_ROWS_PER_SECOND ?? 5000);
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+const HEAP_PROFILE_DIR = process.env.BENCH_HEAP_PROFILE_DIR;
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,native-lag,temporal').split(','));
 const PARALLEL_NATIVE = process.env.BENCH_PARALLEL_NATIVE !== '0';
 /**
@@ -200,6 +202,9 @@ async function main(): Promise<void> {
           breakdown: BREAKDOWN,
           cpuProfile: PROFILE_DIR
             ? path.resolve(PROFILE_DIR, `replicate-${key}-${durability}.cpuprofile`)
+            : undefined,
+          heapProfile: HEAP_PROFILE_DIR
+            ? path.resolve(HEAP_PROFILE_DIR, `replicate-${key}-${durability}.heapprofile`)
             : undefined,
         });
         const f = figures(run.seconds, gen.rowChanges, transactions);

@@ -4,15 +4,21 @@ import { chunksFromBoundaries, findBoundaries, integerRangeBoundaries } from '..
 import type {
   CopyChunksInput,
   CopyChunksResult,
+  DeferredIndexTable,
+  IndexDeferralInput,
+  IndexDeferralResult,
+  IndexRestoreInput,
   PlanInput,
   PlanResult,
   ResyncRequestInput,
   ResyncRequestProgress,
 } from '../backfill/contract';
 import { ChunkCopier } from '../backfill/copy';
+import { deferSecondaryIndexes, restoreSecondaryIndexes } from '../backfill/deferred-indexes';
 import { stringifyKey } from '../backfill/keys';
 import {
   cancelResyncRequests,
+  chunkRangesBySourceTable,
   ensureBackfillTables,
   insertResyncRequests,
   pendingChunkNumbers,
@@ -30,7 +36,7 @@ import { claimCheckpoint, readCheckpoint } from '../connectors/mysql/checkpoint'
 import { openMysql } from '../connectors/mysql/connection';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
-import { tableKey } from '../pipeline/model';
+import { type TableRef, tableKey } from '../pipeline/model';
 import { loadTransforms } from '../pipeline/transform-loader';
 
 /**
@@ -146,6 +152,55 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     }
   }
 
+  /**
+   * Takes the plain secondary indexes off the plan's empty target tables (once per backfill; repeat
+   * calls finish and return the same decision) and says which chunks fill each of them.
+   */
+  async function backfillDeferIndexes(input: IndexDeferralInput): Promise<IndexDeferralResult> {
+    const { target } = resolve(input.config);
+    const mapper = mapperOf(input.config);
+    const conn = await openMysql(target);
+    try {
+      await ensureBackfillTables(conn);
+      const ranges = new Map<string, { table: TableRef; chunkRanges: [number, number][] }>();
+      for (const r of await chunkRangesBySourceTable(conn, input.backfillId))
+        for (const route of mapper.routes(r.table.schema, r.table.table)) {
+          const key = tableKey(route.target);
+          const entry = ranges.get(key) ?? { table: route.target, chunkRanges: [] };
+          entry.chunkRanges.push([r.first, r.last]);
+          ranges.set(key, entry);
+        }
+      const deferral = await deferSecondaryIndexes(
+        conn,
+        input.backfillId,
+        [...ranges.values()].map((r) => r.table),
+      );
+      const tables: DeferredIndexTable[] = deferral.tables.map((t) => ({
+        table: t.target,
+        chunkRanges: ranges.get(tableKey(t.target))?.chunkRanges ?? [],
+        indexes: t.indexes.length,
+        restored: t.restored,
+      }));
+      return { tables, kept: deferral.kept };
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  }
+
+  /** Builds the deferred indexes of one target table (or all) back; heartbeats while the ALTER runs. */
+  async function backfillRestoreIndexes(input: IndexRestoreInput): Promise<{ restored: number }> {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 2000);
+    const { target } = resolve(input.config);
+    const conn = await openMysql(target);
+    try {
+      return await restoreSecondaryIndexes(conn, input.backfillId, input.table);
+    } finally {
+      clearInterval(beat);
+      await conn.end().catch(() => {});
+    }
+  }
+
   /** Validates and stores re-sync requests for the pipeline's replicator to pick up. */
   async function backfillRequestResync(input: ResyncRequestInput): Promise<{ estimatedRows: number }> {
     const { source, target } = resolve(input.config);
@@ -238,6 +293,8 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     backfillPlan,
     backfillPendingChunks,
     backfillCopyChunks,
+    backfillDeferIndexes,
+    backfillRestoreIndexes,
     backfillRequestResync,
     backfillResyncProgress,
     backfillCancelResync,

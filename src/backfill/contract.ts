@@ -33,9 +33,16 @@ export interface BackfillInput {
   parallelism?: number;
   /** Cap on rows copied per second (undefined / 0: none). */
   maxRowsPerSecond?: number;
+  /**
+   * initial: `defer` (default) takes the plain secondary indexes off EMPTY target tables and builds
+   * them when the table's chunks are done (src/backfill/deferred-indexes.ts); `keep` leaves them.
+   */
+  secondaryIndexes?: SecondaryIndexPolicy;
   /** Present after continue-as-new. */
   carried?: Pick<BackfillStatus, 'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped'>;
 }
+
+export type SecondaryIndexPolicy = 'defer' | 'keep';
 
 export type BackfillState = 'planning' | 'copying' | 'done' | 'cancelled' | 'failed';
 
@@ -54,6 +61,8 @@ export interface BackfillStatus {
   rowsPerSecond: number;
   /** Seconds left at the current rate; undefined until there is a rate. */
   etaSeconds?: number;
+  /** initial: secondary indexes taken off empty target tables for the load, and put back so far. */
+  secondaryIndexes?: { deferred: number; restored: number; tables: string[]; kept: string[] };
   /** resync: per-table request state, as the pipeline's replicator reports it. */
   requests?: ResyncRequestProgress[];
   lastError?: string;
@@ -116,6 +125,33 @@ export interface CopyChunksResult {
   written: number;
   copied: number;
   skipped: number;
+}
+
+export interface IndexDeferralInput {
+  backfillId: string;
+  config: PipelineConfig;
+}
+
+/** A target table whose secondary indexes are off for the load, and the chunks that fill it. */
+export interface DeferredIndexTable {
+  table: TableRef;
+  /** Inclusive chunk-number ranges of the source tables mapped to it. */
+  chunkRanges: [number, number][];
+  indexes: number;
+  restored: boolean;
+}
+
+export interface IndexDeferralResult {
+  tables: DeferredIndexTable[];
+  /** Target tables that keep their indexes, with why. */
+  kept: string[];
+}
+
+export interface IndexRestoreInput {
+  backfillId: string;
+  config: PipelineConfig;
+  /** One target table; every deferred table when omitted. */
+  table?: TableRef;
 }
 
 export interface ResyncRequestInput {

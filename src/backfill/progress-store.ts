@@ -2,6 +2,7 @@ import type mysql from 'mysql2/promise';
 import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import type { TableRef } from '../pipeline/model';
 import type { PlannedChunk } from './chunk-plan';
+import { DEFERRED_INDEXES_DDL } from './deferred-indexes';
 import { parseKey, stringifyKey } from './keys';
 
 /**
@@ -13,6 +14,8 @@ import { parseKey, stringifyKey } from './keys';
  * - `backfill_chunks`: the plan, one row per chunk, with status and how often it was copied.
  * - `resync_requests`: online re-sync requests, read by the pipeline's replicator
  *   (src/backfill/resync-coordinator.ts), with their progress.
+ * - `backfill_deferred_indexes`: secondary indexes an initial load took off its empty target tables
+ *   and puts back (src/backfill/deferred-indexes.ts).
  */
 
 const S = `\`${SYSTEM_SCHEMA}\``;
@@ -72,6 +75,7 @@ export async function ensureBackfillTables(conn: mysql.Connection): Promise<void
       KEY by_pipeline (pipeline, status, seq)
     ) ENGINE=InnoDB`,
   );
+  await conn.query(DEFERRED_INDEXES_DDL);
 }
 
 // ---- initial load plan and chunks ----
@@ -238,6 +242,23 @@ export async function pendingChunkNumbers(conn: mysql.Connection, backfillId: st
     [backfillId],
   );
   return rows.map((r) => Number(r.chunk_no));
+}
+
+/** First and last chunk number of each source table of a stored plan (a table's chunks are consecutive). */
+export async function chunkRangesBySourceTable(
+  conn: mysql.Connection,
+  backfillId: string,
+): Promise<{ table: TableRef; first: number; last: number }[]> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT source_schema, source_table, MIN(chunk_no) AS first, MAX(chunk_no) AS last
+       FROM ${S}.backfill_chunks WHERE backfill_id = ? GROUP BY source_schema, source_table ORDER BY first`,
+    [backfillId],
+  );
+  return rows.map((r) => ({
+    table: { schema: String(r.source_schema), table: String(r.source_table) },
+    first: Number(r.first),
+    last: Number(r.last),
+  }));
 }
 
 // ---- online re-sync requests ----

@@ -29,6 +29,10 @@ export function registerBackfillCommands(program: Command): void {
     .option('--chunk-size <rows>', 'rows per chunk', (v) => Number(v))
     .option('--parallelism <n>', 'initial load: chunks copied at once', (v) => Number(v))
     .option('--max-rows-per-second <n>', 'throttle', (v) => Number(v))
+    .option(
+      '--keep-indexes',
+      "initial load: load with the target tables' secondary indexes on (default: rebuild them after)",
+    )
     .option('--json', 'print JSON')
     .action(
       (
@@ -41,6 +45,7 @@ export function registerBackfillCommands(program: Command): void {
           chunkSize?: number;
           parallelism?: number;
           maxRowsPerSecond?: number;
+          keepIndexes?: boolean;
           json?: boolean;
         },
       ) =>
@@ -53,6 +58,7 @@ export function registerBackfillCommands(program: Command): void {
             ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
             ...(o.parallelism ? { parallelism: o.parallelism } : {}),
             ...(o.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: o.maxRowsPerSecond } : {}),
+            ...(o.keepIndexes ? { secondaryIndexes: 'keep' } : {}),
           };
           const view = await apiClientFromEnv().request<BackfillView>(
             'POST',

@@ -38,6 +38,10 @@ export const backfillRequestSchema = z
     chunkSize: z.number().int().min(1).max(100_000).optional(),
     parallelism: z.number().int().min(1).max(32).optional(),
     maxRowsPerSecond: z.number().int().min(0).max(100_000_000).optional(),
+    secondaryIndexes: z.enum(['defer', 'keep']).optional().meta({
+      description:
+        "initial load: defer (default) takes the plain secondary indexes off empty target tables and rebuilds each table's when its chunks are done; keep loads with them on",
+    }),
   })
   .strict()
   .meta({ id: 'BackfillRequest' });
@@ -94,6 +98,10 @@ export class BackfillService {
         throw new ServiceError('invalid-request', 'a resync names its tables', [
           { path: 'tables', message: 'required for kind resync' },
         ]);
+      if (req.secondaryIndexes)
+        throw new ServiceError('invalid-request', 'secondaryIndexes applies to an initial load only', [
+          { path: 'secondaryIndexes', message: 'only with kind initial' },
+        ]);
       if (req.keys && tables.length !== 1)
         throw new ServiceError('invalid-request', 'keys apply to exactly one table', [
           { path: 'keys', message: 'name one table' },
@@ -117,6 +125,7 @@ export class BackfillService {
       ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}),
       ...(req.parallelism ? { parallelism: req.parallelism } : {}),
       ...(req.maxRowsPerSecond ? { maxRowsPerSecond: req.maxRowsPerSecond } : {}),
+      ...(req.secondaryIndexes ? { secondaryIndexes: req.secondaryIndexes } : {}),
     };
     const handle = await this.deps.client.workflow.start<typeof backfillWorkflow>(BACKFILL_WORKFLOW_TYPE, {
       taskQueue: this.deps.taskQueue,

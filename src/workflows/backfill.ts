@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   proxyActivities,
@@ -18,6 +19,7 @@ import {
   backfillStatusQuery,
   backfillWorkflowId,
   type CopyChunksResult,
+  type DeferredIndexTable,
   initialLoadId,
 } from '../backfill/contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from './search-attributes';
@@ -36,7 +38,13 @@ const activityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 } as const;
 
-const { backfillPlan, backfillPendingChunks, backfillCopyChunks } = proxyActivities<Activities>({
+const {
+  backfillPlan,
+  backfillPendingChunks,
+  backfillCopyChunks,
+  backfillDeferIndexes,
+  backfillRestoreIndexes,
+} = proxyActivities<Activities>({
   ...activityOptions,
   startToCloseTimeout: '2 hours',
 });
@@ -92,6 +100,10 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     if (input.kind === 'initial') await initialLoad(input, status, setState, rate);
     else await resync(input, status, setState, rate);
   } catch (err) {
+    // Continue-as-new is a thrown "error" too: the next run carries on, indexes still off.
+    if (err instanceof ContinueAsNew) throw err;
+    const restoreError = input.kind === 'initial' ? await restoreIndexesAfterAll(input, status) : undefined;
+    if (restoreError) status.lastError = restoreError;
     if (isCancellation(err)) {
       if (input.kind === 'resync') {
         // Withdraw the requests so the replicator stops taking chunks for them.
@@ -102,7 +114,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
       setState('cancelled');
       throw err;
     }
-    status.lastError = errorMessage(err);
+    status.lastError = [errorMessage(err), restoreError].filter(Boolean).join('; ');
     setState('failed');
     throw err;
   }
@@ -128,6 +140,7 @@ async function initialLoad(
   const pending = await backfillPendingChunks({ backfillId: input.id, config: input.config });
   // Chunks done before this run (a previous run, a previous attempt): counted, not copied again.
   status.chunksDone = plan.chunks - pending.length;
+  const indexes = await deferIndexes(input, status, pending);
   setState('copying');
 
   const parallelism = Math.max(1, input.parallelism ?? DEFAULT_PARALLELISM);
@@ -149,9 +162,11 @@ async function initialLoad(
       status.chunksDone += r.copied + r.skipped;
       status.chunksSkipped += r.skipped;
       rate();
+      indexes.chunkDone(chunkNo);
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, budget.length) }, lane));
+  await indexes.settled();
   if (budget.length < pending.length || workflowInfo().continueAsNewSuggested) {
     await continueAsNew<typeof backfillWorkflow>({
       ...input,
@@ -162,6 +177,83 @@ async function initialLoad(
         chunksSkipped: status.chunksSkipped,
       },
     });
+  }
+}
+
+/** Tracks the tables whose secondary indexes are off and starts each one's rebuild when its chunks are done. */
+interface IndexRestorer {
+  chunkDone(chunkNo: number): void;
+  /** Waits for the rebuilds started so far; throws the first one's failure. */
+  settled(): Promise<void>;
+}
+
+async function deferIndexes(
+  input: BackfillInput,
+  status: BackfillStatus,
+  pending: readonly number[],
+): Promise<IndexRestorer> {
+  const deferral =
+    input.secondaryIndexes === 'keep'
+      ? { tables: [], kept: ['all tables: secondaryIndexes is keep'] }
+      : await backfillDeferIndexes({ backfillId: input.id, config: input.config });
+  const summary = {
+    deferred: 0,
+    restored: 0,
+    tables: deferral.tables.map((t) => `${t.table.schema}.${t.table.table}`),
+    kept: deferral.kept,
+  };
+  status.secondaryIndexes = summary;
+  const inTable = (t: DeferredIndexTable, chunkNo: number) =>
+    t.chunkRanges.some(([first, last]) => chunkNo >= first && chunkNo <= last);
+  const waiting: { table: DeferredIndexTable; chunksLeft: number }[] = [];
+  const rebuilds: Promise<void>[] = [];
+  let failure: unknown;
+  const rebuild = (table: DeferredIndexTable) =>
+    rebuilds.push(
+      backfillRestoreIndexes({ backfillId: input.id, config: input.config, table: table.table }).then(
+        () => {
+          summary.restored += table.indexes;
+        },
+        (err: unknown) => {
+          failure ??= err;
+        },
+      ),
+    );
+  for (const table of deferral.tables) {
+    summary.deferred += table.indexes;
+    if (table.restored) summary.restored += table.indexes;
+    else waiting.push({ table, chunksLeft: pending.filter((n) => inTable(table, n)).length });
+  }
+  for (const w of waiting) if (w.chunksLeft === 0) rebuild(w.table);
+  return {
+    chunkDone(chunkNo) {
+      for (const w of waiting)
+        if (w.chunksLeft > 0 && inTable(w.table, chunkNo) && --w.chunksLeft === 0) rebuild(w.table);
+    },
+    async settled() {
+      await Promise.all(rebuilds);
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
+
+/**
+ * After a cancelled or failed initial load: whatever indexes are still off go back on.
+ * Returns why they did not, if they did not.
+ */
+async function restoreIndexesAfterAll(
+  input: BackfillInput,
+  status: BackfillStatus,
+): Promise<string | undefined> {
+  if (input.secondaryIndexes === 'keep' || !status.secondaryIndexes?.deferred) return undefined;
+  try {
+    await CancellationScope.nonCancellable(() =>
+      backfillRestoreIndexes({ backfillId: input.id, config: input.config }),
+    );
+    status.secondaryIndexes.restored = status.secondaryIndexes.deferred;
+    return undefined;
+  } catch (err) {
+    return `secondary indexes not restored: ${errorMessage(err)}`;
   }
 }
 

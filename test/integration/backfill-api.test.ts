@@ -34,6 +34,18 @@ test('backfills over HTTP and the CLI: start a resync, watch progress, list, can
     });
     assert.equal(bad.status, 400, bad.text);
     assert.match(bad.body.detail, /invalid WHERE condition.*Unknown column 'nope'/);
+    const misplaced = await h.call('POST', `/v1/pipelines/${name}/backfills`, {
+      tables: [`${db.name}.a`],
+      secondaryIndexes: 'keep',
+    });
+    assert.equal(misplaced.status, 400, misplaced.text);
+    assert.match(misplaced.text, /secondaryIndexes/);
+    const unknown = await h.call('POST', `/v1/pipelines/${name}/backfills`, {
+      kind: 'initial',
+      secondaryIndexes: 'drop',
+    });
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.match(unknown.text, /secondaryIndexes/);
     const none = await h.call('GET', `/v1/pipelines/${name}/backfills`);
     assert.deepEqual(none.body, [], 'nothing was started');
 

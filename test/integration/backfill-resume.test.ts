@@ -65,6 +65,11 @@ async function chunkRows(target: mysql.Connection, id: string) {
   }));
 }
 
+async function showCreate(conn: mysql.Connection, table: string): Promise<string> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE \`${table}\``);
+  return String(rows[0]?.['Create Table']);
+}
+
 async function client(): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: temporalAddress(testStack()) });
   return {
@@ -77,7 +82,7 @@ async function bigTable(
   db: { source: mysql.Connection; target: mysql.Connection },
   rows: number,
 ): Promise<void> {
-  const ddl = `CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(40), n DECIMAL(10,2))`;
+  const ddl = `CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(40), n DECIMAL(10,2), KEY by_v (v))`;
   await db.source.query(ddl);
   await db.target.query(ddl);
   await db.source.query(`INSERT INTO t SELECT seq, CONCAT('v', seq), seq / 4 FROM seq_1_to_${rows}`);
@@ -144,6 +149,8 @@ test('a worker killed in the middle of a backfill: the next worker resumes, chun
     40_000,
   );
   assert.deepEqual(await dumpTable(db.target, db.name, 't'), await dumpTable(db.source, db.name, 't'));
+  // Its secondary index, off during the load, is back.
+  assert.equal(await showCreate(db.target, 't'), await showCreate(db.source, 't'));
 });
 
 test('cancelling a backfill stops it cleanly: no chunk is left half-copied and nothing more is copied', async (t) => {
@@ -184,5 +191,6 @@ test('cancelling a backfill stops it cleanly: no chunk is left half-copied and n
       done.reduce((s, x) => s + x.rows, 0),
       'target holds exactly the done chunks',
     );
+    assert.equal(await showCreate(db.target, 't'), await showCreate(db.source, 't'), 'index back after the cancel');
   });
 });

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type mysql from 'mysql2/promise';
+import {
+  type BackfillInput,
+  type BackfillStatus,
+  backfillStatusQuery,
+  backfillWorkflowId,
+} from '../../src/backfill/contract';
+import { parsePipelineConfig } from '../../src/pipeline/config';
+import { dumpTable, waitFor } from '../helpers/pipeline';
+import { freshDatabases, uniqueName, withWorker } from '../helpers/stack';
+
+async function indexNames(conn: mysql.Connection, schema: string, table: string): Promise<string[]> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? `,
+    [schema, table],
+  );
+  return rows.map((r) => String(r.name)).sort();
+}
+
+async function showCreate(conn: mysql.Connection, table: string): Promise<string> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE \`${table}\``);
+  return String(rows[0]?.['Create Table']);
+}
+
+async function binlogPosition(conn: mysql.Connection): Promise<{ file: string; pos: number }> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+  return { file: String(rows[0]?.File), pos: Number(rows[0]?.Position) };
+}
+
+// Every index kind that must survive the round trip word for word: prefix, DESC, a comment with a
+// comma, IGNORED, USING BTREE, a backtick in a name; unique and full-text ones are never taken off.
+const ORDERS_DDL = `CREATE TABLE orders (
+  id INT PRIMARY KEY, customer INT NOT NULL, \`no\`\`te\` VARCHAR(60), created DATETIME(3), ref INT, body TEXT,
+  KEY by_customer (customer, created DESC) COMMENT 'by customer, newest first',
+  KEY \`by_no\`\`te\` (\`no\`\`te\`(8)) IGNORED,
+  KEY by_created (created) USING BTREE,
+  UNIQUE KEY by_ref (ref),
+  FULLTEXT KEY ft_body (body))`;
+
+async function ordersTables(db: { source: mysql.Connection; target: mysql.Connection }, rows: number) {
+  const ddl = [
+    ORDERS_DDL,
+    'CREATE TABLE accounts (id INT PRIMARY KEY, v INT, KEY by_v (v))',
+    'CREATE TABLE filled (id INT PRIMARY KEY, v INT, KEY by_v (v))',
+    'CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20), KEY by_name (name))',
+    `CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, v INT, KEY by_v (v),
+       CONSTRAINT fk_parent FOREIGN KEY (parent_id) REFERENCES parent (id))`,
+  ];
+  for (const d of ddl) {
+    await db.source.query(d);
+    await db.target.query(d);
+  }
+  await db.source.query(
+    `INSERT INTO orders SELECT seq, seq % 97, CONCAT('note ', seq), '2024-05-06 07:08:09.123' + INTERVAL seq SECOND,
+       seq * 3, IF(seq % 10 = 0, 'otter 🦦', NULL) FROM seq_1_to_${rows}`,
+  );
+  await db.source.query('INSERT INTO accounts SELECT seq, seq % 5 FROM seq_1_to_300');
+  await db.source.query('INSERT INTO filled SELECT seq, seq FROM seq_1_to_50');
+  await db.target.query('INSERT INTO filled VALUES (1, 1)');
+}
+
+function loadConfig(schema: string, tables: string[]) {
+  return parsePipelineConfig({
+    name: uniqueName('p'),
+    source: 'source',
+    target: 'target',
+    mappings: tables.map((table) => ({ source: { schema, table } })),
+  });
+}
+
+test('initial load: plain secondary indexes of empty target tables are off during the copy, rebuilt per table, back word for word, unlogged', async (t) => {
+  const db = await freshDatabases(t, 'bfx');
+  await ordersTables(db, 30_000);
+  const tables = ['accounts', 'orders', 'filled', 'parent', 'child'];
+  const before = new Map<string, string>();
+  for (const table of tables) before.set(table, await showCreate(db.target, table));
+  const config = loadConfig(db.name, tables);
+  const id = uniqueName('load');
+  const binlogStart = await binlogPosition(db.target);
+
+  await withWorker(async ({ client, taskQueue }) => {
+    const input: BackfillInput = {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 1000,
+      parallelism: 2,
+      maxRowsPerSecond: 6000,
+    };
+    const handle = await client.workflow.start('backfillWorkflow', {
+      taskQueue,
+      workflowId: backfillWorkflowId(id),
+      args: [input],
+    });
+    // The plan takes tables in name order: accounts' one chunk is done first, and its index is back
+    // while orders still loads without its own.
+    let seen: BackfillStatus | undefined;
+    await waitFor('accounts rebuilt while orders loads', async () => {
+      seen = await handle.query(backfillStatusQuery);
+      return seen.state === 'copying' && (seen.secondaryIndexes?.restored ?? 0) >= 1;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+    });
+    assert.deepEqual(await indexNames(db.target, db.name, 'accounts'), ['PRIMARY', 'by_v'].sort());
+    assert.deepEqual(await indexNames(db.target, db.name, 'orders'), ['PRIMARY', 'by_ref', 'ft_body'].sort());
+    // Kept, and why: a non-empty table, a table with a foreign key, a table a foreign key references.
+    assert.deepEqual(await indexNames(db.target, db.name, 'filled'), ['PRIMARY', 'by_v'].sort());
+    const live = await handle.query(backfillStatusQuery);
+    assert.deepEqual(live.secondaryIndexes?.tables, [`${db.name}.accounts`, `${db.name}.orders`]);
+    assert.equal(live.secondaryIndexes?.deferred, 4);
+    assert.deepEqual(live.secondaryIndexes?.kept, [
+      `${db.name}.child: it has foreign keys`,
+      `${db.name}.filled: it is not empty`,
+      `${db.name}.parent: a foreign key references it`,
+    ]);
+
+    const done = (await handle.result()) as BackfillStatus;
+    assert.equal(done.state, 'done');
+    assert.equal(done.secondaryIndexes?.restored, 4);
+  });
+  for (const table of tables) assert.equal(await showCreate(db.target, table), before.get(table), table);
+  assert.deepEqual(
+    await dumpTable(db.target, db.name, 'orders'),
+    await dumpTable(db.source, db.name, 'orders'),
+  );
+  assert.deepEqual(
+    await dumpTable(db.target, db.name, 'accounts'),
+    await dumpTable(db.source, db.name, 'accounts'),
+  );
+  // The records say restored, and the target's binlog never saw an index go or come.
+  const [records] = await db.target.query<mysql.RowDataPacket[]>(
+    'SELECT status, COUNT(*) AS n FROM otterflow.backfill_deferred_indexes WHERE backfill_id = ? GROUP BY status',
+    [id],
+  );
+  assert.deepEqual(
+    records.map((r) => [r.status, Number(r.n)]),
+    [['restored', 4]],
+  );
+  const [events] = await db.target.query<mysql.RowDataPacket[]>(
+    `SHOW BINLOG EVENTS IN '${binlogStart.file}' FROM ${binlogStart.pos}`,
+  );
+  assert.ok(events.length > 0);
+  assert.deepEqual(
+    events.filter((e) => /\bALTER\s+TABLE\b/i.test(String(e.Info))).map((e) => e.Info),
+    [],
+  );
+});
+
+test('initial load with secondaryIndexes keep: the indexes stay on during the copy', async (t) => {
+  const db = await freshDatabases(t, 'bfk');
+  await ordersTables(db, 6000);
+  const config = loadConfig(db.name, ['orders']);
+  const id = uniqueName('load');
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('backfillWorkflow', {
+      taskQueue,
+      workflowId: backfillWorkflowId(id),
+      args: [
+        { id, kind: 'initial', config, chunkSize: 500, maxRowsPerSecond: 3000, secondaryIndexes: 'keep' },
+      ],
+    });
+    await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied > 0);
+    assert.equal((await indexNames(db.target, db.name, 'orders')).length, 6);
+    const done = (await handle.result()) as BackfillStatus;
+    assert.deepEqual(done.secondaryIndexes, {
+      deferred: 0,
+      restored: 0,
+      tables: [],
+      kept: ['all tables: secondaryIndexes is keep'],
+    });
+  });
+  assert.deepEqual(
+    await dumpTable(db.target, db.name, 'orders'),
+    await dumpTable(db.source, db.name, 'orders'),
+  );
+});
+
+test('a cancelled initial load puts the deferred indexes back', async (t) => {
+  const db = await freshDatabases(t, 'bfy');
+  await ordersTables(db, 20_000);
+  const before = await showCreate(db.target, 'orders');
+  const config = loadConfig(db.name, ['orders']);
+  const id = uniqueName('load');
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('backfillWorkflow', {
+      taskQueue,
+      workflowId: backfillWorkflowId(id),
+      args: [{ id, kind: 'initial', config, chunkSize: 500, maxRowsPerSecond: 2000 }],
+    });
+    await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied >= 1000);
+    assert.deepEqual(await indexNames(db.target, db.name, 'orders'), ['PRIMARY', 'by_ref', 'ft_body'].sort());
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const last = await handle.query(backfillStatusQuery);
+    assert.equal(last.state, 'cancelled');
+    assert.equal(last.secondaryIndexes?.restored, 3);
+    assert.equal(last.lastError, undefined);
+  });
+  assert.equal(await showCreate(db.target, 'orders'), before);
+});

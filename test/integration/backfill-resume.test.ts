@@ -191,6 +191,10 @@ test('cancelling a backfill stops it cleanly: no chunk is left half-copied and n
       done.reduce((s, x) => s + x.rows, 0),
       'target holds exactly the done chunks',
     );
-    assert.equal(await showCreate(db.target, 't'), await showCreate(db.source, 't'), 'index back after the cancel');
+    assert.equal(
+      await showCreate(db.target, 't'),
+      await showCreate(db.source, 't'),
+      'index back after the cancel',
+    );
   });
 });

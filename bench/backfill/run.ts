@@ -4,10 +4,12 @@
  * in the same run, on two private MariaDB servers (ports 24901/24902, data under
  * .otterflow/scratch/backfill/) and the test stack's Temporal. Prints one JSON object.
  *
- *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk 10000] [--raw-rows off]
+ *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk <rows>] [--raw-rows off]
+ *     [--secondary-indexes keep]
  *
  * `--raw-rows off` turns the raw-row fast path off (OTTERFLOW_BACKFILL_RAW_ROWS=0: plain tables are
- * read as JS values and encoded), for A/B comparisons.
+ * read as JS values and encoded), for A/B comparisons. `--secondary-indexes keep` loads with the
+ * target's secondary index on (the default defers it and rebuilds it after the table's last chunk).
  */
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -81,13 +83,21 @@ async function checksum(conn: mysql.Connection, db: string, table: string, cols:
   return `${rows[0]?.n}:${rows[0]?.s}`;
 }
 
+async function showCreate(conn: mysql.Connection, db: string, table: string): Promise<string> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE \`${db}\`.\`${table}\``);
+  return String(rows[0]?.['Create Table']);
+}
+
 async function main(): Promise<void> {
   const rows = arg('rows', 1_000_000);
   const parallelism = arg('parallelism', 4);
-  const chunkSize = arg('chunk', 10_000);
+  // 0: the backfill chooses (rowsPerChunk in src/backfill/chunk-plan.ts).
+  const chunkSize = arg('chunk', 0) || undefined;
   const rawRowsAt = process.argv.indexOf('--raw-rows');
   const rawRows = rawRowsAt < 0 || process.argv[rawRowsAt + 1] !== 'off';
   if (!rawRows) process.env.OTTERFLOW_BACKFILL_RAW_ROWS = '0';
+  const indexesAt = process.argv.indexOf('--secondary-indexes');
+  const secondaryIndexes = indexesAt >= 0 && process.argv[indexesAt + 1] === 'keep' ? 'keep' : 'defer';
   const s = stackSettingsFromEnv({
     ...process.env,
     OTTERFLOW_TEMPORAL_PORT: process.env.OTTERFLOW_TEMPORAL_PORT ?? '27233',
@@ -172,7 +182,16 @@ async function main(): Promise<void> {
           client.workflow.execute('backfillWorkflow', {
             taskQueue,
             workflowId: backfillWorkflowId(id),
-            args: [{ id, kind: 'initial', config, chunkSize, parallelism }],
+            args: [
+              {
+                id,
+                kind: 'initial',
+                config,
+                ...(chunkSize ? { chunkSize } : {}),
+                parallelism,
+                secondaryIndexes,
+              },
+            ],
           }),
         )) as BackfillStatus,
     );
@@ -205,6 +224,10 @@ async function main(): Promise<void> {
         (await checksum(tgt, 'dumped', 'orders', orderCols)) &&
       (await checksum(tgt, 'shop', 'customers', customerCols)) ===
         (await checksum(tgt, 'dumped', 'customers', customerCols));
+    // Deferred indexes must come back exactly as the dump created them.
+    const schemasIdentical =
+      (await showCreate(tgt, 'shop', 'orders')) === (await showCreate(tgt, 'dumped', 'orders')) &&
+      (await showCreate(tgt, 'shop', 'customers')) === (await showCreate(tgt, 'dumped', 'customers'));
     tgt.end();
     process.stdout.write(
       `${JSON.stringify(
@@ -214,8 +237,9 @@ async function main(): Promise<void> {
           rowsCopied: result.rowsCopied,
           chunks: result.chunksTotal,
           parallelism,
-          chunkSize,
+          chunkSize: chunkSize ?? 'auto',
           rawRows,
+          secondaryIndexes: { policy: secondaryIndexes, ...result.secondaryIndexes },
           dumpRestoreSeconds: Number(dumpSeconds.toFixed(2)),
           backfillSeconds: Number(backfillSeconds.toFixed(2)),
           speedup: Number((dumpSeconds / backfillSeconds).toFixed(2)),
@@ -223,6 +247,7 @@ async function main(): Promise<void> {
           phases,
           cpuSeconds: { dumpRestore: dumpCpu, backfill: measured.cpu },
           targetsIdentical: same,
+          schemasIdentical,
           cores: (await import('node:os')).cpus().length,
         },
         null,

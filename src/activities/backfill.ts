@@ -1,6 +1,11 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { chunksFromBoundaries, findBoundaries, integerRangeBoundaries } from '../backfill/chunk-plan';
+import {
+  chunksFromBoundaries,
+  findBoundaries,
+  integerRangeBoundaries,
+  rowsPerChunk,
+} from '../backfill/chunk-plan';
 import type {
   CopyChunksInput,
   CopyChunksResult,
@@ -81,11 +86,14 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
         if (!mapper.isMapped(ref.schema, ref.table)) continue;
         const table = await readSourceTable(sconn, ref);
         estimatedRows += table.estimatedRows;
+        const chunkSize = rowsPerChunk({
+          requested: input.chunkSize,
+          averageRowBytes: table.averageRowBytes,
+          laneRowsPerSecond: input.laneRowsPerSecond,
+        });
         const boundaries =
-          (await integerRangeBoundaries(sconn, table, input.chunkSize)) ??
-          (await findBoundaries(sconn, table, input.chunkSize, () =>
-            ctx.heartbeat({ table: tableKey(ref) }),
-          ));
+          (await integerRangeBoundaries(sconn, table, chunkSize)) ??
+          (await findBoundaries(sconn, table, chunkSize, () => ctx.heartbeat({ table: tableKey(ref) })));
         plan.push({ table: ref, chunks: chunksFromBoundaries(boundaries) });
       }
       const stored = await storePlan(

@@ -27,7 +27,10 @@ export interface BackfillInput {
   where?: string;
   /** resync: only these keys (one table only), each a tuple in key column order. */
   keys?: KeyValueInput[][];
-  /** Rows per chunk (default 10000 initial, 2000 resync). */
+  /**
+   * Rows per chunk. Default: initial, chosen per table (about 4 MiB of rows, at most 25,000, at most a
+   * second of a throttled lane: chunk-plan.ts rowsPerChunk); resync, 2000.
+   */
   chunkSize?: number;
   /** initial: chunks copied at once (default 4). */
   parallelism?: number;
@@ -102,7 +105,10 @@ export function initialLoadId(pipeline: string): string {
 export interface PlanInput {
   backfillId: string;
   config: PipelineConfig;
-  chunkSize: number;
+  /** Rows per chunk as the caller asked; undefined: chosen per table. */
+  chunkSize?: number;
+  /** The rows/s cap of one copy lane, when throttled (bounds the chosen chunk size). */
+  laneRowsPerSecond?: number;
 }
 
 export interface PlanResult {

@@ -23,6 +23,8 @@ export interface SourceTable {
   keyOrdinals: number[];
   /** information_schema.TABLES.TABLE_ROWS: an estimate (InnoDB samples it). */
   estimatedRows: number;
+  /** information_schema.TABLES.AVG_ROW_LENGTH (data bytes per row, page overhead included; 0 when empty). */
+  averageRowBytes: number;
 }
 
 const TYPE_OF: Record<string, number> = {
@@ -119,7 +121,7 @@ export async function readSourceTable(conn: mysql.Connection, ref: TableRef): Pr
   const ordinal = new Map(columns.map((c, i) => [c.name, i]));
   const keyOrdinals = keyColumns.map((c) => ordinal.get(c) as number);
   const [est] = await conn.query<mysql.RowDataPacket[]>(
-    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    'SELECT TABLE_ROWS AS n, AVG_ROW_LENGTH AS len FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [ref.schema, ref.table],
   );
   const primary = keys.has('PRIMARY') ? keyOrdinals : [];
@@ -129,6 +131,7 @@ export async function readSourceTable(conn: mysql.Connection, ref: TableRef): Pr
     keyColumns,
     keyOrdinals,
     estimatedRows: Number(est[0]?.n ?? 0),
+    averageRowBytes: Number(est[0]?.len ?? 0),
   };
 }
 

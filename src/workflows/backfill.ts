@@ -24,7 +24,6 @@ import {
 } from '../backfill/contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from './search-attributes';
 
-const DEFAULT_INITIAL_CHUNK = 10_000;
 const DEFAULT_RESYNC_CHUNK = 2_000;
 const DEFAULT_PARALLELISM = 4;
 /** Chunk activities per workflow run before continue-as-new (about 6 history events each). */
@@ -130,10 +129,15 @@ async function initialLoad(
   setState: (s: BackfillState) => void,
   rate: () => void,
 ): Promise<void> {
+  const parallelism = Math.max(1, input.parallelism ?? DEFAULT_PARALLELISM);
+  const perLane = input.maxRowsPerSecond
+    ? Math.max(1, Math.floor(input.maxRowsPerSecond / parallelism))
+    : undefined;
   const plan = await backfillPlan({
     backfillId: input.id,
     config: input.config,
-    chunkSize: input.chunkSize ?? DEFAULT_INITIAL_CHUNK,
+    ...(input.chunkSize ? { chunkSize: input.chunkSize } : {}),
+    ...(perLane ? { laneRowsPerSecond: perLane } : {}),
   });
   status.chunksTotal = plan.chunks;
   status.estimatedRows = plan.estimatedRows;
@@ -143,11 +147,7 @@ async function initialLoad(
   const indexes = await deferIndexes(input, status, pending);
   setState('copying');
 
-  const parallelism = Math.max(1, input.parallelism ?? DEFAULT_PARALLELISM);
-  const perLane = input.maxRowsPerSecond
-    ? Math.max(1, Math.floor(input.maxRowsPerSecond / parallelism))
-    : undefined;
-  const budget = pending.slice(0, CHUNKS_PER_HISTORY);
+  const budget = indexes.deferredFirst(pending).slice(0, CHUNKS_PER_HISTORY);
   let next = 0;
   const lane = async () => {
     while (next < budget.length) {
@@ -182,6 +182,11 @@ async function initialLoad(
 
 /** Tracks the tables whose secondary indexes are off and starts each one's rebuild when its chunks are done. */
 interface IndexRestorer {
+  /**
+   * The chunks of tables with deferred indexes first (each in plan order), so that their rebuilds
+   * run while the other tables are still copying rather than after everything.
+   */
+  deferredFirst(pending: readonly number[]): number[];
   chunkDone(chunkNo: number): void;
   /** Waits for the rebuilds started so far; throws the first one's failure. */
   settled(): Promise<void>;
@@ -226,6 +231,10 @@ async function deferIndexes(
   }
   for (const w of waiting) if (w.chunksLeft === 0) rebuild(w.table);
   return {
+    deferredFirst(chunks) {
+      const isDeferred = (n: number) => waiting.some((w) => inTable(w.table, n));
+      return [...chunks.filter(isDeferred), ...chunks.filter((n) => !isDeferred(n))];
+    },
     chunkDone(chunkNo) {
       for (const w of waiting)
         if (w.chunksLeft > 0 && inTable(w.table, chunkNo) && --w.chunksLeft === 0) rebuild(w.table);

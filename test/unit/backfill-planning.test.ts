@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chunksFromBoundaries, rangeBoundaries } from '../../src/backfill/chunk-plan';
+import {
+  AUTO_CHUNK,
+  chunksFromBoundaries,
+  rangeBoundaries,
+  rowsPerChunk,
+} from '../../src/backfill/chunk-plan';
 import { keyCompare, keyIn, parseKey, stringifyKey } from '../../src/backfill/keys';
 import { chunkSelect, type SourceTable } from '../../src/backfill/source-table';
 import { RateLimit } from '../../src/backfill/throttle';
@@ -66,6 +71,7 @@ test('a chunk SELECT combines range, keys and condition, in key order', () => {
     keyColumns: ['id'],
     keyOrdinals: [0],
     estimatedRows: 0,
+    averageRowBytes: 0,
   } satisfies SourceTable;
   assert.deepEqual(chunkSelect(table, { after: [1], upTo: [9], where: 'v > 3', limit: 100 }), {
     sql: 'SELECT `id`, `v` FROM `d`.`t` WHERE `id` > ? AND NOT (`id` > ?) AND (v > 3) ORDER BY `id` LIMIT 100',
@@ -117,4 +123,18 @@ test('integer key ranges: every size-th value up to the maximum; sparse ranges a
   // an estimate of 0 rows (fresh statistics) only allows a range within one chunk
   assert.equal(rangeBoundaries(1n, 5000n, 0, 1000, false), undefined);
   assert.deepEqual(rangeBoundaries(1n, 999n, 0, 1000, false), []);
+});
+
+test("rows per chunk: the caller's choice, else about 4 MiB of rows within [100, 25000], at most a second of a throttled lane", () => {
+  assert.equal(rowsPerChunk({ requested: 777, averageRowBytes: 10_000_000 }), 777);
+  // Narrow rows (the bench's orders, about 80 bytes): the row cap.
+  assert.equal(rowsPerChunk({ averageRowBytes: 80 }), AUTO_CHUNK.maxRows);
+  // An empty table reports 0 bytes per row: the row cap too.
+  assert.equal(rowsPerChunk({ averageRowBytes: 0 }), AUTO_CHUNK.maxRows);
+  // 2 KiB rows: 2048 per 4 MiB chunk.
+  assert.equal(rowsPerChunk({ averageRowBytes: 2048 }), 2048);
+  // Huge rows: never fewer than 100.
+  assert.equal(rowsPerChunk({ averageRowBytes: 50 * 1024 * 1024 }), AUTO_CHUNK.minRows);
+  // Throttled to 4000 rows/s over 4 lanes: 1000 rows per chunk.
+  assert.equal(rowsPerChunk({ averageRowBytes: 80, laneRowsPerSecond: 1000 }), 1000);
 });

@@ -46,6 +46,7 @@ const table: SourceTable = {
   keyColumns: ['id'],
   keyOrdinals: [0],
   estimatedRows: 5,
+  averageRowBytes: 0,
 };
 const request: ResyncRequestRow = {
   requestId: 'r#0',

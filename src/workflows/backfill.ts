@@ -37,15 +37,18 @@ const activityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 } as const;
 
-const {
-  backfillPlan,
-  backfillPendingChunks,
-  backfillCopyChunks,
-  backfillDeferIndexes,
-  backfillRestoreIndexes,
-} = proxyActivities<Activities>({
+const { backfillPlan, backfillPendingChunks, backfillCopyChunks, backfillDeferIndexes } =
+  proxyActivities<Activities>({
+    ...activityOptions,
+    startToCloseTimeout: '2 hours',
+  });
+/**
+ * Index rebuilds of a big table can take hours; the heartbeat (every 2 s while the ALTER runs) is what
+ * detects a dead worker. They ignore cancellation: a cancelled load still gets its indexes back.
+ */
+const { backfillRestoreIndexes } = proxyActivities<Activities>({
   ...activityOptions,
-  startToCloseTimeout: '2 hours',
+  startToCloseTimeout: '24 hours',
 });
 const { backfillRequestResync, backfillResyncProgress, backfillCancelResync } = proxyActivities<Activities>({
   ...activityOptions,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type mysql from 'mysql2/promise';
+import { type BackfillInput, backfillWorkflowId } from '../../src/backfill/contract';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import type { pipelineWorkflow } from '../../src/workflows/pipeline';
@@ -179,4 +180,13 @@ export async function waitForExactTables(
       return `source rows ${last.s.length}, target rows ${last.t.length}; first difference at ${diff}: source ${last.s[diff]} target ${last.t[diff]}; status ${handle ? JSON.stringify(await status(handle)) : ''}`;
     },
   );
+}
+
+/** Starts a backfill workflow directly (no API), on the caller's task queue. */
+export function startBackfill(client: Client, taskQueue: string, input: BackfillInput) {
+  return client.workflow.start('backfillWorkflow', {
+    taskQueue,
+    workflowId: backfillWorkflowId(input.id),
+    args: [input],
+  });
 }

@@ -2,14 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type mysql from 'mysql2/promise';
-import {
-  type BackfillInput,
-  type BackfillStatus,
-  backfillStatusQuery,
-  backfillWorkflowId,
-} from '../../src/backfill/contract';
+import { type BackfillInput, type BackfillStatus, backfillStatusQuery } from '../../src/backfill/contract';
 import { parsePipelineConfig } from '../../src/pipeline/config';
-import { dumpTable, waitFor } from '../helpers/pipeline';
+import { dumpTable, startBackfill, waitFor } from '../helpers/pipeline';
 import { freshDatabases, uniqueName, withWorker } from '../helpers/stack';
 
 async function indexNames(conn: mysql.Connection, schema: string, table: string): Promise<string[]> {
@@ -91,11 +86,7 @@ test('initial load: plain secondary indexes of empty target tables are off durin
       parallelism: 2,
       maxRowsPerSecond: 6000,
     };
-    const handle = await client.workflow.start('backfillWorkflow', {
-      taskQueue,
-      workflowId: backfillWorkflowId(id),
-      args: [input],
-    });
+    const handle = await startBackfill(client, taskQueue, input);
     // The plan takes tables in name order: accounts' one chunk is done first, and its index is back
     // while orders still loads without its own.
     let seen: BackfillStatus | undefined;
@@ -156,12 +147,13 @@ test('initial load with secondaryIndexes keep: the indexes stay on during the co
   const config = loadConfig(db.name, ['orders']);
   const id = uniqueName('load');
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await client.workflow.start('backfillWorkflow', {
-      taskQueue,
-      workflowId: backfillWorkflowId(id),
-      args: [
-        { id, kind: 'initial', config, chunkSize: 500, maxRowsPerSecond: 3000, secondaryIndexes: 'keep' },
-      ],
+    const handle = await startBackfill(client, taskQueue, {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 500,
+      maxRowsPerSecond: 3000,
+      secondaryIndexes: 'keep',
     });
     await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied > 0);
     assert.equal((await indexNames(db.target, db.name, 'orders')).length, 6);
@@ -186,10 +178,12 @@ test('a cancelled initial load puts the deferred indexes back', async (t) => {
   const config = loadConfig(db.name, ['orders']);
   const id = uniqueName('load');
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await client.workflow.start('backfillWorkflow', {
-      taskQueue,
-      workflowId: backfillWorkflowId(id),
-      args: [{ id, kind: 'initial', config, chunkSize: 500, maxRowsPerSecond: 2000 }],
+    const handle = await startBackfill(client, taskQueue, {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 500,
+      maxRowsPerSecond: 2000,
     });
     await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied >= 1000);
     assert.deepEqual(await indexNames(db.target, db.name, 'orders'), ['PRIMARY', 'by_ref', 'ft_body'].sort());

@@ -6,15 +6,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type mysql from 'mysql2/promise';
-import {
-  type BackfillInput,
-  type BackfillStatus,
-  backfillStatusQuery,
-  backfillWorkflowId,
-} from '../../src/backfill/contract';
+import { type BackfillInput, type BackfillStatus, backfillStatusQuery } from '../../src/backfill/contract';
 import { projectRoot, temporalAddress } from '../../src/config/stack';
 import { parsePipelineConfig } from '../../src/pipeline/config';
-import { dumpTable, waitFor } from '../helpers/pipeline';
+import { dumpTable, startBackfill, waitFor } from '../helpers/pipeline';
 import { freshDatabases, testStack, uniqueName, withWorker } from '../helpers/stack';
 
 /** A worker as its own OS process (`node bin/otterflow.js worker`), so that SIGKILL is a real crash. */
@@ -111,11 +106,7 @@ test('a worker killed in the middle of a backfill: the next worker resumes, chun
     parallelism: 2,
     maxRowsPerSecond: 4000,
   };
-  const handle = await c.workflow.start('backfillWorkflow', {
-    taskQueue,
-    workflowId: backfillWorkflowId(id),
-    args: [input],
-  });
+  const handle = await startBackfill(c, taskQueue, input);
   await waitFor(
     'some chunks done',
     async () => (await chunkRows(db.target, id)).filter((x) => x.done).length >= 6,
@@ -164,10 +155,13 @@ test('cancelling a backfill stops it cleanly: no chunk is left half-copied and n
   });
   const id = uniqueName('load');
   await withWorker(async ({ client: c, taskQueue }) => {
-    const handle = await c.workflow.start('backfillWorkflow', {
-      taskQueue,
-      workflowId: backfillWorkflowId(id),
-      args: [{ id, kind: 'initial', config, chunkSize: 500, parallelism: 2, maxRowsPerSecond: 2000 }],
+    const handle = await startBackfill(c, taskQueue, {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 500,
+      parallelism: 2,
+      maxRowsPerSecond: 2000,
     });
     await waitFor(
       'two chunks done',

@@ -181,7 +181,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
       const deferral = await deferSecondaryIndexes(
         conn,
         input.backfillId,
-        [...ranges.values()].map((r) => r.table),
+        input.decide ? [...ranges.values()].map((r) => r.table) : [],
       );
       const tables: DeferredIndexTable[] = deferral.tables.map((t) => ({
         table: t.target,

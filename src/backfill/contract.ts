@@ -41,8 +41,13 @@ export interface BackfillInput {
    * them when the table's chunks are done (src/backfill/deferred-indexes.ts); `keep` leaves them.
    */
   secondaryIndexes?: SecondaryIndexPolicy;
+  /** initial: chunk activities per workflow run before continue-as-new (default 1500; tests use less). */
+  chunksPerRun?: number;
   /** Present after continue-as-new. */
-  carried?: Pick<BackfillStatus, 'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped'>;
+  carried?: Pick<BackfillStatus, 'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped'> & {
+    /** Tables that keep their indexes, with why (decided by the first run only). */
+    keptIndexes?: string[];
+  };
 }
 
 export type SecondaryIndexPolicy = 'defer' | 'keep';
@@ -136,6 +141,11 @@ export interface CopyChunksResult {
 export interface IndexDeferralInput {
   backfillId: string;
   config: PipelineConfig;
+  /**
+   * The first run of the load (nothing copied yet) decides which tables defer; later runs only finish
+   * what was recorded, so a table loaded meanwhile is never judged again.
+   */
+  decide: boolean;
 }
 
 /** A target table whose secondary indexes are off for the load, and the chunks that fill it. */

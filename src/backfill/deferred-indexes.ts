@@ -129,8 +129,8 @@ async function reasonToKeep(
 
 /**
  * Takes the plain secondary indexes off the empty ones of `targets`, once per backfill: the first
- * call decides and records, later calls (retries, continue-as-new) finish the drops of what was
- * recorded and return the same tables. Uses its own session (sql_log_bin is changed).
+ * call decides and records, later calls (retries, continue-as-new: these pass no targets) finish the
+ * drops of what was recorded and return the same tables. Uses its own session (sql_log_bin is changed).
  */
 export async function deferSecondaryIndexes(
   conn: mysql.Connection,
@@ -140,6 +140,7 @@ export async function deferSecondaryIndexes(
   const kept: string[] = [];
   let records = await readRecords(conn, backfillId);
   if (records.length === 0) {
+    if (targets.length === 0) return { tables: [], kept };
     if (!(await stopBinlogging(conn)))
       return {
         tables: [],
@@ -147,8 +148,16 @@ export async function deferSecondaryIndexes(
       };
     const chosen: Recorded[] = [];
     for (const target of targets) {
-      const createTable = await showCreateTable(conn, target);
-      const reason = await reasonToKeep(conn, target, createTable);
+      let createTable: string;
+      let reason: string | undefined;
+      try {
+        createTable = await showCreateTable(conn, target);
+        reason = await reasonToKeep(conn, target, createTable);
+      } catch (err) {
+        // A missing or unreadable target table: the chunk copies will say what is wrong with it.
+        kept.push(`${tableKey(target)}: cannot inspect it (${(err as Error).message})`);
+        continue;
+      }
       if (reason) {
         kept.push(`${tableKey(target)}: ${reason}`);
         continue;

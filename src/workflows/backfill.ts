@@ -150,7 +150,9 @@ async function initialLoad(
   const indexes = await deferIndexes(input, status, pending);
   setState('copying');
 
-  const budget = indexes.deferredFirst(pending).slice(0, CHUNKS_PER_HISTORY);
+  const budget = indexes
+    .deferredFirst(pending)
+    .slice(0, Math.max(1, input.chunksPerRun ?? CHUNKS_PER_HISTORY));
   let next = 0;
   const lane = async () => {
     while (next < budget.length) {
@@ -178,6 +180,7 @@ async function initialLoad(
         rowsCopied: status.rowsCopied,
         chunksDone: status.chunksDone,
         chunksSkipped: status.chunksSkipped,
+        ...(status.secondaryIndexes ? { keptIndexes: status.secondaryIndexes.kept } : {}),
       },
     });
   }
@@ -203,12 +206,16 @@ async function deferIndexes(
   const deferral =
     input.secondaryIndexes === 'keep'
       ? { tables: [], kept: ['all tables: secondaryIndexes is keep'] }
-      : await backfillDeferIndexes({ backfillId: input.id, config: input.config });
+      : await backfillDeferIndexes({
+          backfillId: input.id,
+          config: input.config,
+          decide: input.carried === undefined,
+        });
   const summary = {
     deferred: 0,
     restored: 0,
     tables: deferral.tables.map((t) => `${t.table.schema}.${t.table.table}`),
-    kept: deferral.kept,
+    kept: [...(input.carried?.keptIndexes ?? []), ...deferral.kept],
   };
   status.secondaryIndexes = summary;
   const inTable = (t: DeferredIndexTable, chunkNo: number) =>

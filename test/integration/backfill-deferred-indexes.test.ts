@@ -196,3 +196,44 @@ test('a cancelled initial load puts the deferred indexes back', async (t) => {
   });
   assert.equal(await showCreate(db.target, 'orders'), before);
 });
+
+test("across continue-as-new the indexes stay off until their table is done, and the first run's decisions carry over", async (t) => {
+  const db = await freshDatabases(t, 'bfn');
+  await ordersTables(db, 3000);
+  const tables = ['accounts', 'orders', 'filled'];
+  const before = new Map<string, string>();
+  for (const table of tables) before.set(table, await showCreate(db.target, table));
+  const config = loadConfig(db.name, tables);
+  const id = uniqueName('load');
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await startBackfill(client, taskQueue, {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 100,
+      parallelism: 2,
+      maxRowsPerSecond: 1000,
+      chunksPerRun: 4,
+    });
+    const first = handle.firstExecutionRunId;
+    const latest = client.workflow.getHandle(handle.workflowId);
+    await waitFor('a second run', async () => (await latest.describe()).runId !== first);
+    // Continue-as-new is not an ending: orders (30 chunks) is far from done and still without its indexes.
+    assert.deepEqual(await indexNames(db.target, db.name, 'orders'), ['PRIMARY', 'by_ref', 'ft_body'].sort());
+    const done = (await handle.result()) as BackfillStatus;
+    assert.equal(done.state, 'done');
+    assert.equal(done.rowsCopied, 300 + 3000 + 50);
+    assert.equal(done.chunksDone, done.chunksTotal);
+    assert.deepEqual(done.secondaryIndexes, {
+      deferred: 4,
+      restored: 4,
+      tables: [`${db.name}.accounts`, `${db.name}.orders`],
+      kept: [`${db.name}.filled: it is not empty`],
+    });
+  });
+  for (const table of tables) assert.equal(await showCreate(db.target, table), before.get(table), table);
+  assert.deepEqual(
+    await dumpTable(db.target, db.name, 'orders'),
+    await dumpTable(db.source, db.name, 'orders'),
+  );
+});

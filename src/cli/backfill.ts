@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { BackfillStatus } from '../backfill/contract';
 import type { BackfillView } from '../service/backfills';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
@@ -94,18 +95,7 @@ export function registerBackfillCommands(program: Command): void {
         }
         const view = await api.request<BackfillView>('GET', `/v1/backfills/${encodeURIComponent(ref)}`);
         if (o.json) return printJson(view);
-        const p = view.progress as
-          | {
-              state: string;
-              rowsCopied: number;
-              estimatedRows: number;
-              rowsPerSecond: number;
-              etaSeconds?: number;
-              chunksDone: number;
-              chunksTotal: number;
-              lastError?: string;
-            }
-          | undefined;
+        const p = view.progress as BackfillStatus | undefined;
         console.log(`backfill ${view.id} (pipeline ${view.pipeline}): workflow ${view.workflowStatus}`);
         if (p) {
           const pct =
@@ -118,6 +108,10 @@ export function registerBackfillCommands(program: Command): void {
           console.log(
             `  rate       ${p.rowsPerSecond} rows/s${p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : ''}`,
           );
+          const ix = p.secondaryIndexes;
+          if (ix && ix.deferred > 0)
+            console.log(`  indexes    ${ix.restored} of ${ix.deferred} deferred secondary indexes rebuilt`);
+          for (const kept of ix?.kept ?? []) console.log(`  kept       ${kept}`);
           if (p.lastError) console.log(`  error      ${p.lastError}`);
         }
       }),

@@ -111,3 +111,42 @@ test('backfills over HTTP and the CLI: start a resync, watch progress, list, can
     assert.equal((await h.call('POST', `/v1/pipelines/${name}/stop`)).status, 200);
   });
 });
+
+test('initial loads from the CLI: secondary indexes deferred by default and shown by status, --keep-indexes keeps them', async (t) => {
+  const db = await freshDatabases(t, 'bfl');
+  const ddl = 'CREATE TABLE b (id INT PRIMARY KEY, v INT, KEY by_v (v))';
+  await db.source.query(ddl);
+  await db.target.query(ddl);
+  await db.source.query('INSERT INTO b SELECT seq, seq % 7 FROM seq_1_to_2000');
+  await withApi(async (h) => {
+    const ds = await registerStackDatasources(h);
+    const name = uniqueName('p');
+    const created = await h.call('POST', '/v1/pipelines', {
+      name,
+      source: ds.source,
+      target: ds.target,
+      mappings: [{ source: { schema: db.name, table: 'b' } }],
+    });
+    assert.equal(created.status, 201, created.text);
+    const cli = async (...args: string[]) =>
+      run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'backfill', ...args], {
+        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
+      });
+    const load = async (...flags: string[]) => {
+      const started = JSON.parse((await cli('start', name, '--initial', ...flags, '--json')).stdout);
+      await eventually('the initial load to finish', async () => {
+        const r = await h.call('GET', `/v1/backfills/${started.id}`);
+        return r.body.workflowStatus === 'COMPLETED' ? r.body : undefined;
+      });
+      return (await cli('status', started.id)).stdout;
+    };
+    const deferred = await load();
+    assert.match(deferred, /rows\s+2000 of/);
+    assert.match(deferred, /indexes\s+1 of 1 deferred secondary indexes rebuilt/);
+    const kept = await load('--keep-indexes');
+    assert.match(kept, /kept\s+all tables: secondaryIndexes is keep/);
+    assert.doesNotMatch(kept, /indexes\s+\d+ of/);
+  });
+  const [rows] = await db.target.query<mysql.RowDataPacket[]>('SHOW CREATE TABLE b');
+  assert.match(String(rows[0]?.['Create Table']), /KEY `by_v` \(`v`\)/);
+});

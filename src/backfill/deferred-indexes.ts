@@ -97,8 +97,19 @@ async function existingIndexNames(conn: mysql.Connection, table: TableRef): Prom
   return new Set(rows.map((r) => String(r.name)));
 }
 
-/** Sets sql_log_bin=0 for this session; false when the user may not (the caller then keeps indexes). */
+/**
+ * How long our ALTER TABLE waits for a table's metadata lock. A waiting ALTER queues every later
+ * statement on the table behind it, so it gives up after a minute (ER_LOCK_WAIT_TIMEOUT) and the
+ * activity retries later, instead of the server's default of a day.
+ */
+const LOCK_WAIT_SECONDS = 60;
+
+/**
+ * Sets sql_log_bin=0 (and the lock wait) for this session; false when the user may not set
+ * sql_log_bin (the caller then keeps indexes).
+ */
 async function stopBinlogging(conn: mysql.Connection): Promise<boolean> {
+  await conn.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
   try {
     await conn.query('SET SESSION sql_log_bin = 0');
     return true;

@@ -168,6 +168,17 @@ export const optionsSchema = z
     batchSize: z.number().int().min(1).max(250_000).default(6000),
     /** A batch is committed at the first transaction boundary after this delay since it opened. */
     maxBatchDelayMs: z.number().int().min(0).max(600_000).default(200),
+    /**
+     * Source row-event bytes (of mapped tables) after which a batch is committed at the next transaction
+     * boundary, or, inside a larger source transaction, applied as a slice: bounds worker memory when
+     * rows are wide, whatever batchSize says.
+     */
+    maxBatchBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
     /** ROW: write whole rows; FIELD: write only changed columns (and their groups). */
     syncMode: z.enum(['ROW', 'FIELD']).default('ROW'),
     /** DDL on mapped tables: apply (names rewritten), skip, or stop with an error. */

@@ -27,6 +27,11 @@ export const replicationMetrics = {
     help: 'Target transactions committed with rows',
     labelNames,
   }),
+  slices: new client.Counter({
+    name: 'otterflow_batch_slices_total',
+    help: 'Parts of a batch applied before its commit (the batch outgrew batchSize or maxBatchBytes inside a source transaction)',
+    labelNames,
+  }),
   batchSize: new client.Histogram({
     name: 'otterflow_batch_row_changes',
     help: 'Source row changes per committed batch',

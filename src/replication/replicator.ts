@@ -114,6 +114,8 @@ class ReplicationRun {
   private lastCheckpointAt = 0;
   private batchOpenedAt = 0;
   private changesInBatch = 0;
+  /** Bytes of the mapped tables' row events whose changes are in the merger (options.maxBatchBytes). */
+  private bytesHeld = 0;
   /** The source heartbeat value carried by the current batch (ms since epoch). */
   private heartbeatInBatch: number | undefined;
   /**
@@ -252,6 +254,8 @@ class ReplicationRun {
   private async handle(event: BinlogEvent, file: string | undefined, pos: number | undefined): Promise<void> {
     switch (event.kind) {
       case 'rows': {
+        if (this.mapper.isMapped(event.table.schema, event.table.table))
+          this.bytesHeld += event.header.eventSize;
         // Most rows are taken synchronously (addChange returns undefined): no promise per row.
         const rows = event.rows;
         for (let i = 0; i < rows.length; i++) {
@@ -383,7 +387,8 @@ class ReplicationRun {
     this.merger.addAll(mapped);
     this.changesInBatch++;
     this.sourceChanges++;
-    if (this.merger.size() >= this.config.options.batchSize) {
+    const o = this.config.options;
+    if (this.merger.size() >= o.batchSize || this.bytesHeld >= o.maxBatchBytes) {
       // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
       return this.applySlice();
     }
@@ -438,7 +443,7 @@ class ReplicationRun {
     this.pending = commit;
     const o = this.config.options;
     const now = Date.now();
-    const full = this.merger.size() >= o.batchSize || this.slicesInBatch;
+    const full = this.merger.size() >= o.batchSize || this.bytesHeld >= o.maxBatchBytes || this.slicesInBatch;
     const due = this.changesInBatch > 0 && now - this.batchOpenedAt >= o.maxBatchDelayMs;
     // Caught up with the source: nothing is waiting, so committing now costs no batching and gives the lowest lag.
     const caughtUp = (this.stream?.stats().queue.length ?? 0) === 0;
@@ -456,13 +461,19 @@ class ReplicationRun {
     await this.resync?.betweenTransactions(); // backfill (issue 6): may start the next re-sync chunk
   }
 
+  private drainMerger(): ApplyPlan {
+    this.bytesHeld = 0;
+    return this.merger.drain();
+  }
+
   /** Applies what the merger holds into the open target transaction (opening it if needed). */
   private async applySlice(): Promise<void> {
     await this.settle();
-    const plan = this.merger.drain();
+    const plan = this.drainMerger();
     if (plan.tables.length === 0) return;
     await this.openTransaction();
     this.slicesInBatch = true;
+    metrics.slices.inc({ pipeline: this.name });
     try {
       await this.applyPlan(this.channel ? await this.channel.resolve(plan) : plan, this.pending); // [bidirectional]
     } catch (err) {
@@ -534,7 +545,7 @@ class ReplicationRun {
       return;
     }
     const batch: ClosingBatch = {
-      plan: this.merger.drain(),
+      plan: this.drainMerger(),
       position,
       hasWork,
       slicesApplied: this.slicesInBatch,

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { replicationMetrics } from '../../src/replication/metrics';
+import { stopUpdate } from '../../src/workflows/pipeline-contract';
+import { samePipelineConfig, startPipeline, waitForExactTables } from '../helpers/pipeline';
+import { freshDatabases, withWorker } from '../helpers/stack';
+
+async function slicesOf(pipeline: string): Promise<number> {
+  const m = await replicationMetrics.slices.get();
+  return m.values.find((v) => v.labels.pipeline === pipeline)?.value ?? 0;
+}
+
+test('maxBatchBytes: a transaction of wide rows far below batchSize is applied in slices, and appears whole', async (t) => {
+  const db = await freshDatabases(t, 'bbytes');
+  const ddl = 'CREATE TABLE wide (id INT PRIMARY KEY, body MEDIUMBLOB, note VARCHAR(20))';
+  await db.source.query(ddl);
+  await db.target.query(ddl);
+  // 128 KiB of row events at most per slice; batchSize stays at its default (6000 rows).
+  const config = await samePipelineConfig(db.source, db.name, { options: { maxBatchBytes: 128 * 1024 } });
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await startPipeline(client, taskQueue, config);
+    // 40 rows of 32 KiB in ONE source transaction: about 1.3 MB of row events, 40 rows.
+    await db.source.query(
+      "INSERT INTO wide SELECT seq, REPEAT(UNHEX(SHA2(seq, 256)), 1024), 'r' FROM seq_1_to_40",
+    );
+    // Slices go into one open target transaction: a reader sees none of the rows or all 40.
+    const seen = new Set<number>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const [[c]] = await db.target.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM wide');
+        seen.add(Number(c?.n));
+      }
+    })();
+    await waitForExactTables(db.source, db.target, db.name, 'wide', handle);
+    watching = false;
+    await watcher;
+    assert.deepEqual(
+      [...seen].filter((n) => n !== 0 && n !== 40),
+      [],
+      'no partial transaction visible',
+    );
+    const slices = await slicesOf(config.name as string);
+    assert.ok(slices >= 5, `applied in ${slices} slices`);
+    // Small rows keep going as usual afterwards.
+    await db.source.query(`UPDATE wide SET note = 'changed' WHERE id <= 20`);
+    await waitForExactTables(db.source, db.target, db.name, 'wide', handle);
+    await handle.executeUpdate(stopUpdate);
+  });
+  const [[n]] = await db.target.query<mysql.RowDataPacket[]>(
+    'SELECT COUNT(*) AS n, SUM(LENGTH(body)) AS b FROM wide',
+  );
+  assert.deepEqual([Number(n?.n), Number(n?.b)], [40, 40 * 32 * 1024]);
+});

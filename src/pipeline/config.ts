@@ -162,6 +162,9 @@ export const channelSchema = z
   });
 export type ChannelConfig = z.infer<typeof channelSchema>;
 
+/** options.maxBatchBytes when not given (also for configs stored before the option existed). */
+export const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 export const optionsSchema = z
   .object({
     /** Maximum source row changes per batch (otter's default is 6000). */
@@ -178,7 +181,7 @@ export const optionsSchema = z
       .int()
       .min(1024)
       .max(1024 * 1024 * 1024)
-      .default(16 * 1024 * 1024),
+      .default(DEFAULT_MAX_BATCH_BYTES),
     /** ROW: write whole rows; FIELD: write only changed columns (and their groups). */
     syncMode: z.enum(['ROW', 'FIELD']).default('ROW'),
     /** DDL on mapped tables: apply (names rewritten), skip, or stop with an error. */

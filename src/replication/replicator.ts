@@ -12,7 +12,7 @@ import { MysqlApplier } from '../connectors/mysql/applier';
 import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
 import { openMysql } from '../connectors/mysql/connection';
 import { TargetTableMissingError } from '../connectors/mysql/table-info';
-import type { PipelineConfig } from '../pipeline/config';
+import { DEFAULT_MAX_BATCH_BYTES, type PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
 import { BatchMerger } from '../pipeline/merge';
@@ -388,7 +388,7 @@ class ReplicationRun {
     this.changesInBatch++;
     this.sourceChanges++;
     const o = this.config.options;
-    if (this.merger.size() >= o.batchSize || this.bytesHeld >= o.maxBatchBytes) {
+    if (this.merger.size() >= o.batchSize || this.bytesHeld >= maxBatchBytesOf(o)) {
       // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
       return this.applySlice();
     }
@@ -443,7 +443,8 @@ class ReplicationRun {
     this.pending = commit;
     const o = this.config.options;
     const now = Date.now();
-    const full = this.merger.size() >= o.batchSize || this.bytesHeld >= o.maxBatchBytes || this.slicesInBatch;
+    const full =
+      this.merger.size() >= o.batchSize || this.bytesHeld >= maxBatchBytesOf(o) || this.slicesInBatch;
     const due = this.changesInBatch > 0 && now - this.batchOpenedAt >= o.maxBatchDelayMs;
     // Caught up with the source: nothing is waiting, so committing now costs no batching and gives the lowest lag.
     const caughtUp = (this.stream?.stats().queue.length ?? 0) === 0;
@@ -692,6 +693,14 @@ class ReplicationRun {
     await this.target?.end().catch(() => {});
     await this.source?.end().catch(() => {});
   }
+}
+
+/**
+ * A pipeline started before maxBatchBytes existed carries a config without it (workflow inputs are
+ * stored as they were parsed then): it gets the default, not "no limit".
+ */
+function maxBatchBytesOf(options: PipelineConfig['options']): number {
+  return options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
 }
 
 function addStats(into: ApplyStats, s: ApplyStats): void {

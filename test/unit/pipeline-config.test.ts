@@ -34,6 +34,7 @@ describe('pipeline configuration', () => {
     assert.deepEqual(r.config.options, {
       batchSize: 6000,
       maxBatchDelayMs: 200,
+      maxBatchBytes: 16 * 1024 * 1024,
       syncMode: 'ROW',
       ddl: 'stop',
       onError: 'stop',

@@ -5,27 +5,52 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
 import { projectRoot } from '../../src/config/stack';
-import { eventually, registerStackDatasources, withApi } from '../helpers/api-stack';
+import { type ApiHarness, eventually, registerStackDatasources, withApi } from '../helpers/api-stack';
 import { freshDatabases, uniqueName } from '../helpers/stack';
 
 const run = promisify(execFile);
 
-test('backfills over HTTP and the CLI: start a resync, watch progress, list, cancel; a bad WHERE is a 400 and starts nothing', async (t) => {
-  const db = await freshDatabases(t, 'bfa');
-  const ddl = 'CREATE TABLE a (id INT PRIMARY KEY, v INT)';
+/** A table `table` (same DDL on both sides, `rows` rows on the source) and a pipeline over it, created through the API. */
+async function tableAndPipeline(
+  h: ApiHarness,
+  db: { name: string; source: mysql.Connection; target: mysql.Connection },
+  table: string,
+  ddl: string,
+  fill: string,
+): Promise<string> {
   await db.source.query(ddl);
   await db.target.query(ddl);
-  await db.source.query('INSERT INTO a SELECT seq, seq FROM seq_1_to_3000');
-  await withApi(async (h) => {
-    const ds = await registerStackDatasources(h);
-    const name = uniqueName('p');
-    const created = await h.call('POST', '/v1/pipelines', {
-      name,
-      source: ds.source,
-      target: ds.target,
-      mappings: [{ source: { schema: db.name, table: 'a' } }],
+  await db.source.query(fill);
+  const ds = await registerStackDatasources(h);
+  const name = uniqueName('p');
+  const created = await h.call('POST', '/v1/pipelines', {
+    name,
+    source: ds.source,
+    target: ds.target,
+    mappings: [{ source: { schema: db.name, table } }],
+  });
+  assert.equal(created.status, 201, created.text);
+  return name;
+}
+
+/** `otterflow backfill …` against the test API. */
+function backfillCli(h: ApiHarness) {
+  return (...args: string[]) =>
+    run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'backfill', ...args], {
+      env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
     });
-    assert.equal(created.status, 201, created.text);
+}
+
+test('backfills over HTTP and the CLI: start a resync, watch progress, list, cancel; a bad WHERE is a 400 and starts nothing', async (t) => {
+  const db = await freshDatabases(t, 'bfa');
+  await withApi(async (h) => {
+    const name = await tableAndPipeline(
+      h,
+      db,
+      'a',
+      'CREATE TABLE a (id INT PRIMARY KEY, v INT)',
+      'INSERT INTO a SELECT seq, seq FROM seq_1_to_3000',
+    );
     assert.equal((await h.call('POST', `/v1/pipelines/${name}/start`)).status, 202);
 
     const bad = await h.call('POST', `/v1/pipelines/${name}/backfills`, {
@@ -49,10 +74,7 @@ test('backfills over HTTP and the CLI: start a resync, watch progress, list, can
     const none = await h.call('GET', `/v1/pipelines/${name}/backfills`);
     assert.deepEqual(none.body, [], 'nothing was started');
 
-    const cli = async (...args: string[]) =>
-      run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'backfill', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      });
+    const cli = backfillCli(h);
     const started = JSON.parse(
       (
         await cli(
@@ -114,24 +136,15 @@ test('backfills over HTTP and the CLI: start a resync, watch progress, list, can
 
 test('initial loads from the CLI: secondary indexes deferred by default and shown by status, --keep-indexes keeps them', async (t) => {
   const db = await freshDatabases(t, 'bfl');
-  const ddl = 'CREATE TABLE b (id INT PRIMARY KEY, v INT, KEY by_v (v))';
-  await db.source.query(ddl);
-  await db.target.query(ddl);
-  await db.source.query('INSERT INTO b SELECT seq, seq % 7 FROM seq_1_to_2000');
   await withApi(async (h) => {
-    const ds = await registerStackDatasources(h);
-    const name = uniqueName('p');
-    const created = await h.call('POST', '/v1/pipelines', {
-      name,
-      source: ds.source,
-      target: ds.target,
-      mappings: [{ source: { schema: db.name, table: 'b' } }],
-    });
-    assert.equal(created.status, 201, created.text);
-    const cli = async (...args: string[]) =>
-      run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'backfill', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      });
+    const name = await tableAndPipeline(
+      h,
+      db,
+      'b',
+      'CREATE TABLE b (id INT PRIMARY KEY, v INT, KEY by_v (v))',
+      'INSERT INTO b SELECT seq, seq % 7 FROM seq_1_to_2000',
+    );
+    const cli = backfillCli(h);
     const load = async (...flags: string[]) => {
       const started = JSON.parse((await cli('start', name, '--initial', ...flags, '--json')).stdout);
       await eventually('the initial load to finish', async () => {

@@ -52,7 +52,8 @@ export interface BackfillInput {
 
 export type SecondaryIndexPolicy = 'defer' | 'keep';
 
-export type BackfillState = 'planning' | 'copying' | 'done' | 'cancelled' | 'failed';
+/** `indexing`: every chunk is copied, deferred secondary indexes are being rebuilt. */
+export type BackfillState = 'planning' | 'copying' | 'indexing' | 'done' | 'cancelled' | 'failed';
 
 export interface BackfillStatus {
   id: string;

@@ -171,6 +171,7 @@ async function initialLoad(
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, budget.length) }, lane));
+  if (indexes.rebuilding() > 0) setState('indexing');
   await indexes.settled();
   if (budget.length < pending.length || workflowInfo().continueAsNewSuggested) {
     await continueAsNew<typeof backfillWorkflow>({
@@ -194,6 +195,8 @@ interface IndexRestorer {
    */
   deferredFirst(pending: readonly number[]): number[];
   chunkDone(chunkNo: number): void;
+  /** Rebuilds started and not finished yet. */
+  rebuilding(): number;
   /** Waits for the rebuilds started so far; throws the first one's failure. */
   settled(): Promise<void>;
 }
@@ -222,18 +225,25 @@ async function deferIndexes(
     t.chunkRanges.some(([first, last]) => chunkNo >= first && chunkNo <= last);
   const waiting: { table: DeferredIndexTable; chunksLeft: number }[] = [];
   const rebuilds: Promise<void>[] = [];
+  let running = 0;
   let failure: unknown;
-  const rebuild = (table: DeferredIndexTable) =>
+  const rebuild = (table: DeferredIndexTable) => {
+    running++;
     rebuilds.push(
-      backfillRestoreIndexes({ backfillId: input.id, config: input.config, table: table.table }).then(
-        () => {
-          summary.restored += table.indexes;
-        },
-        (err: unknown) => {
-          failure ??= err;
-        },
-      ),
+      backfillRestoreIndexes({ backfillId: input.id, config: input.config, table: table.table })
+        .then(
+          () => {
+            summary.restored += table.indexes;
+          },
+          (err: unknown) => {
+            failure ??= err;
+          },
+        )
+        .finally(() => {
+          running--;
+        }),
     );
+  };
   for (const table of deferral.tables) {
     summary.deferred += table.indexes;
     if (table.restored) summary.restored += table.indexes;
@@ -249,6 +259,7 @@ async function deferIndexes(
       for (const w of waiting)
         if (w.chunksLeft > 0 && inTable(w.table, chunkNo) && --w.chunksLeft === 0) rebuild(w.table);
     },
+    rebuilding: () => running,
     async settled() {
       await Promise.all(rebuilds);
       if (failure !== undefined) throw failure;

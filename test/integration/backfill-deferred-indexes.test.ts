@@ -5,7 +5,7 @@ import type mysql from 'mysql2/promise';
 import { type BackfillInput, type BackfillStatus, backfillStatusQuery } from '../../src/backfill/contract';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { dumpTable, startBackfill, waitFor } from '../helpers/pipeline';
-import { freshDatabases, uniqueName, withWorker } from '../helpers/stack';
+import { connectTo, freshDatabases, uniqueName, withWorker } from '../helpers/stack';
 
 async function indexNames(conn: mysql.Connection, schema: string, table: string): Promise<string[]> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
@@ -236,4 +236,41 @@ test("across continue-as-new the indexes stay off until their table is done, and
     await dumpTable(db.target, db.name, 'orders'),
     await dumpTable(db.source, db.name, 'orders'),
   );
+});
+
+test('while a rebuild waits for the table (a reader holds it open) the load says indexing; it finishes once the reader is done', async (t) => {
+  const db = await freshDatabases(t, 'bfw');
+  await ordersTables(db, 3000);
+  const before = await showCreate(db.target, 'orders');
+  const config = loadConfig(db.name, ['orders']);
+  const id = uniqueName('load');
+  const reader = await connectTo('target', db.name);
+  t.after(() => reader.end());
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await startBackfill(client, taskQueue, {
+      id,
+      kind: 'initial',
+      config,
+      chunkSize: 500,
+      maxRowsPerSecond: 1000,
+    });
+    await waitFor('copying without the indexes', async () => {
+      const s = await handle.query(backfillStatusQuery);
+      return s.state === 'copying' && s.secondaryIndexes?.deferred === 3;
+    });
+    // An open transaction that read the table holds its metadata lock: the ALTER must wait for it.
+    await reader.query('START TRANSACTION');
+    await reader.query('SELECT COUNT(*) FROM orders');
+    await waitFor('indexing', async () => (await handle.query(backfillStatusQuery)).state === 'indexing');
+    await new Promise((r) => setTimeout(r, 1500));
+    const waiting = await handle.query(backfillStatusQuery);
+    assert.equal(waiting.state, 'indexing');
+    assert.equal(waiting.chunksDone, waiting.chunksTotal);
+    assert.equal(waiting.secondaryIndexes?.restored, 0);
+    await reader.query('COMMIT');
+    const done = (await handle.result()) as BackfillStatus;
+    assert.equal(done.state, 'done');
+    assert.equal(done.secondaryIndexes?.restored, 3);
+  });
+  assert.equal(await showCreate(db.target, 'orders'), before);
 });

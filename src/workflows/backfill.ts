@@ -5,6 +5,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -147,7 +148,10 @@ async function initialLoad(
   const pending = await backfillPendingChunks({ backfillId: input.id, config: input.config });
   // Chunks done before this run (a previous run, a previous attempt): counted, not copied again.
   status.chunksDone = plan.chunks - pending.length;
-  const indexes = await deferIndexes(input, status, pending);
+  // A run that started before deferred indexes existed replays without them (no new commands in its history).
+  const indexes = patched(DEFERRED_INDEXES_PATCH)
+    ? await deferIndexes(input, status, pending)
+    : NO_DEFERRED_INDEXES;
   setState('copying');
 
   const budget = indexes
@@ -186,6 +190,8 @@ async function initialLoad(
     });
   }
 }
+
+const DEFERRED_INDEXES_PATCH = 'backfill-deferred-secondary-indexes';
 
 /** Tracks the tables whose secondary indexes are off and starts each one's rebuild when its chunks are done. */
 interface IndexRestorer {
@@ -266,6 +272,13 @@ async function deferIndexes(
     },
   };
 }
+
+const NO_DEFERRED_INDEXES: IndexRestorer = {
+  deferredFirst: (pending) => [...pending],
+  chunkDone: () => {},
+  rebuilding: () => 0,
+  settled: async () => {},
+};
 
 /**
  * After a cancelled or failed initial load: whatever indexes are still off go back on.

@@ -20,7 +20,7 @@ import { freshDatabases, withWorker } from '../helpers/stack';
 // is deterministic-compatible with pipelines already running in production (PeerDB does the same).
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 
-test('recorded pipeline histories replay against the current workflow code', async (t) => {
+test('recorded pipeline and backfill histories replay against the current workflow code', async (t) => {
   installRuntime();
   if (process.env.OTTERFLOW_RECORD_HISTORY === '1') await recordHistory(t);
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));

@@ -12,6 +12,7 @@ import type {
   DeferredIndexTable,
   IndexDeferralInput,
   IndexDeferralResult,
+  IndexRebuildProgress,
   IndexRestoreInput,
   PlanInput,
   PlanResult,
@@ -19,7 +20,11 @@ import type {
   ResyncRequestProgress,
 } from '../backfill/contract';
 import { ChunkCopier } from '../backfill/copy';
-import { deferSecondaryIndexes, restoreSecondaryIndexes } from '../backfill/deferred-indexes';
+import {
+  deferSecondaryIndexes,
+  restoreSecondaryIndexes,
+  statementProgress,
+} from '../backfill/deferred-indexes';
 import { stringifyKey } from '../backfill/keys';
 import {
   cancelResyncRequests,
@@ -195,17 +200,42 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     }
   }
 
-  /** Builds the deferred indexes of one target table (or all) back; heartbeats while the ALTER runs. */
+  /**
+   * Builds the deferred indexes of one target table (or all) back. Heartbeats every 2 s while the
+   * ALTER runs, with what the server says of it (state, progress) read on a second connection, so
+   * the Web UI and the API show why a rebuild takes long (e.g. waiting for a metadata lock).
+   */
   async function backfillRestoreIndexes(input: IndexRestoreInput): Promise<{ restored: number }> {
     const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 2000);
     const { target } = resolve(input.config);
     const conn = await openMysql(target);
+    let monitor: Promise<mysql.Connection> | undefined;
+    let last: IndexRebuildProgress | undefined;
+    let polling = false;
+    const beat = setInterval(() => {
+      // Always beat (a slow look at the server must not time the activity out); the details lag a tick.
+      ctx.heartbeat(last);
+      if (polling) return;
+      polling = true;
+      monitor ??= openMysql(target);
+      monitor
+        .then((m) => statementProgress(m, conn.threadId))
+        .then(
+          (progress) => {
+            last = progress;
+          },
+          () => {},
+        )
+        .finally(() => {
+          polling = false;
+        });
+    }, 2000);
     try {
       return await restoreSecondaryIndexes(conn, input.backfillId, input.table);
     } finally {
       clearInterval(beat);
       await conn.end().catch(() => {});
+      if (monitor) await monitor.then((m) => m.end()).catch(() => {});
     }
   }
 

@@ -164,6 +164,21 @@ export interface IndexDeferralResult {
   kept: string[];
 }
 
+/**
+ * What a running index rebuild reports in its heartbeat (Temporal Web UI: pending activity details;
+ * API: `indexRebuild` of a backfill): the server's own view of the ALTER TABLE.
+ */
+export interface IndexRebuildProgress {
+  /** The statement, shortened. */
+  statement: string;
+  /** information_schema.PROCESSLIST.STATE, e.g. "Waiting for table metadata lock". */
+  state: string;
+  /** MariaDB's PROGRESS column (0–100) when it reports one. */
+  progressPercent?: number;
+  /** Seconds the statement has run. */
+  seconds: number;
+}
+
 export interface IndexRestoreInput {
   backfillId: string;
   config: PipelineConfig;

@@ -1,6 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import { type TableRef, tableKey } from '../pipeline/model';
+import type { IndexRebuildProgress } from './contract';
 import {
   addIndexesSql,
   dropIndexesSql,
@@ -220,6 +221,29 @@ export async function deferSecondaryIndexes(
     tables.push({ target, indexes: list.map((r) => r.name), restored: pending.length === 0 });
   }
   return { tables, kept };
+}
+
+/**
+ * What the server says of the statement running on connection `threadId` (read from another
+ * connection), or undefined when it runs none.
+ */
+export async function statementProgress(
+  monitor: mysql.Connection,
+  threadId: number,
+): Promise<IndexRebuildProgress | undefined> {
+  const [rows] = await monitor.query<mysql.RowDataPacket[]>(
+    'SELECT INFO, STATE, PROGRESS, TIME FROM information_schema.PROCESSLIST WHERE ID = ?',
+    [threadId],
+  );
+  const r = rows[0];
+  if (!r || r.INFO === null) return undefined;
+  const progress = Number(r.PROGRESS);
+  return {
+    statement: String(r.INFO).slice(0, 200),
+    state: String(r.STATE ?? ''),
+    ...(progress > 0 ? { progressPercent: Math.round(progress * 10) / 10 } : {}),
+    seconds: Number(r.TIME ?? 0),
+  };
 }
 
 /**

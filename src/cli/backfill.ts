@@ -112,6 +112,11 @@ export function registerBackfillCommands(program: Command): void {
           if (ix && ix.deferred > 0)
             console.log(`  indexes    ${ix.restored} of ${ix.deferred} deferred secondary indexes rebuilt`);
           for (const kept of ix?.kept ?? []) console.log(`  kept       ${kept}`);
+          const r = view.indexRebuild;
+          if (r)
+            console.log(
+              `  rebuild    ${r.state || 'running'}${r.progressPercent !== undefined ? `, ${r.progressPercent}%` : ''}, ${r.seconds} s: ${r.statement}`,
+            );
           if (p.lastError) console.log(`  error      ${p.lastError}`);
         }
       }),

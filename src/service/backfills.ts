@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { fromPayloadsAtIndex, type PayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
   BACKFILL_ID_PATTERN,
@@ -8,6 +10,7 @@ import {
   type BackfillStatus,
   backfillStatusQuery,
   backfillWorkflowId,
+  type IndexRebuildProgress,
 } from '../backfill/contract';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
@@ -57,6 +60,18 @@ export const backfillViewSchema = z
     progress: z.record(z.string(), z.unknown()).optional().meta({
       description: 'the backfill workflow status query: rows copied, estimate, rows/s, ETA, chunks',
     }),
+    indexRebuild: z
+      .object({
+        statement: z.string(),
+        state: z.string(),
+        progressPercent: z.number().optional(),
+        seconds: z.number(),
+      })
+      .optional()
+      .meta({
+        description:
+          'an index rebuild running now (state indexing): what the target server says of its ALTER TABLE',
+      }),
   })
   .meta({ id: 'Backfill' });
 
@@ -178,6 +193,10 @@ export class BackfillService {
     } catch {
       progress = undefined; // no worker to answer: visibility still tells the state
     }
+    const indexRebuild = pendingIndexRebuild(
+      described.raw,
+      this.deps.client.options.loadedDataConverter.payloadConverter,
+    );
     return {
       id,
       pipeline: described.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? progress?.pipeline ?? '',
@@ -186,6 +205,7 @@ export class BackfillService {
       startTime: described.startTime.toISOString(),
       ...(described.closeTime ? { closeTime: described.closeTime.toISOString() } : {}),
       ...(progress ? { progress: progress as unknown as Record<string, unknown> } : {}),
+      ...(indexRebuild ? { indexRebuild } : {}),
     };
   }
 
@@ -251,4 +271,14 @@ function parseBackfillId(raw: string): string {
       { path: 'id', message: 'letters, digits, _ . -' },
     ]);
   return raw;
+}
+
+/** The latest heartbeat of a running index rebuild of a backfill workflow, if one runs. */
+export function pendingIndexRebuild(
+  raw: { pendingActivities?: temporal.api.workflow.v1.IPendingActivityInfo[] | null },
+  converter: PayloadConverter,
+): IndexRebuildProgress | undefined {
+  const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'backfillRestoreIndexes');
+  const payloads = pending?.heartbeatDetails?.payloads;
+  return payloads?.length ? fromPayloadsAtIndex<IndexRebuildProgress>(converter, 0, payloads) : undefined;
 }

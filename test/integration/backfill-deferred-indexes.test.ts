@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type mysql from 'mysql2/promise';
 import { type BackfillInput, type BackfillStatus, backfillStatusQuery } from '../../src/backfill/contract';
 import { parsePipelineConfig } from '../../src/pipeline/config';
+import { pendingIndexRebuild } from '../../src/service/backfills';
 import { dumpTable, startBackfill, waitFor } from '../helpers/pipeline';
 import { connectTo, freshDatabases, uniqueName, withWorker } from '../helpers/stack';
 
@@ -238,7 +240,7 @@ test("across continue-as-new the indexes stay off until their table is done, and
   );
 });
 
-test('while a rebuild waits for the table (a reader holds it open) the load says indexing; it finishes once the reader is done', async (t) => {
+test('while a rebuild waits for the table (a reader holds it open) the load says indexing and the rebuild reports the wait; it finishes once the reader is done', async (t) => {
   const db = await freshDatabases(t, 'bfw');
   await ordersTables(db, 3000);
   const before = await showCreate(db.target, 'orders');
@@ -262,6 +264,16 @@ test('while a rebuild waits for the table (a reader holds it open) the load says
     await reader.query('START TRANSACTION');
     await reader.query('SELECT COUNT(*) FROM orders');
     await waitFor('indexing', async () => (await handle.query(backfillStatusQuery)).state === 'indexing');
+    // The rebuild's heartbeat says why it takes long (what the API and the Web UI show).
+    const rebuild = await waitFor(
+      'the rebuild to report its wait',
+      async () => {
+        const r = pendingIndexRebuild((await handle.describe()).raw, defaultPayloadConverter);
+        return r && /metadata lock/i.test(r.state) ? r : undefined;
+      },
+      30_000,
+    );
+    assert.match(rebuild.statement, /^ALTER TABLE .*ADD KEY `by_customer`/);
     await new Promise((r) => setTimeout(r, 1500));
     const waiting = await handle.query(backfillStatusQuery);
     assert.equal(waiting.state, 'indexing');

@@ -60,13 +60,19 @@ async function ordersTables(db: { source: mysql.Connection; target: mysql.Connec
   await db.target.query('INSERT INTO filled VALUES (1, 1)');
 }
 
-function loadConfig(schema: string, tables: string[]) {
-  return parsePipelineConfig({
+/** An initial load of `tables` of `schema` (same names on the target), with `options`. */
+function initialLoadOf(
+  schema: string,
+  tables: string[],
+  options: Omit<BackfillInput, 'id' | 'kind' | 'config'>,
+): BackfillInput {
+  const config = parsePipelineConfig({
     name: uniqueName('p'),
     source: 'source',
     target: 'target',
     mappings: tables.map((table) => ({ source: { schema, table } })),
   });
+  return { id: uniqueName('load'), kind: 'initial', config, ...options };
 }
 
 test('initial load: plain secondary indexes of empty target tables are off during the copy, rebuilt per table, back word for word, unlogged', async (t) => {
@@ -75,19 +81,10 @@ test('initial load: plain secondary indexes of empty target tables are off durin
   const tables = ['accounts', 'orders', 'filled', 'parent', 'child'];
   const before = new Map<string, string>();
   for (const table of tables) before.set(table, await showCreate(db.target, table));
-  const config = loadConfig(db.name, tables);
-  const id = uniqueName('load');
+  const input = initialLoadOf(db.name, tables, { chunkSize: 1000, parallelism: 2, maxRowsPerSecond: 6000 });
   const binlogStart = await binlogPosition(db.target);
 
   await withWorker(async ({ client, taskQueue }) => {
-    const input: BackfillInput = {
-      id,
-      kind: 'initial',
-      config,
-      chunkSize: 1000,
-      parallelism: 2,
-      maxRowsPerSecond: 6000,
-    };
     const handle = await startBackfill(client, taskQueue, input);
     // The plan takes tables in name order: accounts' one chunk is done first, and its index is back
     // while orders still loads without its own.
@@ -127,7 +124,7 @@ test('initial load: plain secondary indexes of empty target tables are off durin
   // The records say restored, and the target's binlog never saw an index go or come.
   const [records] = await db.target.query<mysql.RowDataPacket[]>(
     'SELECT status, COUNT(*) AS n FROM otterflow.backfill_deferred_indexes WHERE backfill_id = ? GROUP BY status',
-    [id],
+    [input.id],
   );
   assert.deepEqual(
     records.map((r) => [r.status, Number(r.n)]),
@@ -146,17 +143,13 @@ test('initial load: plain secondary indexes of empty target tables are off durin
 test('initial load with secondaryIndexes keep: the indexes stay on during the copy', async (t) => {
   const db = await freshDatabases(t, 'bfk');
   await ordersTables(db, 6000);
-  const config = loadConfig(db.name, ['orders']);
-  const id = uniqueName('load');
+  const input = initialLoadOf(db.name, ['orders'], {
+    chunkSize: 500,
+    maxRowsPerSecond: 3000,
+    secondaryIndexes: 'keep',
+  });
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await startBackfill(client, taskQueue, {
-      id,
-      kind: 'initial',
-      config,
-      chunkSize: 500,
-      maxRowsPerSecond: 3000,
-      secondaryIndexes: 'keep',
-    });
+    const handle = await startBackfill(client, taskQueue, input);
     await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied > 0);
     assert.equal((await indexNames(db.target, db.name, 'orders')).length, 6);
     const done = (await handle.result()) as BackfillStatus;
@@ -177,16 +170,9 @@ test('a cancelled initial load puts the deferred indexes back', async (t) => {
   const db = await freshDatabases(t, 'bfy');
   await ordersTables(db, 20_000);
   const before = await showCreate(db.target, 'orders');
-  const config = loadConfig(db.name, ['orders']);
-  const id = uniqueName('load');
+  const input = initialLoadOf(db.name, ['orders'], { chunkSize: 500, maxRowsPerSecond: 2000 });
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await startBackfill(client, taskQueue, {
-      id,
-      kind: 'initial',
-      config,
-      chunkSize: 500,
-      maxRowsPerSecond: 2000,
-    });
+    const handle = await startBackfill(client, taskQueue, input);
     await waitFor('copying', async () => (await handle.query(backfillStatusQuery)).rowsCopied >= 1000);
     assert.deepEqual(await indexNames(db.target, db.name, 'orders'), ['PRIMARY', 'by_ref', 'ft_body'].sort());
     await handle.cancel();
@@ -205,18 +191,14 @@ test("across continue-as-new the indexes stay off until their table is done, and
   const tables = ['accounts', 'orders', 'filled'];
   const before = new Map<string, string>();
   for (const table of tables) before.set(table, await showCreate(db.target, table));
-  const config = loadConfig(db.name, tables);
-  const id = uniqueName('load');
+  const input = initialLoadOf(db.name, tables, {
+    chunkSize: 100,
+    parallelism: 2,
+    maxRowsPerSecond: 1000,
+    chunksPerRun: 4,
+  });
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await startBackfill(client, taskQueue, {
-      id,
-      kind: 'initial',
-      config,
-      chunkSize: 100,
-      parallelism: 2,
-      maxRowsPerSecond: 1000,
-      chunksPerRun: 4,
-    });
+    const handle = await startBackfill(client, taskQueue, input);
     const first = handle.firstExecutionRunId;
     const latest = client.workflow.getHandle(handle.workflowId);
     await waitFor('a second run', async () => (await latest.describe()).runId !== first);
@@ -244,18 +226,11 @@ test('while a rebuild waits for the table (a reader holds it open) the load says
   const db = await freshDatabases(t, 'bfw');
   await ordersTables(db, 3000);
   const before = await showCreate(db.target, 'orders');
-  const config = loadConfig(db.name, ['orders']);
-  const id = uniqueName('load');
+  const input = initialLoadOf(db.name, ['orders'], { chunkSize: 500, maxRowsPerSecond: 1000 });
   const reader = await connectTo('target', db.name);
   t.after(() => reader.end());
   await withWorker(async ({ client, taskQueue }) => {
-    const handle = await startBackfill(client, taskQueue, {
-      id,
-      kind: 'initial',
-      config,
-      chunkSize: 500,
-      maxRowsPerSecond: 1000,
-    });
+    const handle = await startBackfill(client, taskQueue, input);
     await waitFor('copying without the indexes', async () => {
       const s = await handle.query(backfillStatusQuery);
       return s.state === 'copying' && s.secondaryIndexes?.deferred === 3;

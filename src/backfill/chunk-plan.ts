@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { type CellValue, ColumnType } from '../binlog/types';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
 import { keyCompare, orderByKey } from './keys';
 import type { SourceTable } from './source-table';
 
@@ -90,7 +90,7 @@ export async function integerRangeBoundaries(
   const column = table.schema.columns[table.keyOrdinals[0] ?? -1];
   if (!column || !INTEGER_TYPES.has(column.type)) return undefined;
   const k = quoteMysqlIdentifier(table.keyColumns[0] as string);
-  const from = `${quoteMysqlIdentifier(table.ref.schema)}.${quoteMysqlIdentifier(table.ref.table)}`;
+  const from = quoteMysqlTable(table.ref);
   // As text: BIGINT UNSIGNED beyond 2^63 and any driver setting come back exact.
   const [rows] = await conn.query<mysql.RowDataPacket[]>({
     sql: `SELECT CAST(MIN(${k}) AS CHAR) AS lo, CAST(MAX(${k}) AS CHAR) AS hi FROM ${from}`,
@@ -140,7 +140,7 @@ export async function findBoundaries(
 ): Promise<CellValue[][]> {
   if (table.keyColumns.length === 0) return [];
   const cols = table.keyColumns.map(quoteMysqlIdentifier).join(', ');
-  const from = `${quoteMysqlIdentifier(table.ref.schema)}.${quoteMysqlIdentifier(table.ref.table)}`;
+  const from = quoteMysqlTable(table.ref);
   const out: CellValue[][] = [];
   let after: CellValue[] | undefined;
   for (;;) {

@@ -1,14 +1,9 @@
 import type mysql from 'mysql2/promise';
 import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import { quoteMysqlTable } from '../connectors/mysql/dialect';
 import { type TableRef, tableKey } from '../pipeline/model';
 import type { IndexRebuildProgress } from './contract';
-import {
-  addIndexesSql,
-  dropIndexesSql,
-  type IndexDefinition,
-  qualifiedName,
-  secondaryIndexesOf,
-} from './index-definitions';
+import { addIndexesSql, dropIndexesSql, type IndexDefinition, secondaryIndexesOf } from './index-definitions';
 
 /**
  * Secondary indexes taken off empty target tables for an initial load and put back when each
@@ -86,7 +81,7 @@ function groupByTable(records: Recorded[]): Map<string, Recorded[]> {
 }
 
 async function showCreateTable(conn: mysql.Connection, table: TableRef): Promise<string> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${qualifiedName(table)}`);
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${quoteMysqlTable(table)}`);
   return String(rows[0]?.['Create Table'] ?? '');
 }
 
@@ -134,7 +129,7 @@ async function reasonToKeep(
     [table.schema, table.table],
   );
   if (refs.length > 0) return 'a foreign key references it';
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT 1 FROM ${qualifiedName(table)} LIMIT 1`);
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT 1 FROM ${quoteMysqlTable(table)} LIMIT 1`);
   if (rows.length > 0) return 'it is not empty';
   return undefined;
 }

@@ -9,7 +9,7 @@
  * it back gives the same index. Unique, primary, full-text, spatial and vector indexes stay, and so
  * does every index of a table that takes part in a foreign key (the constraint may need the index).
  */
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
 import type { TableRef } from '../pipeline/model';
 
 export interface IndexDefinition {
@@ -44,18 +44,14 @@ export function secondaryIndexesOf(createTable: string): SecondaryIndexes {
   return { plain, hasForeignKeys };
 }
 
-export function qualifiedName(table: TableRef): string {
-  return `${quoteMysqlIdentifier(table.schema)}.${quoteMysqlIdentifier(table.table)}`;
-}
-
 /** One ALTER TABLE that drops the named indexes (empty string when there are none). */
 export function dropIndexesSql(table: TableRef, names: readonly string[]): string {
   if (names.length === 0) return '';
-  return `ALTER TABLE ${qualifiedName(table)} ${names.map((n) => `DROP INDEX ${quoteMysqlIdentifier(n)}`).join(', ')}`;
+  return `ALTER TABLE ${quoteMysqlTable(table)} ${names.map((n) => `DROP INDEX ${quoteMysqlIdentifier(n)}`).join(', ')}`;
 }
 
 /** One ALTER TABLE that adds the indexes back (one sort per index, one pass over the table). */
 export function addIndexesSql(table: TableRef, indexes: readonly IndexDefinition[]): string {
   if (indexes.length === 0) return '';
-  return `ALTER TABLE ${qualifiedName(table)} ${indexes.map((i) => `ADD ${i.definition}`).join(', ')}`;
+  return `ALTER TABLE ${quoteMysqlTable(table)} ${indexes.map((i) => `ADD ${i.definition}`).join(', ')}`;
 }

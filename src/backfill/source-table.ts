@@ -3,7 +3,7 @@ import { parseEnumLabels, readInformationSchemaColumns } from '../binlog/schema-
 import { type CellValue, type ColumnDef, ColumnType, type RowImage, type TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import { openMysql } from '../connectors/mysql/connection';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
 import type { TableRef } from '../pipeline/model';
 import { keyCompare, keyIn, orderByKey, type SqlFragment } from './keys';
 
@@ -207,7 +207,7 @@ export function chunkSelect(table: SourceTable, b: ChunkBounds, selectList?: rea
   if (b.upTo) add(keyCompare(table.keyColumns, b.upTo, '<='));
   if (b.keys) add(keyIn(table.keyColumns, b.keys));
   if (b.where) conds.push(`(${b.where})`);
-  let sql = `SELECT ${cols} FROM ${quoteMysqlIdentifier(table.ref.schema)}.${quoteMysqlIdentifier(table.ref.table)}`;
+  let sql = `SELECT ${cols} FROM ${quoteMysqlTable(table.ref)}`;
   if (conds.length) sql += ` WHERE ${conds.join(' AND ')}`;
   if (table.keyColumns.length) sql += ` ${orderByKey(table.keyColumns)}`;
   if (b.limit !== undefined) sql += ` LIMIT ${Math.floor(b.limit)}`;

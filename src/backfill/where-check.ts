@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlTable } from '../connectors/mysql/dialect';
 import type { TableRef } from '../pipeline/model';
 
 /**
@@ -45,7 +45,7 @@ export async function validateWhere(
   const problem = screenWhere(where);
   if (problem)
     throw new InvalidWhereError(`invalid WHERE condition for ${table.schema}.${table.table}: ${problem}`);
-  const from = `${quoteMysqlIdentifier(table.schema)}.${quoteMysqlIdentifier(table.table)}`;
+  const from = quoteMysqlTable(table);
   try {
     const [rows] = await source.query<mysql.RowDataPacket[]>(
       `EXPLAIN SELECT 1 FROM ${from} WHERE (${where})`,

@@ -109,6 +109,11 @@ export function quoteMysqlIdentifier(name: string): string {
   return '`' + name.replace(/`/g, '``') + '`';
 }
 
+/** `schema`.`table`, both quoted. */
+export function quoteMysqlTable(ref: TableRef): string {
+  return `${quoteMysqlIdentifier(ref.schema)}.${quoteMysqlIdentifier(ref.table)}`;
+}
+
 /** Worst-case size of a value in SQL text (quotes and backslash escapes), used for chunking. */
 export function estimateValueBytes(v: CellValue | undefined): number {
   if (v === null || v === undefined) return 4;
@@ -142,7 +147,7 @@ export class MysqlDialect implements TargetDialect<Statement> {
   }
 
   quoteTable(ref: TableRef): string {
-    return `${quoteMysqlIdentifier(ref.schema)}.${quoteMysqlIdentifier(ref.table)}`;
+    return quoteMysqlTable(ref);
   }
 
   /**

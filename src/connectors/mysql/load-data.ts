@@ -9,7 +9,7 @@ import {
 } from '../../binlog/data-type-names';
 import type { CellValue } from '../../binlog/types';
 import type { Row, TableRef } from '../../pipeline/model';
-import { quoteMysqlIdentifier } from './dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 
 /**
  * Bulk inserts with `LOAD DATA LOCAL INFILE` fed from memory (no temp file), for loads into rows
@@ -124,7 +124,7 @@ export function loadDataSql(ref: TableRef, columns: readonly LoadColumn[]): stri
   });
   // The file name is never opened: the stream factory answers the server's request for it.
   let sql =
-    `LOAD DATA LOCAL INFILE 'otterflow-rows' INTO TABLE ${quoteMysqlIdentifier(ref.schema)}.${quoteMysqlIdentifier(ref.table)}` +
+    `LOAD DATA LOCAL INFILE 'otterflow-rows' INTO TABLE ${quoteMysqlTable(ref)}` +
     ` CHARACTER SET binary FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\'` +
     ` LINES TERMINATED BY '\\n' (${targets.join(', ')})`;
   if (sets.length) sql += ` SET ${sets.join(', ')}`;

@@ -9,7 +9,7 @@ import {
   type TargetRowReader,
 } from '../../replication/conflicts';
 import { SYSTEM_SCHEMA } from './checkpoint';
-import { quoteMysqlIdentifier } from './dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 
 /**
  * The `otterflow` tables of active-active channels on a MySQL/MariaDB site (docs/bidirectional.md):
@@ -125,7 +125,7 @@ export class MysqlTargetRowReader implements TargetRowReader {
         return types[c] === 'float' ? `(${q} + 0e0) AS ${q}` : q;
       })
       .join(', ');
-    const table = `${quoteMysqlIdentifier(info.ref.schema)}.${quoteMysqlIdentifier(info.ref.table)}`;
+    const table = quoteMysqlTable(info.ref);
     const k = info.keyColumns;
     const tuple = k.length === 1 ? '?' : `(${k.map(() => '?').join(',')})`;
     const lhs = k.length === 1 ? quoteMysqlIdentifier(k[0]!) : `(${k.map(quoteMysqlIdentifier).join(',')})`;

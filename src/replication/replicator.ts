@@ -116,6 +116,13 @@ class ReplicationRun {
   private changesInBatch = 0;
   /** Bytes of the mapped tables' row events whose changes are in the merger (options.maxBatchBytes). */
   private bytesHeld = 0;
+  /**
+   * Changes and row-event bytes of the source transaction being read, since it began or since its
+   * last slice. Only these decide a slice: a batch that fills up in the middle of an ordinary
+   * transaction waits for its end and commits in the background, instead of applying a slice inline.
+   */
+  private changesInTransaction = 0;
+  private bytesInTransaction = 0;
   /** The source heartbeat value carried by the current batch (ms since epoch). */
   private heartbeatInBatch: number | undefined;
   /**
@@ -254,8 +261,10 @@ class ReplicationRun {
   private async handle(event: BinlogEvent, file: string | undefined, pos: number | undefined): Promise<void> {
     switch (event.kind) {
       case 'rows': {
-        if (this.mapper.isMapped(event.table.schema, event.table.table))
+        if (this.mapper.isMapped(event.table.schema, event.table.table)) {
           this.bytesHeld += event.header.eventSize;
+          this.bytesInTransaction += event.header.eventSize;
+        }
         // Most rows are taken synchronously (addChange returns undefined): no promise per row.
         const rows = event.rows;
         for (let i = 0; i < rows.length; i++) {
@@ -386,10 +395,13 @@ class ReplicationRun {
     if (this.changesInBatch === 0) this.batchOpenedAt = Date.now();
     this.merger.addAll(mapped);
     this.changesInBatch++;
+    this.changesInTransaction++;
     this.sourceChanges++;
     const o = this.config.options;
-    if (this.merger.size() >= o.batchSize || this.bytesHeld >= maxBatchBytesOf(o)) {
-      // Inside a source transaction that outgrew a batch: apply a slice, keep the transaction open.
+    if (this.changesInTransaction >= o.batchSize || this.bytesInTransaction >= maxBatchBytesOf(o)) {
+      // A source transaction that by itself outgrew a batch: apply a slice, keep the transaction open.
+      // (The merger then holds at most about twice the limits: earlier whole transactions below them,
+      // plus this one's slice.)
       return this.applySlice();
     }
     return undefined;
@@ -436,6 +448,8 @@ class ReplicationRun {
 
   private async endOfSourceTransaction(commit: BinlogPosition, event: BinlogEvent): Promise<void> {
     const dropped = await this.channelVerdict(commit); // [bidirectional]
+    this.changesInTransaction = 0;
+    this.bytesInTransaction = 0;
     if (event.kind !== 'rotate' && !dropped) {
       this.transactions++;
       metrics.transactions.inc({ pipeline: this.name });
@@ -464,6 +478,8 @@ class ReplicationRun {
 
   private drainMerger(): ApplyPlan {
     this.bytesHeld = 0;
+    this.changesInTransaction = 0;
+    this.bytesInTransaction = 0;
     return this.merger.drain();
   }
 

@@ -53,3 +53,47 @@ test('maxBatchBytes: a transaction of wide rows far below batchSize is applied i
   );
   assert.deepEqual([Number(n?.n), Number(n?.b)], [40, 40 * 32 * 1024]);
 });
+
+test('a batch that fills up in the middle of a small source transaction waits for its end: no slice, and it appears whole', async (t) => {
+  const db = await freshDatabases(t, 'bfill');
+  const ddl = 'CREATE TABLE items (id INT PRIMARY KEY, txn INT NOT NULL)';
+  await db.source.query(ddl);
+  await db.target.query(ddl);
+  // The start position is taken now, so the transactions below are a backlog the pipeline reads in one go.
+  const config = await samePipelineConfig(db.source, db.name, { options: { batchSize: 10 } });
+  // 40 transactions of 3 rows: a 10-change batch is full at the first row of every fourth transaction.
+  for (let txn = 0; txn < 40; txn++) {
+    await db.source.beginTransaction();
+    await db.source.query('INSERT INTO items VALUES (?, ?), (?, ?), (?, ?)', [
+      txn * 3,
+      txn,
+      txn * 3 + 1,
+      txn,
+      txn * 3 + 2,
+      txn,
+    ]);
+    await db.source.commit();
+  }
+  await withWorker(async ({ client, taskQueue }) => {
+    const handle = await startPipeline(client, taskQueue, config);
+    const seen = new Set<number>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const [[c]] = await db.target.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM items');
+        seen.add(Number(c?.n));
+      }
+    })();
+    await waitForExactTables(db.source, db.target, db.name, 'items', handle);
+    watching = false;
+    await watcher;
+    assert.deepEqual(
+      [...seen].filter((n) => n % 3 !== 0),
+      [],
+      'only whole source transactions visible',
+    );
+    // Slices are for a transaction larger than a batch; these batches commit at transaction ends.
+    assert.equal(await slicesOf(config.name as string), 0);
+    await handle.executeUpdate(stopUpdate);
+  });
+});

@@ -103,9 +103,18 @@ export interface RowByRowResult extends ApplyResult {
  * writes its checkpoint on the same connection and commits: the applier never begins, commits or
  * rolls back, so rows and checkpoint are atomic.
  */
+/** What the caller knows about the connection an apply runs on. */
+export interface ApplyContext {
+  inTransaction?: boolean;
+}
+
 export interface TargetApplier {
-  /** Applies a plan with multi-row statements: per table, deletes first, then upserts; tables in plan order. */
-  apply(plan: ApplyPlan): Promise<ApplyResult>;
+  /**
+   * Applies a plan with multi-row statements: per table, deletes first, then upserts; tables in plan order.
+   * `inTransaction: true` says the caller has opened a transaction on the connection, so the applier
+   * need not find out itself (a MySQL savepoint probe costs two round trips per batch).
+   */
+  apply(plan: ApplyPlan, context?: ApplyContext): Promise<ApplyResult>;
   /**
    * The slow path for `onError: retryRowByRow`: one statement per operation, so a failure names
    * the row. Call it in a fresh transaction (after rolling back the one whose `apply` failed).

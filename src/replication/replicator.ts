@@ -106,6 +106,8 @@ class ReplicationRun {
 
   /** A target transaction is open (a batch commit in flight, or slices of a huge source transaction). */
   private txOpen = false;
+  /** The checkpoint the open transaction's fence already wrote (see openTransaction). */
+  private checkpointInTransaction: BinlogPosition | undefined;
   /** Slices of the batch being read (a source transaction larger than a batch) are in the open transaction. */
   private slicesInBatch = false;
   /** Position after the last source transaction whose changes are in the merger / open transaction. */
@@ -499,16 +501,23 @@ class ReplicationRun {
     }
   }
 
-  private async openTransaction(): Promise<void> {
+  /**
+   * Opens the target transaction with its fence. Given the batch's `checkpoint` (a batch whose end is
+   * known when it opens, i.e. not slices of a transaction still being read), the fence writes it too.
+   */
+  private async openTransaction(checkpoint?: BinlogPosition): Promise<void> {
     if (this.txOpen) return;
     await this.target!.query('START TRANSACTION');
     this.txOpen = true;
-    await fenceBatch(this.target!, this.name, this.epoch);
+    this.checkpointInTransaction = undefined;
+    await fenceBatch(this.target!, this.name, this.epoch, checkpoint);
+    this.checkpointInTransaction = checkpoint;
     await this.channel?.transactionOpened(); // [bidirectional] the mark comes before any replicated row
   }
 
   private async applyPlan(plan: ApplyPlan, position: BinlogPosition | undefined): Promise<void> {
-    const res = await this.applier.apply(plan);
+    // Every apply runs inside the transaction openTransaction() began.
+    const res = await this.applier.apply(plan, { inTransaction: this.txOpen });
     addStats(this.totals, res.stats);
     const p = this.name;
     metrics.rowsApplied.inc({ pipeline: p, op: 'insert' }, res.stats.inserted);
@@ -584,7 +593,7 @@ class ReplicationRun {
   }
 
   private async finishBatch(b: ClosingBatch): Promise<void> {
-    await this.openTransaction();
+    await this.openTransaction(b.position);
     if (b.plan.tables.length > 0) {
       if (this.channel) b.plan = await this.channel.resolve(b.plan); // [bidirectional] conflict check
       try {
@@ -599,7 +608,8 @@ class ReplicationRun {
     }
     if (b.carriesResync) await this.resync?.beforeCommit(this.target!); // backfill (issue 6): re-sync progress with its rows
     await this.channel?.beforeCommit(); // [bidirectional] conflict records commit with their rows
-    await writeCheckpoint(this.target!, this.name, this.epoch, b.position);
+    if (this.checkpointInTransaction !== b.position)
+      await writeCheckpoint(this.target!, this.name, this.epoch, b.position);
     await this.target!.query('COMMIT');
     this.txOpen = false;
     this.channel?.afterCommit(); // [bidirectional]
@@ -626,7 +636,7 @@ class ReplicationRun {
   private async applyRowByRow(plan: ApplyPlan, position: BinlogPosition): Promise<void> {
     await this.target!.query('ROLLBACK');
     this.txOpen = false;
-    await this.openTransaction();
+    await this.openTransaction(position);
     const res = await this.applier.applyRowByRow(plan, { skipFailures: true });
     addStats(this.totals, res.stats);
     for (const f of res.failures.slice(0, 5)) {

@@ -8,6 +8,7 @@ import {
   tableKey,
 } from '../../pipeline/model';
 import {
+  type ApplyContext,
   type ApplyResult,
   type DeleteOp,
   describeKey,
@@ -94,6 +95,9 @@ function splitUpserts(upserts: UpsertOp[]): { updates: UpsertOp[]; inserts: Upse
 
 /** Answers "is the connection in a transaction?" once per apply (a savepoint probe costs two round trips). */
 type InTransaction = () => Promise<boolean>;
+
+/** The caller opened the transaction (ApplyContext.inTransaction): no probe. */
+const inTransactionKnown: InTransaction = () => Promise.resolve(true);
 
 /** Savepoint names cycle through this many (a pipelined segment never holds two of one name). */
 const SAVEPOINT_NAMES = 64;
@@ -202,11 +206,11 @@ export class MysqlApplier implements TargetApplier {
     this.sessionReady = true;
   }
 
-  async apply(plan: ApplyPlan): Promise<ApplyResult> {
+  async apply(plan: ApplyPlan, context: ApplyContext = {}): Promise<ApplyResult> {
     if (!this.sessionReady) await this.prepareSession();
     const stats = emptyStats();
     const missing: MissingRow[] = [];
-    const inTx = this.inTransactionOnce();
+    const inTx = context.inTransaction ? inTransactionKnown : this.inTransactionOnce();
     try {
       // Pipelining needs our packet writer, and savepoints (a transaction) to undo a chunk that found
       // a missing row; autocommit use keeps the one-statement-at-a-time path.

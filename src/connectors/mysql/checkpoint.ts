@@ -97,15 +97,31 @@ export async function claimCheckpoint(
  * First statement of every batch transaction: proves the epoch is current and locks the checkpoint
  * row until COMMIT. Throws StaleEpochError when superseded.
  */
-export async function fenceBatch(conn: mysql.Connection, pipeline: string, epoch: number): Promise<void> {
-  const [res] = await conn.query<mysql.ResultSetHeader>(
-    `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1 WHERE pipeline = ? AND epoch = ?`,
-    [pipeline, epoch],
-  );
+export async function fenceBatch(
+  conn: mysql.Connection,
+  pipeline: string,
+  epoch: number,
+  position?: BinlogPosition,
+): Promise<void> {
+  // With the batch's position known up front, the fence writes the checkpoint too (one round trip
+  // less per batch): it commits with the rows whatever the statement order inside the transaction.
+  const [res] = position
+    ? await conn.query<mysql.ResultSetHeader>(
+        `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1, binlog_file = ?, binlog_pos = ?, gtid = ? WHERE pipeline = ? AND epoch = ?`,
+        [position.file, position.pos, position.gtid ?? null, pipeline, epoch],
+      )
+    : await conn.query<mysql.ResultSetHeader>(
+        `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1 WHERE pipeline = ? AND epoch = ?`,
+        [pipeline, epoch],
+      );
   if (res.affectedRows !== 1) throw new StaleEpochError(pipeline, epoch);
 }
 
-/** Last statement of a batch transaction: the position after the batch's last source transaction. */
+/**
+ * Last statement of a batch transaction whose fence did not write the checkpoint (slices of a source
+ * transaction still being read when the target transaction opened): the position after the batch's last
+ * source transaction.
+ */
 export async function writeCheckpoint(
   conn: mysql.Connection,
   pipeline: string,

@@ -6,6 +6,25 @@ import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, waitForExactTables } from '../helpers/pipeline';
 import { freshDatabases, withWorker } from '../helpers/stack';
 
+/** Polls the row count of `table` until stopped; `stop` resolves with every count seen. */
+function watchRowCounts(conn: mysql.Connection, table: string): { stop(): Promise<Set<number>> } {
+  const seen = new Set<number>();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const [[c]] = await conn.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`);
+      seen.add(Number(c?.n));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await watcher;
+      return seen;
+    },
+  };
+}
+
 async function slicesOf(pipeline: string): Promise<number> {
   const m = await replicationMetrics.slices.get();
   return m.values.find((v) => v.labels.pipeline === pipeline)?.value ?? 0;
@@ -25,17 +44,9 @@ test('maxBatchBytes: a transaction of wide rows far below batchSize is applied i
       "INSERT INTO wide SELECT seq, REPEAT(UNHEX(SHA2(seq, 256)), 1024), 'r' FROM seq_1_to_40",
     );
     // Slices go into one open target transaction: a reader sees none of the rows or all 40.
-    const seen = new Set<number>();
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        const [[c]] = await db.target.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM wide');
-        seen.add(Number(c?.n));
-      }
-    })();
+    const watch = watchRowCounts(db.target, 'wide');
     await waitForExactTables(db.source, db.target, db.name, 'wide', handle);
-    watching = false;
-    await watcher;
+    const seen = await watch.stop();
     assert.deepEqual(
       [...seen].filter((n) => n !== 0 && n !== 40),
       [],
@@ -76,17 +87,9 @@ test('a batch that fills up in the middle of a small source transaction waits fo
   }
   await withWorker(async ({ client, taskQueue }) => {
     const handle = await startPipeline(client, taskQueue, config);
-    const seen = new Set<number>();
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        const [[c]] = await db.target.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM items');
-        seen.add(Number(c?.n));
-      }
-    })();
+    const watch = watchRowCounts(db.target, 'items');
     await waitForExactTables(db.source, db.target, db.name, 'items', handle);
-    watching = false;
-    await watcher;
+    const seen = await watch.stop();
     assert.deepEqual(
       [...seen].filter((n) => n % 3 !== 0),
       [],

@@ -39,7 +39,7 @@ export async function runDemo(s: StackSettings, seconds = 20): Promise<void> {
         source: 'source',
         target: 'target',
         mappings: [{ source: { schema: DEMO_DB, table: '/.*/' } }],
-        options: { batchSize: 6000, maxBatchDelayMs: 200 },
+        options: { maxBatchDelayMs: 200 },
       };
       await api.call('DELETE', `/v1/pipelines/${PIPELINE}?force=true`).catch(() => undefined);
       await target

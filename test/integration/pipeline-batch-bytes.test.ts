@@ -35,7 +35,7 @@ test('maxBatchBytes: a transaction of wide rows far below batchSize is applied i
   const ddl = 'CREATE TABLE wide (id INT PRIMARY KEY, body MEDIUMBLOB, note VARCHAR(20))';
   await db.source.query(ddl);
   await db.target.query(ddl);
-  // 128 KiB of row events at most per slice; batchSize stays at its default (6000 rows).
+  // 128 KiB of row events at most per slice; batchSize stays at its default (25,000 rows).
   const config = await samePipelineConfig(db.source, db.name, { options: { maxBatchBytes: 128 * 1024 } });
   await withWorker(async ({ client, taskQueue }) => {
     const handle = await startPipeline(client, taskQueue, config);

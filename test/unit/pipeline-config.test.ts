@@ -32,7 +32,7 @@ describe('pipeline configuration', () => {
     const r = validatePipelineConfig(minimal);
     assert.ok(r.ok);
     assert.deepEqual(r.config.options, {
-      batchSize: 6000,
+      batchSize: 25_000,
       maxBatchDelayMs: 200,
       maxBatchBytes: 16 * 1024 * 1024,
       syncMode: 'ROW',

@@ -558,10 +558,22 @@ class ReplicationRun {
    * distinct); a batch carrying a re-sync chunk always commits inline, with its progress hooks.
    */
   private async commitBatch(force: boolean, opts: { background?: boolean } = {}): Promise<void> {
+    // A background commit comes right after a source transaction ended, so the merger holds whole
+    // transactions only. While the batch before is still being applied, build this one's statements:
+    // the target finds them ready when it is done instead of idling while they are built.
+    let ahead: ApplyPlan | undefined;
+    // (Not for channel pipelines: their conflict check may replace table plans before the apply.)
+    if (opts.background && this.inflight && !this.channel && this.merger.size() > 0 && !this.slicesInBatch) {
+      ahead = this.drainMerger();
+      await this.applier.prebuild(ahead);
+    }
     await this.settle();
     const position = this.pending;
-    if (!position) return;
-    const hasWork = this.merger.size() > 0 || this.slicesInBatch;
+    if (!position) {
+      if (ahead) throw new Error('internal: a batch was drained without a position to commit it at');
+      return;
+    }
+    const hasWork = ahead !== undefined || this.merger.size() > 0 || this.slicesInBatch;
     if (
       !hasWork &&
       !force &&
@@ -571,7 +583,7 @@ class ReplicationRun {
       return;
     }
     const batch: ClosingBatch = {
-      plan: this.drainMerger(),
+      plan: ahead ?? this.drainMerger(),
       position,
       hasWork,
       slicesApplied: this.slicesInBatch,

@@ -567,6 +567,73 @@ test('[prepared, pipelined] a chunk that finds missing rows mid-run is undone wi
   );
 });
 
+test('[prepared, pipelined] statements built ahead while another batch is in flight give the same rows, counts and missing keys; built from stale table info they are built again', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  const conn = db.target;
+  const preload = Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => ![40, 41, 77].includes(id));
+  for (const name of ['ahead', 'direct', 'stale', 'busy']) {
+    await conn.query(`CREATE TABLE ${name} (id INT PRIMARY KEY, v VARCHAR(20))`);
+    await conn.query(`INSERT INTO ${name} VALUES ${preload.map((id) => `(${id},'old')`).join(',')}`);
+  }
+  const planFor = (table: string) => {
+    const target = { schema: db.name, table };
+    return plan(
+      target,
+      [...Array.from({ length: 10 }, (_, i) => del(target, [i + 1])), del(target, [200])],
+      [
+        ...Array.from({ length: 89 }, (_, i) =>
+          up(target, [i + 11], { id: i + 11, v: `new ${i + 11}` }, { expectExisting: true }),
+        ),
+        ...Array.from({ length: 51 }, (_, i) => up(target, [i + 300], { id: i + 300, v: 'inserted' })),
+      ],
+    );
+  };
+  const applier = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1, pipelining: true });
+  await applier.prepareSession();
+  // Warm the table info cache as a pipeline does before rows reach a batch.
+  for (const table of ['ahead', 'direct', 'stale', 'busy'])
+    await applier.tables.get({ schema: db.name, table });
+
+  // Built ahead while the connection is busy applying another batch, as the replicator does.
+  const aheadPlan = planFor('ahead');
+  const inFlight = applyInTx(conn, applier, planFor('busy'));
+  await applier.prebuild(aheadPlan);
+  await inFlight;
+  const a = await applyInTx(conn, applier, aheadPlan);
+  assert.equal(applier.prebuiltTableCount, 1, 'the statements built ahead were used');
+
+  const d = await applyInTx(conn, applier, planFor('direct'));
+  assert.equal(applier.prebuiltTableCount, 1);
+
+  // DDL between building and applying: the table's info is read again, the statements rebuilt.
+  const stalePlan = planFor('stale');
+  await applier.prebuild(stalePlan);
+  applier.tables.invalidate({ schema: db.name, table: 'stale' });
+  const s = await applyInTx(conn, applier, stalePlan);
+  assert.equal(applier.prebuiltTableCount, 1, 'statements built from stale table info are not used');
+
+  for (const r of [a, s]) {
+    assert.deepEqual(r.stats, d.stats);
+    assert.deepEqual(r.missing.map((m) => `${m.op} ${m.key.id}`).sort(), [
+      'delete 200',
+      'update 40',
+      'update 41',
+      'update 77',
+    ]);
+  }
+  assert.deepEqual(d.stats, {
+    inserted: 54,
+    updated: 86,
+    deleted: 10,
+    missingOnUpdate: 3,
+    missingOnDelete: 1,
+  });
+  const direct = await rows(conn, 'SELECT id, v FROM direct ORDER BY id');
+  assert.equal(direct.length, 89 + 1 + 51);
+  for (const table of ['ahead', 'stale', 'busy'])
+    assert.deepEqual(await rows(conn, `SELECT id, v FROM ${table} ORDER BY id`), direct, table);
+});
+
 test('[prepared, pipelined] a failing statement mid-run fails the apply; statements sent after it are undone by the rollback and the connection stays usable', async (t) => {
   const db = await freshDatabases(t, 'apply');
   const conn = db.target;

@@ -4,6 +4,7 @@ import {
   type ApplyPlan,
   type ApplyStats,
   emptyStats,
+  type TablePlan,
   type TargetTableInfo,
   tableKey,
 } from '../../pipeline/model';
@@ -162,6 +163,9 @@ export class MysqlApplier implements TargetApplier {
   private readonly rawExecute: boolean;
   private readonly pipelining: boolean;
   private pipelinedRuns = 0;
+  /** Statements built by prebuild(), by the table plan they belong to (taken by apply). */
+  private readonly prebuilt = new WeakMap<TablePlan, { info: MysqlTableInfo; steps: PipelineStep[] }>();
+  private prebuiltUsed = 0;
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -224,7 +228,7 @@ export class MysqlApplier implements TargetApplier {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
         if (pipelined && info.keyKind !== 'fullRow') {
-          await this.applyTablePipelined(info, tp.deletes, tp.upserts, stats, missing);
+          await this.applyTablePipelined(info, tp, stats, missing);
           continue;
         }
         await this.applyDeletes(info, tp.deletes, stats, missing);
@@ -279,20 +283,17 @@ export class MysqlApplier implements TargetApplier {
    */
   private async applyTablePipelined(
     info: MysqlTableInfo,
-    deletes: DeleteOp[],
-    upserts: UpsertOp[],
+    tp: TablePlan,
     stats: ApplyStats,
     missing: MissingRow[],
   ): Promise<void> {
-    const steps: PipelineStep[] = [];
-    const { unexpected, expected } = splitDeletes(deletes);
-    for (const chunk of this.dialect.deleteStatements(info, unexpected))
-      steps.push({ chunk, role: 'delete' });
-    for (const chunk of this.dialect.deleteStatements(info, expected))
-      steps.push({ chunk, role: 'deleteChecked' });
-    const { updates, inserts } = splitUpserts(upserts);
-    for (const chunk of this.dialect.upsertStatements(info, updates)) steps.push({ chunk, role: 'update' });
-    for (const chunk of this.dialect.upsertStatements(info, inserts)) steps.push({ chunk, role: 'insert' });
+    const { upserts } = tp;
+    const ahead = this.prebuilt.get(tp);
+    this.prebuilt.delete(tp);
+    // Statements built ahead from other table info (DDL in between) are built again.
+    const reuse = ahead !== undefined && ahead.info === info;
+    if (reuse) this.prebuiltUsed++;
+    const steps = reuse ? ahead.steps : this.pipelineSteps(info, tp);
 
     const missingUpdates = new Set<UpsertOp>();
     let from = 0;
@@ -349,6 +350,38 @@ export class MysqlApplier implements TargetApplier {
       from = redo + 1;
     }
     this.countUpserts(info, upserts, missingUpdates, stats, missing);
+  }
+
+  /** Deletes (unexpected, then checked), then UPDATE upserts, then INSERT upserts of one keyed table. */
+  private pipelineSteps(info: MysqlTableInfo, tp: TablePlan): PipelineStep[] {
+    const steps: PipelineStep[] = [];
+    const { unexpected, expected } = splitDeletes(tp.deletes);
+    for (const chunk of this.dialect.deleteStatements(info, unexpected))
+      steps.push({ chunk, role: 'delete' });
+    for (const chunk of this.dialect.deleteStatements(info, expected))
+      steps.push({ chunk, role: 'deleteChecked' });
+    const { updates, inserts } = splitUpserts(tp.upserts);
+    for (const chunk of this.dialect.upsertStatements(info, updates)) steps.push({ chunk, role: 'update' });
+    for (const chunk of this.dialect.upsertStatements(info, inserts)) steps.push({ chunk, role: 'insert' });
+    return steps;
+  }
+
+  /**
+   * Builds the pipelined statements of `plan`'s keyed tables now, for a later `apply(plan)` on this
+   * applier to start sending at once. A replicator calls it while the previous batch is still being
+   * applied on the connection: building 25 000 rows' statements takes ~15 ms of CPU, which then
+   * overlaps the target's work instead of leaving the target idle between two batches. Reads table
+   * info from the cache (a miss queues a catalog query behind the statements in flight). Does
+   * nothing before prepareSession() or when apply() would not pipeline.
+   */
+  async prebuild(plan: ApplyPlan): Promise<void> {
+    if (!this.sessionReady || !this.pipelining || this.protocol !== 'prepared' || !this.rawExecute) return;
+    for (const tp of plan.tables) {
+      if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
+      const info = (await this.tableInfo.get(tp.target)) as MysqlTableInfo;
+      if (info.keyKind === 'fullRow') continue;
+      this.prebuilt.set(tp, { info, steps: this.pipelineSteps(info, tp) });
+    }
   }
 
   /**
@@ -643,6 +676,11 @@ export class MysqlApplier implements TargetApplier {
   /** Runs of pipelined statements sent so far (MysqlApplierOptions.pipelining). */
   get pipelinedRunCount(): number {
     return this.pipelinedRuns;
+  }
+
+  /** Tables whose statements apply() took from prebuild() instead of building them itself. */
+  get prebuiltTableCount(): number {
+    return this.prebuiltUsed;
   }
 
   /** Of those, the ones executed through our own packet writer (MysqlApplierOptions.rawExecute). */

@@ -513,27 +513,36 @@ test('[prepared] fixed-size chunks reuse a few prepared statements; beyond maxPr
   ]);
 });
 
-test('[prepared, pipelined] a chunk that finds missing rows mid-run is undone with everything sent after it and redone: same rows and stats as one statement at a time', async (t) => {
-  const db = await freshDatabases(t, 'apply');
-  const conn = db.target;
+/**
+ * Tables holding ids 1..100 except 40, 41 and 77, and a plan for one of them that deletes 1..10 and
+ * 200 (missing), updates 11..99 (40, 41 and 77 missing: reported, then inserted whole) and inserts
+ * 300..350.
+ */
+async function createMissingRowsTables(conn: mysql.Connection, names: string[]): Promise<void> {
   const preload = Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => ![40, 41, 77].includes(id));
-  for (const name of ['piped', 'sequential']) {
+  for (const name of names) {
     await conn.query(`CREATE TABLE ${name} (id INT PRIMARY KEY, v VARCHAR(20))`);
     await conn.query(`INSERT INTO ${name} VALUES ${preload.map((id) => `(${id},'old')`).join(',')}`);
   }
-  const planFor = (target: TableRef) =>
-    plan(
-      target,
-      // 1..10 exist; 200 does not (reported)
-      [...Array.from({ length: 10 }, (_, i) => del(target, [i + 1])), del(target, [200])],
-      [
-        // updates of 11..99: 40, 41 and 77 are missing (reported, then inserted whole)
-        ...Array.from({ length: 89 }, (_, i) =>
-          up(target, [i + 11], { id: i + 11, v: `new ${i + 11}` }, { expectExisting: true }),
-        ),
-        ...Array.from({ length: 51 }, (_, i) => up(target, [i + 300], { id: i + 300, v: 'inserted' })),
-      ],
-    );
+}
+function missingRowsPlan(target: TableRef): ApplyPlan {
+  return plan(
+    target,
+    [...Array.from({ length: 10 }, (_, i) => del(target, [i + 1])), del(target, [200])],
+    [
+      ...Array.from({ length: 89 }, (_, i) =>
+        up(target, [i + 11], { id: i + 11, v: `new ${i + 11}` }, { expectExisting: true }),
+      ),
+      ...Array.from({ length: 51 }, (_, i) => up(target, [i + 300], { id: i + 300, v: 'inserted' })),
+    ],
+  );
+}
+
+test('[prepared, pipelined] a chunk that finds missing rows mid-run is undone with everything sent after it and redone: same rows and stats as one statement at a time', async (t) => {
+  const db = await freshDatabases(t, 'apply');
+  const conn = db.target;
+  await createMissingRowsTables(conn, ['piped', 'sequential']);
+  const planFor = missingRowsPlan;
   // Chunks of 64, 16, 8, 1 rows: the missing keys fall in the 64-row UPDATE chunk, with more
   // UPDATE and INSERT chunks pipelined behind it.
   const piped = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1, pipelining: true });
@@ -570,24 +579,8 @@ test('[prepared, pipelined] a chunk that finds missing rows mid-run is undone wi
 test('[prepared, pipelined] statements built ahead while another batch is in flight give the same rows, counts and missing keys; built from stale table info they are built again', async (t) => {
   const db = await freshDatabases(t, 'apply');
   const conn = db.target;
-  const preload = Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => ![40, 41, 77].includes(id));
-  for (const name of ['ahead', 'direct', 'stale', 'busy']) {
-    await conn.query(`CREATE TABLE ${name} (id INT PRIMARY KEY, v VARCHAR(20))`);
-    await conn.query(`INSERT INTO ${name} VALUES ${preload.map((id) => `(${id},'old')`).join(',')}`);
-  }
-  const planFor = (table: string) => {
-    const target = { schema: db.name, table };
-    return plan(
-      target,
-      [...Array.from({ length: 10 }, (_, i) => del(target, [i + 1])), del(target, [200])],
-      [
-        ...Array.from({ length: 89 }, (_, i) =>
-          up(target, [i + 11], { id: i + 11, v: `new ${i + 11}` }, { expectExisting: true }),
-        ),
-        ...Array.from({ length: 51 }, (_, i) => up(target, [i + 300], { id: i + 300, v: 'inserted' })),
-      ],
-    );
-  };
+  await createMissingRowsTables(conn, ['ahead', 'direct', 'stale', 'busy']);
+  const planFor = (table: string) => missingRowsPlan({ schema: db.name, table });
   const applier = new MysqlApplier(conn, { protocol: 'prepared', fixedChunkMinRows: 1, pipelining: true });
   await applier.prepareSession();
   // Warm the table info cache as a pipeline does before rows reach a batch.

@@ -98,16 +98,16 @@ export interface RowByRowResult extends ApplyResult {
   failures: RowFailure[];
 }
 
-/**
- * Executes apply plans on one target connection. The caller opens the transaction, calls `apply`,
- * writes its checkpoint on the same connection and commits: the applier never begins, commits or
- * rolls back, so rows and checkpoint are atomic.
- */
 /** What the caller knows about the connection an apply runs on. */
 export interface ApplyContext {
   inTransaction?: boolean;
 }
 
+/**
+ * Executes apply plans on one target connection. The caller opens the transaction, calls `apply`,
+ * writes its checkpoint on the same connection and commits: the applier never begins, commits or
+ * rolls back, so rows and checkpoint are atomic.
+ */
 export interface TargetApplier {
   /**
    * Applies a plan with multi-row statements: per table, deletes first, then upserts; tables in plan order.

@@ -95,7 +95,8 @@ export async function claimCheckpoint(
 
 /**
  * First statement of every batch transaction: proves the epoch is current and locks the checkpoint
- * row until COMMIT. Throws StaleEpochError when superseded.
+ * row until COMMIT; given the batch's end `position`, it also writes the checkpoint. Throws
+ * StaleEpochError when superseded.
  */
 export async function fenceBatch(
   conn: mysql.Connection,
@@ -105,15 +106,11 @@ export async function fenceBatch(
 ): Promise<void> {
   // With the batch's position known up front, the fence writes the checkpoint too (one round trip
   // less per batch): it commits with the rows whatever the statement order inside the transaction.
-  const [res] = position
-    ? await conn.query<mysql.ResultSetHeader>(
-        `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1, binlog_file = ?, binlog_pos = ?, gtid = ? WHERE pipeline = ? AND epoch = ?`,
-        [position.file, position.pos, position.gtid ?? null, pipeline, epoch],
-      )
-    : await conn.query<mysql.ResultSetHeader>(
-        `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1 WHERE pipeline = ? AND epoch = ?`,
-        [pipeline, epoch],
-      );
+  const setPosition = position ? ', binlog_file = ?, binlog_pos = ?, gtid = ?' : '';
+  const [res] = await conn.query<mysql.ResultSetHeader>(
+    `UPDATE \`${SYSTEM_SCHEMA}\`.checkpoints SET batch_seq = batch_seq + 1${setPosition} WHERE pipeline = ? AND epoch = ?`,
+    position ? [position.file, position.pos, position.gtid ?? null, pipeline, epoch] : [pipeline, epoch],
+  );
   if (res.affectedRows !== 1) throw new StaleEpochError(pipeline, epoch);
 }
 

@@ -160,6 +160,50 @@ describe('columns', () => {
     assert.equal(p.identity, false);
   });
 
+  test('a row with every column present reads, iterates and writes like the Map built column by column', () => {
+    const p = compileProjection(COLUMNS, { include: ['name', { from: 'id', to: 'order_id' }, 'blob'] });
+    const row = projectRow(p, baseRow);
+    const other = projectRow(p, baseRow);
+    const expected = new Map<string, CellValue>([
+      ['order_id', 18446744073709551615n],
+      ['name', 'Café'],
+      ['blob', baseRow[7] as CellValue],
+    ]);
+    assert.equal(row.size, 3);
+    assert.deepEqual([...row], [...expected]);
+    assert.deepEqual([...row.entries()], [...expected.entries()]);
+    assert.deepEqual([...row.keys()], [...expected.keys()]);
+    assert.deepEqual([...row.values()], [...expected.values()]);
+    assert.deepEqual(new Map(row), expected);
+    assert.equal(row.get('order_id'), 18446744073709551615n);
+    assert.equal(row.get('id'), undefined, 'a renamed column answers only to its target name');
+    assert.equal(row.has('name'), true);
+    assert.equal(row.has('qty'), false);
+    const seen: string[] = [];
+    row.forEach((v, k, m) => {
+      assert.equal(m, row);
+      seen.push(`${k}=${typeof v}`);
+    });
+    assert.deepEqual(seen, ['order_id=bigint', 'name=string', 'blob=object']);
+    assert.equal(Object.prototype.toString.call(row), '[object Map]');
+    // Writes change this row only, never the other rows of the same projection.
+    row.set('name', 'changed').set('extra', 1);
+    assert.equal(row.delete('blob'), true);
+    assert.deepEqual(
+      [...row],
+      [
+        ['order_id', 18446744073709551615n],
+        ['name', 'changed'],
+        ['extra', 1],
+      ],
+    );
+    assert.equal(row.size, 3);
+    assert.deepEqual(new Map(other), expected);
+    other.clear();
+    assert.equal(other.size, 0);
+    assert.deepEqual(new Map(projectRow(p, baseRow)), expected);
+  });
+
   test('exclude; absent values stay absent (never NULL)', () => {
     const p = compileProjection(COLUMNS, { exclude: ['blob', 'ratio', 'dur', 'created', 'flag'] });
     const row = projectRow(p, [1n, undefined, null, 'x']);
@@ -292,6 +336,25 @@ describe('mapper', () => {
       r[1] = qty;
       return r;
     };
+    const seenRows: unknown[] = [];
+    const m2 = compileMapper(
+      config([{ source: { schema: 's', table: 't' }, transform: './y.ts' }]),
+      new Map([
+        [
+          './y.ts',
+          ((change) => {
+            if (change.kind === 'update') seenRows.push(change.before, change.after);
+            return change;
+          }) as TransformFn,
+        ],
+      ]),
+    );
+    m2.map({ kind: 'update', table: t, before: row(1), after: row(3) });
+    assert.equal(seenRows.length, 2);
+    assert.ok(
+      seenRows.every((r) => r instanceof Map),
+      'a transform gets real Map rows (the contract in transform.ts)',
+    );
     assert.deepEqual(m.map(ins(t, row(0))), []);
     assert.deepEqual(targets(m.map(ins(t, row(2)))), ['insert s.t', 'insert audit.t']);
     const [c] = m.map(ins(t, row(1)));

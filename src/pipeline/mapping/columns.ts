@@ -1,7 +1,8 @@
-import type { ColumnDef, RowImage } from '../../binlog/types';
+import type { CellValue, ColumnDef, RowImage } from '../../binlog/types';
 import type { ColumnsConfig } from '../config';
 import type { Row } from '../model';
 import { cellEquals } from '../values';
+import { PackedRow, RowLayout } from './packed-row';
 
 /**
  * Column projection of one mapping for one source table: which source ordinals are sent and under
@@ -16,6 +17,8 @@ export interface Projection {
   groupOf: (number[] | undefined)[];
   /** True when every source column is sent under its own name (lets callers skip some work). */
   identity: boolean;
+  /** Shared by the rows projectRow builds with every column present (made on first use). */
+  layout?: RowLayout;
 }
 
 /** The column configuration does not fit the source table (an included column is missing). */
@@ -75,6 +78,21 @@ export function compileProjection(
  * taken from `fallback` — an update's before image — when the row must be written whole).
  */
 export function projectRow(p: Projection, image: RowImage, fallback?: RowImage): Row {
+  const { ordinals } = p;
+  const cells = new Array<CellValue>(ordinals.length);
+  for (let j = 0; j < ordinals.length; j++) {
+    const o = ordinals[j] as number;
+    let v = image[o];
+    if (v === undefined && fallback) v = fallback[o];
+    // A column absent from the image (MINIMAL row images): the row keeps only the present ones.
+    if (v === undefined) return sparseRow(p, image, fallback);
+    cells[j] = v;
+  }
+  p.layout ??= new RowLayout(p.names);
+  return new PackedRow(p.layout, cells);
+}
+
+function sparseRow(p: Projection, image: RowImage, fallback?: RowImage): Row {
   const row: Row = new Map();
   const { ordinals, names } = p;
   for (let j = 0; j < ordinals.length; j++) {

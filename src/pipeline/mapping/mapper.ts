@@ -1,8 +1,9 @@
 import type { ColumnDef, RowChange, TableSchema } from '../../binlog/types';
 import type { PipelineConfig, SyncMode } from '../config';
-import type { MappedChange, TableRef } from '../model';
+import type { MappedChange, Row, TableRef } from '../model';
 import { changedColumns, compileProjection, type Projection, projectRow } from './columns';
 import { compileFilter, type RowPredicate } from './filter';
+import { PackedRow } from './packed-row';
 import { type Route, TableRouter } from './router';
 import type { TransformFn, TransformRegistry } from './transform';
 
@@ -169,10 +170,23 @@ function mapOne(t: TableTarget, change: RowChange, fieldMode: boolean): MappedCh
 
 function applyTransform(t: TableTarget, change: MappedChange, out: MappedChange[]): void {
   const transform = t.transform as TransformFn;
-  const result = transform(change, { source: t.source, mapping: t.mapping });
+  const result = transform(withPlainRows(change), { source: t.source, mapping: t.mapping });
   if (result === null || result === undefined) return;
   if (Array.isArray(result)) out.push(...result);
   else out.push(result);
+}
+
+/** A transform is promised real `Map` rows (src/pipeline/mapping/transform.ts), not packed ones. */
+function withPlainRows(change: MappedChange): MappedChange {
+  const plain = (row: Row): Row => (row instanceof PackedRow ? new Map(row) : row);
+  switch (change.kind) {
+    case 'insert':
+      return { ...change, after: plain(change.after) };
+    case 'delete':
+      return { ...change, before: plain(change.before) };
+    case 'update':
+      return { ...change, before: plain(change.before), after: plain(change.after) };
+  }
 }
 
 function columnsSignature(columns: readonly ColumnDef[]): string {

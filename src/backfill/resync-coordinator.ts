@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { CellValue, RowChange, RowImage, TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 import { openMysql } from '../connectors/mysql/connection';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import type { MappedChange } from '../pipeline/model';

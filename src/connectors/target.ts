@@ -17,6 +17,9 @@ import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableIn
  * the committer, the checkpoint fenced and written by one of them).
  */
 
+/** The schema (MySQL database, Oracle user) that holds Otterflow's own tables on a server. */
+export const SYSTEM_SCHEMA = 'otterflow';
+
 /** What a target can do beyond the core contract. The engine branches on these, never on the kind. */
 export interface TargetCapabilities {
   /**
@@ -126,7 +129,27 @@ export interface ChannelMarks {
   insertConflicts(records: readonly ConflictRecord[]): Promise<void>;
 }
 
-/** Progress of one DBLog re-sync chunk, written in the batch transaction that holds its rows. */
+/** A DBLog re-sync request as stored in the target (inserted by the backfill workflow). */
+export interface ResyncRequest {
+  requestId: string;
+  backfillId: string;
+  /** The SOURCE table to re-read. */
+  table: TableRef;
+  where?: string;
+  keysJson?: string;
+  chunkSize: number;
+  maxRowsPerSecond?: number;
+  status: 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
+  lastKey?: string;
+  keysDone: number;
+  rowsCopied: number;
+  rowsSkipped: number;
+  chunksDone: number;
+  estimatedRows: number;
+  error?: string;
+}
+
+/** Progress of one re-sync chunk, written in the batch transaction that holds its rows. */
 export interface ResyncChunkProgress {
   requestId: string;
   lastKey?: string;
@@ -134,6 +157,19 @@ export interface ResyncChunkProgress {
   rows: number;
   skipped: number;
   finished: boolean;
+}
+
+/** The pipeline's re-sync requests on the target. */
+export interface ResyncRequests {
+  /** The oldest unfinished request of the pipeline, creating the tables when needed. No transaction. */
+  next(): Promise<ResyncRequest | undefined>;
+  /**
+   * In the open batch transaction that holds the chunk's rows (so progress and rows commit together).
+   * A request cancelled meanwhile stays cancelled.
+   */
+  recordChunk(progress: ResyncChunkProgress): Promise<void>;
+  /** Marks a request failed (its table or condition is no longer valid). No transaction. */
+  fail(requestId: string, message: string): Promise<void>;
 }
 
 /** What {@link TargetSession.applyDdl} did. */
@@ -144,8 +180,9 @@ export type DdlApplyOutcome =
 
 /**
  * One open target: connection(s), table information, the applier, transaction control, the
- * checkpoint, channel marks and DDL. Not safe for concurrent use: the committer awaits each call
- * before the next one (a batch commit in flight is the only user of the session until it settles).
+ * checkpoint, channel marks and DDL. Calls are made one after the other (each awaited before the
+ * next), with one exception: `tables.get` may be called while a batch commit is in flight (the driver
+ * must serialise the two, or read table information on a connection of its own).
  *
  * Transactions: the committer calls {@link begin}, then `checkpoint.fence`, then (channels)
  * `marks.write`, then `apply`/`applyRowByRow`, hooks, `checkpoint.write` when the fence did not write
@@ -203,11 +240,8 @@ export interface TargetSession {
   /** Whether a target table exists (no transaction needed). */
   tableExists(ref: TableRef): Promise<boolean>;
 
-  /**
-   * DBLog re-sync request bookkeeping (the requests live in the target). `recordResyncChunk` runs in the
-   * open batch transaction that holds the chunk's rows.
-   */
-  recordResyncChunk(progress: ResyncChunkProgress): Promise<void>;
+  /** DBLog re-sync request bookkeeping (the requests live in the target). */
+  readonly resyncRequests: ResyncRequests;
 
   /** Rolls back what is open and closes the connection(s). Never throws. */
   close(): Promise<void>;

@@ -9,7 +9,8 @@ import {
   type UpsertOp,
 } from '../../src/connectors/dialect';
 import { MysqlApplier, type MysqlProtocol } from '../../src/connectors/mysql/applier';
-import { MysqlTableInfoCache, TargetTableMissingError } from '../../src/connectors/mysql/table-info';
+import { TargetTableMissingError } from '../../src/connectors/dialect';
+import { MysqlTableInfoCache } from '../../src/connectors/mysql/table-info';
 import type { ApplyPlan, TableRef } from '../../src/pipeline/model';
 import { connectTo, freshDatabases, testStack } from '../helpers/stack';
 

@@ -41,9 +41,10 @@ import { listSourceTables, openSourceReader, readSourceTable } from '../backfill
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import { readServerBinlogState } from '../binlog/replica/server-state';
+import type { BinlogPosition } from '../binlog/types';
 import type { DatasourceCatalog, ResolvedDatasource } from '../config/datasources';
-import { claimCheckpoint, readCheckpoint } from '../connectors/mysql/checkpoint';
 import { openMysql } from '../connectors/mysql/connection';
+import { openTargetSession } from '../connectors/registry';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -76,11 +77,15 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
       sconn = await openSourceReader(source);
       // The position first: every change after it reaches the target through CDC, so rows copied
       // later (newer or older than the stream) converge once CDC catches up.
-      let position = await readCheckpoint(tconn, input.config.name);
-      if (!position) {
-        const reader = sconn;
-        position = (await claimCheckpoint(tconn, input.config.name, () => readServerBinlogState(reader)))
-          .position;
+      const reader = sconn;
+      const session = await openTargetSession(target, { pipeline: input.config.name });
+      let position: BinlogPosition;
+      try {
+        position =
+          (await session.checkpoint.read()) ??
+          (await session.checkpoint.claim(() => readServerBinlogState(reader))).position;
+      } finally {
+        await session.close();
       }
       const known = await readPlan(tconn, input.backfillId);
       if (known) return { ...known, position };

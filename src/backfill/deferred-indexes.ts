@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import { quoteMysqlTable } from '../connectors/mysql/dialect';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 import { type TableRef, tableKey } from '../pipeline/model';
 import type { IndexRebuildProgress } from './contract';
 import { addIndexesSql, dropIndexesSql, type IndexDefinition, secondaryIndexesOf } from './index-definitions';

@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import type { ResyncRequest } from '../connectors/target';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 import type { TableRef } from '../pipeline/model';
 import type { PlannedChunk } from './chunk-plan';
 import { DEFERRED_INDEXES_DDL } from './deferred-indexes';

@@ -6,9 +6,8 @@ import {
   TEMPORAL_TYPE_NAMES as TEMPORAL_TYPES,
   TEXT_TYPE_NAMES as TEXT_TYPES,
 } from '../binlog/data-type-names';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import type { ColumnTypeInfo, LoadColumn } from '../connectors/mysql/load-data';
-import { rawTextQuery } from '../connectors/mysql/raw-text-query';
+import { quoteMysqlIdentifier, rawTextQuery } from '../connectors/mysql/source';
 import {
   FIELD_ESCAPED,
   FIELD_HEX,

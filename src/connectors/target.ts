@@ -127,6 +127,18 @@ export interface ChannelMarks {
   readonly rows: TargetRowReader;
   /** In the open batch transaction, before the commit: conflicts commit with the rows they are about. */
   insertConflicts(records: readonly ConflictRecord[]): Promise<void>;
+  /**
+   * The newest conflicts recorded for the session's pipeline (newest first) and how many there are in
+   * all; none when the pipeline never ran with a channel on this target. No transaction needed.
+   */
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }>;
+}
+
+/** A stored conflict as the API lists it. */
+export interface StoredConflict extends ConflictRecord {
+  id: number;
+  /** ISO time of detection. */
+  at: string;
 }
 
 /** A DBLog re-sync request as stored in the target (inserted by the backfill workflow). */
@@ -258,5 +270,11 @@ export interface TargetSessionOptions {
 export interface TargetConnector {
   readonly dialect: string;
   readonly capabilities: TargetCapabilities;
+  /**
+   * Opens a session for one pipeline: connection(s) made, session settings applied. Connection errors
+   * come out as the driver raised them (the caller describes them; they never contain the password).
+   */
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
+  /** Connects, asks the server's version, disconnects (the datasource connection test). */
+  serverVersion(datasource: ResolvedDatasource): Promise<string>;
 }

@@ -71,7 +71,7 @@ export class MysqlTargetSession implements TargetSession {
   ) {
     this.applier = applier ?? new MysqlApplier(connection);
     this.checkpoint = new MysqlCheckpoint(connection, pipeline);
-    this.marks = new MysqlChannelMarks(connection);
+    this.marks = new MysqlChannelMarks(connection, pipeline);
     this.resyncRequests = new MysqlResyncRequests(connection, pipeline);
   }
 
@@ -191,6 +191,15 @@ export const mysqlTargetConnector: TargetConnector = {
     } catch (err) {
       await conn.end().catch(() => {});
       throw err;
+    }
+  },
+  async serverVersion(datasource: ResolvedDatasource): Promise<string> {
+    const conn = await openMysql(datasource);
+    try {
+      const [rows] = await conn.query('SELECT VERSION() AS v');
+      return String((rows as Array<{ v: unknown }>)[0]?.v ?? '');
+    } finally {
+      await conn.end().catch(() => {});
     }
   },
 };

@@ -2,6 +2,7 @@ import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
+import type { BackfillConnector } from './backfill-target';
 import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
 
 /**
@@ -277,4 +278,6 @@ export interface TargetConnector {
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
   /** Connects, asks the server's version, disconnects (the datasource connection test). */
   serverVersion(datasource: ResolvedDatasource): Promise<string>;
+  /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
+  readonly backfill?: BackfillConnector;
 }

@@ -7,7 +7,7 @@ import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 /**
- * [bidirectional] Write conflicts of a channel pipeline (docs/bidirectional.md), read from the
+ * Write conflicts of a channel pipeline (docs/bidirectional.md), read from the
  * `otterflow.conflicts` table of the pipeline's TARGET, where the pipeline records them in the same
  * transaction as the rows it applied.
  */

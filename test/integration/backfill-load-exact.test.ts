@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { chunksFromBoundaries, findBoundaries } from '../../src/backfill/chunk-plan';
-import { ChunkCopier } from '../../src/backfill/copy';
+import { ChunkCopier } from '../../src/connectors/mysql/backfill/copy';
 import {
   chunkCounts,
   ensureBackfillTables,
   pendingChunkNumbers,
   storePlan,
-} from '../../src/backfill/progress-store';
+} from '../../src/connectors/mysql/backfill/progress-store';
 import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
 import type { ResolvedDatasource } from '../../src/config/datasources';
 import { openMysql } from '../../src/connectors/mysql/connection';

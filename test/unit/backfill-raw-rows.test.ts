@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planRawChunk, sourceWire, targetLoad } from '../../src/backfill/raw-chunk';
+import { planRawChunk, sourceWire, targetLoad } from '../../src/connectors/mysql/backfill/raw-chunk';
 import type { SourceTable } from '../../src/backfill/source-table';
 import type { ColumnTypeInfo } from '../../src/connectors/mysql/load-data';
 import {

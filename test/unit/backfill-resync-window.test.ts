@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ResyncRequestRow } from '../../src/backfill/progress-store';
+import type { ResyncRequestRow } from '../../src/connectors/mysql/backfill/progress-store';
 import { ResyncCoordinator, WATERMARK_TABLE } from '../../src/backfill/resync-coordinator';
 import type { SourceTable } from '../../src/backfill/source-table';
 import {

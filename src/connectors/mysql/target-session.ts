@@ -1,10 +1,4 @@
 import type mysql from 'mysql2/promise';
-import {
-  ensureBackfillTables,
-  failResyncRequest,
-  nextResyncRequest,
-  recordResyncChunk,
-} from '../../backfill/progress-store';
 import type { ResolvedDatasource } from '../../config/datasources';
 import type { ApplyPlan, TableRef } from '../../pipeline/model';
 import type { ApplyContext, ApplyResult, RowByRowResult, TableInfoSource } from '../dialect';
@@ -19,6 +13,13 @@ import type {
   TargetSessionOptions,
 } from '../target';
 import { MysqlApplier } from './applier';
+import { mysqlBackfill } from './backfill/connector';
+import {
+  ensureBackfillTables,
+  failResyncRequest,
+  nextResyncRequest,
+  recordResyncChunk,
+} from './backfill/progress-store';
 import { MysqlCheckpoint } from './checkpoint';
 import { openMysql } from './connection';
 import { quoteMysqlTable } from './dialect';
@@ -181,6 +182,7 @@ class MysqlResyncRequests implements ResyncRequests {
 
 export const mysqlTargetConnector: TargetConnector = {
   dialect: 'mysql',
+  backfill: mysqlBackfill,
   capabilities: MYSQL_TARGET_CAPABILITIES,
   async open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession> {
     const conn = await openMysql(datasource);

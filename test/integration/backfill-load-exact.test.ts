@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { chunksFromBoundaries, findBoundaries } from '../../src/backfill/chunk-plan';
+import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
+import type { ResolvedDatasource } from '../../src/config/datasources';
 import { ChunkCopier } from '../../src/connectors/mysql/backfill/copy';
 import {
   chunkCounts,
@@ -9,8 +11,6 @@ import {
   pendingChunkNumbers,
   storePlan,
 } from '../../src/connectors/mysql/backfill/progress-store';
-import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
-import type { ResolvedDatasource } from '../../src/config/datasources';
 import { openMysql } from '../../src/connectors/mysql/connection';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { compileMapper } from '../../src/pipeline/mapping/mapper';

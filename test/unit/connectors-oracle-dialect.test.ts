@@ -7,13 +7,12 @@ import { OracleApplier, type OracleConnectionLike } from '../../src/connectors/o
 import {
   OracleDialect,
   type OracleTableInfo,
-  OracleValueError,
   oracleName,
   pipelineName,
   quoteOracleIdentifier,
-  timeToInterval,
 } from '../../src/connectors/oracle/dialect';
-import { chooseOracleTableInfo } from '../../src/connectors/oracle/table-info';
+import { chooseOracleTableInfo, oracleColumnType } from '../../src/connectors/oracle/table-info';
+import { OracleValueError, timeToInterval } from '../../src/connectors/oracle/values';
 import type { TableRef } from '../../src/pipeline/model';
 
 const ref: TableRef = { schema: 'shop', table: 'orders' };
@@ -173,7 +172,8 @@ test('full-row tables: NULL-safe DECODE match of one row; LOB columns are refuse
 test('zero dates: an error naming the column by default, NULL when configured', () => {
   assert.throws(
     () => new OracleDialect().upsertStatements(info, [up([1], { id: 1, created: '0000-00-00' })]),
-    (e: unknown) => e instanceof OracleValueError && /column created: zero date 0000-00-00/.test(e.message),
+    (e: unknown) =>
+      e instanceof OracleValueError && /column shop\.orders\.created: zero date 0000-00-00/.test(e.message),
   );
   const [c] = new OracleDialect({ zeroDates: 'null' }).upsertStatements(info, [
     up([1], { id: 1, created: '2020-00-15', ts: '0000-00-00 00:00:00' }),
@@ -203,6 +203,15 @@ test('table info from the catalog: primary, else NOT NULL unique, else full row;
   ]);
   assert.deepEqual([uk.keyKind, uk.keyColumns], ['unique', ['code']]);
   assert.equal(chooseOracleTableInfo(ref, cols, []).keyKind, 'fullRow');
+});
+
+test('catalog types keep the precision and scale the value checks need', () => {
+  assert.equal(oracleColumnType('NUMBER', 10, 2), 'NUMBER(10,2)');
+  assert.equal(oracleColumnType('NUMBER', null, 0), 'NUMBER(38,0)'); // INTEGER, NUMBER(*,0)
+  assert.equal(oracleColumnType('NUMBER', null, null), 'NUMBER');
+  assert.equal(oracleColumnType('FLOAT', 126, null), 'FLOAT(126)');
+  assert.equal(oracleColumnType('TIMESTAMP(3)', null, 3), 'TIMESTAMP(3)');
+  assert.equal(oracleColumnType('VARCHAR2', null, null), 'VARCHAR2');
 });
 
 /** A scripted connection: records executeMany calls, answers with the row counts the script gives. */

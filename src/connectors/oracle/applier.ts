@@ -23,6 +23,7 @@ import {
 } from '../dialect';
 import { type OracleChunk, OracleDialect, type OracleDialectOptions, type OracleTableInfo } from './dialect';
 import { OracleTableInfoCache } from './table-info';
+import { ValueTally } from './values';
 
 /** The part of an oracledb connection the applier uses (thin mode works). */
 export type OracleConnectionLike = Pick<oracledb.Connection, 'execute' | 'executeMany'>;
@@ -50,6 +51,11 @@ function asRetryable(err: unknown): unknown {
       cause: err,
     },
   );
+}
+
+/** An apply's result plus the values Oracle forced to change ('' stored as NULL), per column. */
+export interface OracleApplyResult extends ApplyResult {
+  tally: ValueTally;
 }
 
 /** One row of an executeMany that Oracle rejected (batchErrors). */
@@ -94,24 +100,29 @@ export class OracleApplier implements TargetApplier {
     for (const s of this.dialect.sessionSetup(this.options.session)) await this.conn.execute(s.sql, s.params);
   }
 
-  async apply(plan: ApplyPlan): Promise<ApplyResult> {
+  async apply(plan: ApplyPlan): Promise<OracleApplyResult> {
     const stats = emptyStats();
     const missing: MissingRow[] = [];
+    const tally = new ValueTally();
     try {
       await this.deferConstraints();
       for (const tp of plan.tables) {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as OracleTableInfo;
-        await this.applyDeletes(info, tp.deletes, stats, missing);
-        await this.applyUpserts(info, tp.upserts, stats, missing);
+        await this.applyDeletes(info, tp.deletes, stats, missing, tally);
+        await this.applyUpserts(info, tp.upserts, stats, missing, tally);
       }
     } catch (err) {
       throw asRetryable(err);
     }
-    return { stats, missing };
+    return { stats, missing, tally };
   }
 
-  async applyRowByRow(plan: ApplyPlan, options: { skipFailures?: boolean } = {}): Promise<RowByRowResult> {
+  async applyRowByRow(
+    plan: ApplyPlan,
+    options: { skipFailures?: boolean } = {},
+  ): Promise<RowByRowResult & { tally: ValueTally }> {
+    const tally = new ValueTally();
     const stats = emptyStats();
     const missing: MissingRow[] = [];
     const failures: RowFailure[] = [];
@@ -121,8 +132,8 @@ export class OracleApplier implements TargetApplier {
       const info = (await this.tableInfo.get(tp.target)) as OracleTableInfo;
       for (const op of [...tp.deletes, ...tp.upserts] as Array<DeleteOp | UpsertOp>) {
         try {
-          if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing);
-          else await this.applyUpserts(info, [op], stats, missing);
+          if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing, tally);
+          else await this.applyUpserts(info, [op], stats, missing, tally);
         } catch (err) {
           if (isRetryableOracleError(err)) throw asRetryable(err);
           const failure =
@@ -140,7 +151,7 @@ export class OracleApplier implements TargetApplier {
         }
       }
     }
-    return { stats, missing, failures };
+    return { stats, missing, failures, tally };
   }
 
   private async deferConstraints() {
@@ -153,9 +164,10 @@ export class OracleApplier implements TargetApplier {
     deletes: DeleteOp[],
     stats: ApplyStats,
     missing: MissingRow[],
+    tally: ValueTally,
   ) {
     for (const chunk of this.dialect.deleteStatements(info, deletes)) {
-      const counts = await this.run(info, chunk);
+      const counts = await this.run(info, chunk, tally);
       const gone = chunk.ops.filter((_, i) => (counts[i] ?? 0) === 0);
       stats.deleted += chunk.ops.length - gone.length;
       // A row created earlier in the same batch (insert then delete) was never here: not worth reporting.
@@ -174,10 +186,11 @@ export class OracleApplier implements TargetApplier {
     upserts: UpsertOp[],
     stats: ApplyStats,
     missing: MissingRow[],
+    tally: ValueTally,
   ) {
     const missingUpdates: UpsertOp[] = [];
     for (const chunk of this.dialect.upsertStatements(info, upserts)) {
-      const counts = await this.run(info, chunk);
+      const counts = await this.run(info, chunk, tally);
       if (chunk.kind === 'update' || chunk.kind === 'deleteBeforeImage')
         chunk.ops.forEach((op, i) => {
           if ((counts[i] ?? 0) === 0) missingUpdates.push(op);
@@ -185,7 +198,7 @@ export class OracleApplier implements TargetApplier {
     }
     // Keyed UPDATEs that found no row: insert the whole row (FIELD mode included), and report it.
     const toInsert = info.keyKind === 'fullRow' ? [] : missingUpdates;
-    for (const chunk of this.dialect.insertStatements(info, toInsert)) await this.run(info, chunk);
+    for (const chunk of this.dialect.insertStatements(info, toInsert)) await this.run(info, chunk, tally);
     noteMissing(info, 'update', missingUpdates, stats, missing);
     const missingSet = new Set(missingUpdates);
     for (const op of upserts) {
@@ -198,6 +211,7 @@ export class OracleApplier implements TargetApplier {
   private async run<Op extends DeleteOp | UpsertOp>(
     info: TargetTableInfo,
     chunk: OracleChunk<Op>,
+    tally: ValueTally,
   ): Promise<number[]> {
     const s = chunk.statement;
     const result = await this.conn.executeMany(s.sql, s.binds, {
@@ -222,6 +236,7 @@ export class OracleApplier implements TargetApplier {
         { cause: first },
       );
     }
+    chunk.tally.addTo(tally);
     return result.dmlRowCounts ?? [];
   }
 }

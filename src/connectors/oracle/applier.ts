@@ -1,4 +1,3 @@
-import type oracledb from 'oracledb';
 import {
   type ApplyPlan,
   type ApplyStats,
@@ -21,12 +20,12 @@ import {
   type TargetApplier,
   type UpsertOp,
 } from '../dialect';
+import type { OracleConnectionLike } from './connection';
 import { type OracleChunk, OracleDialect, type OracleDialectOptions, type OracleTableInfo } from './dialect';
 import { OracleTableInfoCache } from './table-info';
 import { ValueTally } from './values';
 
-/** The part of an oracledb connection the applier uses (thin mode works). */
-export type OracleConnectionLike = Pick<oracledb.Connection, 'execute' | 'executeMany'>;
+export type { OracleConnectionLike } from './connection';
 
 export interface OracleApplierOptions extends OracleDialectOptions {
   session?: SessionOptions;
@@ -83,12 +82,11 @@ export class OracleApplier implements TargetApplier {
   private readonly tableInfo: TableInfoSource;
 
   constructor(
-    private readonly conn: OracleConnectionLike,
+    private readonly conn: Pick<OracleConnectionLike, 'execute' | 'executeMany'>,
     private readonly options: OracleApplierOptions = {},
   ) {
     this.dialect = new OracleDialect(options);
-    this.tableInfo =
-      options.tableInfo ?? new OracleTableInfoCache(conn as oracledb.Connection, this.dialect.identifierCase);
+    this.tableInfo = options.tableInfo ?? new OracleTableInfoCache(conn, this.dialect.identifierCase);
   }
 
   get tables(): TableInfoSource {

@@ -1,6 +1,6 @@
-import type oracledb from 'oracledb';
 import { type TableRef, tableKey } from '../../pipeline/model';
 import type { TableInfoSource } from '../dialect';
+import type { OracleConnectionLike } from './connection';
 import { type OracleTableInfo, oracleName, pipelineName } from './dialect';
 
 export interface OracleColumnRow {
@@ -65,7 +65,7 @@ export function chooseOracleTableInfo(
 
 /** Reads a table's columns and key constraints from ALL_TAB_COLUMNS / ALL_CONSTRAINTS. */
 export async function readOracleTableInfo(
-  conn: Pick<oracledb.Connection, 'execute'>,
+  conn: Pick<OracleConnectionLike, 'execute'>,
   ref: TableRef,
   identifierCase: 'upper' | 'exact' = 'upper',
 ): Promise<OracleTableInfo> {
@@ -105,7 +105,7 @@ export class OracleTableInfoCache implements TableInfoSource {
   private readonly cache = new Map<string, Promise<OracleTableInfo>>();
 
   constructor(
-    private readonly conn: Pick<oracledb.Connection, 'execute'>,
+    private readonly conn: Pick<OracleConnectionLike, 'execute'>,
     private readonly identifierCase: 'upper' | 'exact' = 'upper',
   ) {}
 

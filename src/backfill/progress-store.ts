@@ -1,5 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import type { ResyncRequest } from '../connectors/target';
 import type { TableRef } from '../pipeline/model';
 import type { PlannedChunk } from './chunk-plan';
 import { DEFERRED_INDEXES_DDL } from './deferred-indexes';
@@ -305,23 +306,7 @@ export async function insertResyncRequests(
   }
 }
 
-export interface ResyncRequestRow {
-  requestId: string;
-  backfillId: string;
-  table: TableRef;
-  where?: string;
-  keysJson?: string;
-  chunkSize: number;
-  maxRowsPerSecond?: number;
-  status: 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
-  lastKey?: string;
-  keysDone: number;
-  rowsCopied: number;
-  rowsSkipped: number;
-  chunksDone: number;
-  estimatedRows: number;
-  error?: string;
-}
+export type ResyncRequestRow = ResyncRequest;
 
 const REQUEST_COLUMNS = `request_id, backfill_id, source_schema, source_table, where_sql, keys_json, chunk_size,
   max_rows_per_second, status, last_key, keys_done, rows_copied, rows_skipped, chunks_done, estimated_rows, error`;

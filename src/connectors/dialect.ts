@@ -1,5 +1,12 @@
 import type { CellValue } from '../binlog/types';
-import type { ApplyPlan, ApplyStats, MergedOp, TableRef, TargetTableInfo } from '../pipeline/model';
+import {
+  type ApplyPlan,
+  type ApplyStats,
+  type MergedOp,
+  type TableRef,
+  type TargetTableInfo,
+  tableKey,
+} from '../pipeline/model';
 
 /**
  * The target-dialect interface: what the pipeline core needs from a target database, and nothing
@@ -138,6 +145,14 @@ export class RetryableTargetError extends Error {
   ) {
     super(message, options);
     this.name = 'RetryableTargetError';
+  }
+}
+
+/** Raised when the target has no such table: the pipeline stops with this message (or applies the DDL first). */
+export class TargetTableMissingError extends Error {
+  constructor(readonly ref: TableRef) {
+    super(`target table ${tableKey(ref)} does not exist`);
+    this.name = 'TargetTableMissingError';
   }
 }
 

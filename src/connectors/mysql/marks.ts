@@ -4,10 +4,10 @@ import type { TargetTableInfo } from '../../pipeline/model';
 import {
   CONFLICT_OPS,
   type ConflictRecord,
-  type PeerSite,
   type TargetRow,
   type TargetRowReader,
 } from '../../replication/conflicts';
+import type { ChannelMark, ChannelMarks } from '../target';
 import { SYSTEM_SCHEMA } from './checkpoint';
 import { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 
@@ -81,29 +81,6 @@ export async function writeMark(
       'ON DUPLICATE KEY UPDATE seq = seq + 1, site_priority = VALUES(site_priority)',
     [channel, pipeline, sitePriority],
   );
-}
-
-/**
- * The other pipelines of `channel` that write into this server (read on our SOURCE: the opposite
- * pipeline's target). Undefined when none registered yet or the table does not exist.
- */
-export async function readPeerSite(
-  conn: mysql.Connection,
-  channel: string,
-  pipeline: string,
-): Promise<PeerSite | undefined> {
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>(
-      `SELECT pipeline, site_priority FROM ${MARKS} WHERE channel = ? AND pipeline <> ? ORDER BY pipeline LIMIT 1`,
-      [channel, pipeline],
-    );
-    const r = rows[0];
-    return r ? { pipeline: String(r.pipeline), sitePriority: Number(r.site_priority ?? 0) } : undefined;
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049)
-      return undefined; // no such table / database: the peer never ran
-    throw err;
-  }
 }
 
 /** Keys per SELECT of the conflict check. */
@@ -215,5 +192,27 @@ export async function listConflicts(
     if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049)
       return { total: 0, conflicts: [] }; // the pipeline never ran with a channel on this target
     throw err;
+  }
+}
+
+/** Channel marks and conflict records on a MySQL/MariaDB target connection. */
+export class MysqlChannelMarks implements ChannelMarks {
+  readonly rows: TargetRowReader;
+
+  constructor(private readonly conn: mysql.Connection) {
+    this.rows = new MysqlTargetRowReader(conn);
+  }
+
+  async prepare(mark: ChannelMark): Promise<void> {
+    await ensureChannelTables(this.conn);
+    await writeMark(this.conn, mark.channel, mark.pipeline, mark.sitePriority);
+  }
+
+  write(mark: ChannelMark): Promise<void> {
+    return writeMark(this.conn, mark.channel, mark.pipeline, mark.sitePriority);
+  }
+
+  insertConflicts(records: readonly ConflictRecord[]): Promise<void> {
+    return insertConflicts(this.conn, records);
   }
 }

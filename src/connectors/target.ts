@@ -268,7 +268,7 @@ export interface TargetConnector {
 const CONNECTORS: Record<Datasource['kind'], () => Promise<TargetConnector>> = {
   mysql: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
   mariadb: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
-  oracle: () => Promise.reject(new Error('Oracle targets are not available in this build')),
+  oracle: () => import('./oracle/target-session').then((m) => m.oracleTargetConnector),
 };
 
 /** The connector for a datasource's kind. */

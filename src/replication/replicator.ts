@@ -1,6 +1,6 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
-import { openTargetSession, type TargetSession } from '../connectors/target';
+import { openTargetSession, type TargetSession, type TargetSessionOptions } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -34,6 +34,8 @@ export interface ReplicatorOptions {
   streamHeartbeatSeconds?: number;
   /** Write the lag heartbeat row on the source (needs write access to the `otterflow` schema there). */
   sourceHeartbeat?: boolean;
+  /** Opens target sessions (default: the connector of the target datasource's kind). */
+  openTarget?: (target: ResolvedDatasource, options: TargetSessionOptions) => Promise<TargetSession>;
 }
 
 /**
@@ -52,8 +54,9 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
   let target: TargetSession | undefined;
   let source: MysqlSource | undefined;
   let hooks: HookList | undefined;
+  const openTarget = opts.openTarget ?? openTargetSession;
   try {
-    target = await openTargetSession(opts.target, { pipeline });
+    target = await openTarget(opts.target, { pipeline });
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;
     const claim = await target.checkpoint.claim(() => src.initialPosition(config.start));
@@ -64,7 +67,7 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       new ResyncCoordinator({
         pipeline,
         source: opts.source,
-        openTarget: () => openTargetSession(opts.target, { pipeline }),
+        openTarget: () => openTarget(opts.target, { pipeline }),
         mapper,
       }),
     ];

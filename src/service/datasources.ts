@@ -63,6 +63,7 @@ export const datasourceViewSchema = z
     port: z.number().int(),
     user: z.string(),
     serviceName: z.string().optional(),
+    oracle: datasourceSchema.shape.oracle,
     passwordSource: z.enum(['stored', 'env', 'file', 'none']).meta({
       description: 'stored: given to the API; env: passwordEnv on the worker; file: a file on the host',
     }),
@@ -194,6 +195,7 @@ export class DatasourceService {
       port: d.port,
       user: d.user,
       ...(d.serviceName !== undefined ? { serviceName: d.serviceName } : {}),
+      ...(d.oracle !== undefined ? { oracle: d.oracle } : {}),
       passwordSource,
       ...(d.passwordEnv !== undefined ? { passwordEnv: d.passwordEnv } : {}),
     };

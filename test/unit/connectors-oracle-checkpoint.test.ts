@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import oracledb from 'oracledb';
-import {
-  OracleCheckpoint,
-  OracleCheckpointSql,
-  OracleStaleEpochError,
-} from '../../src/connectors/oracle/checkpoint';
+import { OracleCheckpoint, OracleCheckpointSql } from '../../src/connectors/oracle/checkpoint';
+import { StaleEpochError } from '../../src/connectors/target';
 import { oracleError, RecordingOracleDatabase } from '../helpers/recording-oracle';
 
 const T = '"OTTERFLOW_CHECKPOINTS"';
@@ -74,7 +71,7 @@ test('the fence of a superseded epoch fails; position writes bind file, pos and 
   const fresh = new OracleCheckpoint(conn2, 'p');
   const claim = await fresh.claim(async () => assert.fail());
   assert.deepEqual(claim.position, { file: '', pos: 0, gtid: '0-1-10' }); // '' came back from NULL
-  await assert.rejects(old.fence(1), OracleStaleEpochError);
+  await assert.rejects(old.fence(1), StaleEpochError);
   await fresh.fence(2, { file: 'bin.000002', pos: 120, gtid: '0-1-11' });
   const fence = db.calls.at(-1)!;
   assert.deepEqual(fence.binds, ['bin.000002', 120, { type: oracledb.DB_TYPE_CLOB, val: '0-1-11' }, 'p', 2]);

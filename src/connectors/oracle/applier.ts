@@ -2,6 +2,7 @@ import {
   type ApplyPlan,
   type ApplyStats,
   emptyStats,
+  type TableRef,
   type TargetTableInfo,
   tableKey,
 } from '../../pipeline/model';
@@ -91,6 +92,11 @@ export class OracleApplier implements TargetApplier {
 
   get tables(): TableInfoSource {
     return this.tableInfo;
+  }
+
+  /** `"SCHEMA"."TABLE"` as this applier spells target names. */
+  quoteTable(ref: TableRef): string {
+    return this.dialect.quoteTable(ref);
   }
 
   /** Session setup; run it once per connection (and `SET CONSTRAINTS` again per transaction, which apply does). */

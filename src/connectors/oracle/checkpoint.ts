@@ -1,5 +1,6 @@
 import oracledb from 'oracledb';
 import type { BinlogPosition } from '../../binlog/types';
+import { type CheckpointClaim, StaleEpochError, type TargetCheckpoint } from '../target';
 import type { OracleConnectionLike } from './connection';
 import { oracleName, quoteOracleIdentifier } from './dialect';
 
@@ -19,22 +20,6 @@ export const ORACLE_CHECKPOINT_TABLE = 'OTTERFLOW_CHECKPOINTS';
 
 /** The part of an oracledb connection the checkpoint uses. */
 export type CheckpointConnection = Pick<OracleConnectionLike, 'execute' | 'commit' | 'rollback'>;
-
-/** The epoch this attempt claimed has been superseded: it must not commit. */
-export class OracleStaleEpochError extends Error {
-  constructor(pipeline: string, epoch: number) {
-    super(
-      `pipeline "${pipeline}": epoch ${epoch} was superseded by a newer attempt; this attempt must not commit`,
-    );
-    this.name = 'StaleEpochError';
-  }
-}
-
-export interface OracleClaim {
-  epoch: number;
-  position: BinlogPosition;
-  created: boolean;
-}
 
 /** ORA-00955: name is already used by an existing object. ORA-00001: unique constraint violated. */
 const NAME_IN_USE = -955;
@@ -107,7 +92,7 @@ const READ_OPTIONS = {
 } as const;
 
 /** Checkpoint operations for one pipeline on one Oracle connection. */
-export class OracleCheckpoint {
+export class OracleCheckpoint implements TargetCheckpoint {
   private ensured = false;
 
   constructor(
@@ -127,7 +112,7 @@ export class OracleCheckpoint {
    * Claims a new epoch and returns the position to resume from; on the first run the checkpoint is
    * created at `initial()`. Commits its own short transaction.
    */
-  async claim(initial: () => Promise<BinlogPosition>): Promise<OracleClaim> {
+  async claim(initial: () => Promise<BinlogPosition>): Promise<CheckpointClaim> {
     await this.ensureTable();
     let first: BinlogPosition | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -159,13 +144,13 @@ export class OracleCheckpoint {
   async fence(epoch: number, position?: BinlogPosition): Promise<void> {
     const binds = position ? [...positionBinds(position), this.pipeline, epoch] : [this.pipeline, epoch];
     const res = await this.conn.execute(this.sql.fence(position !== undefined), binds);
-    if (res.rowsAffected !== 1) throw new OracleStaleEpochError(this.pipeline, epoch);
+    if (res.rowsAffected !== 1) throw new StaleEpochError(this.pipeline, epoch);
   }
 
   /** Last statement of a batch whose fence did not write the position. */
   async write(epoch: number, position: BinlogPosition): Promise<void> {
     const res = await this.conn.execute(this.sql.write(), [...positionBinds(position), this.pipeline, epoch]);
-    if (res.rowsAffected !== 1) throw new OracleStaleEpochError(this.pipeline, epoch);
+    if (res.rowsAffected !== 1) throw new StaleEpochError(this.pipeline, epoch);
   }
 
   async read(): Promise<BinlogPosition | undefined> {

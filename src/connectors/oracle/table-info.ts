@@ -1,5 +1,5 @@
 import { type TableRef, tableKey } from '../../pipeline/model';
-import type { TableInfoSource } from '../dialect';
+import { type TableInfoSource, TargetTableMissingError } from '../dialect';
 import type { OracleConnectionLike } from './connection';
 import { type OracleTableInfo, oracleName, pipelineName } from './dialect';
 
@@ -82,8 +82,7 @@ export async function readOracleTableInfo(
     dataType: oracleColumnType(t, p, sc),
     nullable: nl === 'Y',
   }));
-  if (colRows.length === 0)
-    throw new Error(`target table ${tableKey(ref)} (${owner}.${table}) does not exist`);
+  if (colRows.length === 0) throw new TargetTableMissingError(ref);
   const cons = await conn.execute<[string, string, string, number]>(
     'SELECT c.constraint_name, c.constraint_type, cc.column_name, cc.position FROM all_constraints c ' +
       'JOIN all_cons_columns cc ON cc.owner = c.owner AND cc.constraint_name = c.constraint_name ' +

@@ -29,6 +29,22 @@ export interface RecordedCall {
   failed?: boolean;
 }
 
+/** A table the catalog queries of the table-info reader find (names as Oracle stores them). */
+export interface RecordedTable {
+  owner: string;
+  table: string;
+  columns: Array<{ name: string; dataType: string; nullable?: boolean; precision?: number; scale?: number }>;
+  /** Primary key columns, in order; none: a key-less table. */
+  primaryKey?: string[];
+}
+
+/** A statement that committed: executeMany calls between a connection's previous end of transaction and its COMMIT. */
+export interface CommittedStatement {
+  connection: number;
+  sql: string;
+  binds: unknown[][];
+}
+
 interface CheckpointRow {
   epoch: number;
   file: string | null;
@@ -58,6 +74,7 @@ export class RecordingOracleDatabase {
   private readonly rowFailures: Array<{ when: (c: RecordedCall) => boolean; offset: number; error: Error }> =
     [];
   private opened = 0;
+  private readonly catalog = new Map<string, RecordedTable>();
 
   constructor(readonly checkpointSql: OracleCheckpointSql = new OracleCheckpointSql()) {}
 
@@ -80,6 +97,47 @@ export class RecordingOracleDatabase {
   /** The first executeMany matching `when` reports row `offset` in `batchErrors` (the other rows apply). */
   rejectRow(when: (c: RecordedCall) => boolean, offset: number, error: Error): void {
     this.rowFailures.push({ when, offset, error });
+  }
+
+  /** Makes a table known to the catalog queries (ALL_TAB_COLUMNS, ALL_CONSTRAINTS). */
+  defineTable(t: RecordedTable): void {
+    this.catalog.set(`${t.owner}.${t.table}`, t);
+  }
+
+  /**
+   * The executeMany calls that committed, in commit order: per connection, the calls since its last
+   * COMMIT/ROLLBACK/close, kept at its COMMIT and dropped at ROLLBACK, close or a failed call.
+   */
+  committedStatements(): CommittedStatement[] {
+    const open = new Map<number, CommittedStatement[]>();
+    const out: CommittedStatement[] = [];
+    for (const c of this.calls) {
+      const list = open.get(c.connection) ?? [];
+      open.set(c.connection, list);
+      if (c.method === 'executeMany' && !c.failed)
+        list.push({ connection: c.connection, sql: c.sql!, binds: c.binds as unknown[][] });
+      else if (c.method === 'commit' && !c.failed) out.push(...list.splice(0));
+      else if (c.method === 'rollback' || c.method === 'close') list.splice(0);
+    }
+    return out;
+  }
+
+  /** @internal Answers the table-info reader's catalog queries. */
+  catalogQuery(sql: string, binds: unknown[]): { rows: unknown[][] } | undefined {
+    const t = this.catalog.get(`${binds[0]}.${binds[1]}`);
+    if (sql.startsWith('SELECT column_name, data_type'))
+      return {
+        rows: (t?.columns ?? []).map((c) => [
+          c.name,
+          c.dataType,
+          c.nullable === false ? 'N' : 'Y',
+          c.precision ?? null,
+          c.scale ?? null,
+        ]),
+      };
+    if (sql.startsWith('SELECT c.constraint_name'))
+      return { rows: (t?.primaryKey ?? []).map((col, i) => ['PK', 'P', col, i + 1]) };
+    return undefined;
   }
 
   /** The calls of one connection, or matching a filter. */
@@ -126,7 +184,9 @@ export class RecordingOracleConnection implements OracleConnectionLike {
   async execute<T = unknown>(sql: string, binds: unknown[] = [], options: unknown = {}): Promise<Answer<T>> {
     this.ensureOpen();
     this.db.record({ connection: this.id, method: 'execute', sql, binds, options });
-    return (this.checkpointStatement(sql, binds.map(plain)) ?? { rowsAffected: 0 }) as Answer<T>;
+    const answer = this.checkpointStatement(sql, binds.map(plain)) ??
+      this.db.catalogQuery(sql, binds) ?? { rowsAffected: 0 };
+    return answer as Answer<T>;
   }
 
   async executeMany(sql: string, binds: unknown[][], options: unknown = {}): Promise<ManyAnswer> {

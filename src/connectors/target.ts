@@ -1,5 +1,5 @@
 import type { BinlogPosition } from '../binlog/types';
-import type { Datasource, ResolvedDatasource } from '../config/datasources';
+import type { ResolvedDatasource } from '../config/datasources';
 import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
 import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
@@ -8,7 +8,7 @@ import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableIn
  * The target connector interface: everything the replication engine, the backfill and the service
  * layer need from a TARGET database, and nothing that says which database it is. Each database lives in
  * its own folder (`connectors/mysql`, `connectors/oracle`) and implements {@link TargetConnector};
- * {@link targetConnectorFor} picks one by datasource kind. Outside `src/connectors`, code talks to these
+ * the registry (`connectors/registry.ts`) picks one by datasource kind. Outside `src/connectors`, code talks to these
  * types only: differences between databases are {@link TargetCapabilities}, never a test of the kind.
  *
  * Ownership: a {@link TargetSession} owns its connection(s). Nothing else writes on them, and nothing
@@ -259,33 +259,4 @@ export interface TargetConnector {
   readonly dialect: string;
   readonly capabilities: TargetCapabilities;
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
-}
-
-/**
- * The registry: one loader per datasource kind, loaded on first use (a MySQL pipeline never loads the
- * Oracle driver). Adding a target database = one folder plus one line here.
- */
-const CONNECTORS: Record<Datasource['kind'], () => Promise<TargetConnector>> = {
-  mysql: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
-  mariadb: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
-  oracle: () => import('./oracle/target-session').then((m) => m.oracleTargetConnector),
-};
-
-/** The connector for a datasource's kind. */
-export function targetConnectorFor(
-  datasource: Pick<ResolvedDatasource, 'kind' | 'name'>,
-): Promise<TargetConnector> {
-  const load = CONNECTORS[datasource.kind];
-  if (!load)
-    throw new Error(`datasource "${datasource.name}": no target connector for kind "${datasource.kind}"`);
-  return load();
-}
-
-/** Opens a target session on `datasource` through the connector of its kind. */
-export async function openTargetSession(
-  datasource: ResolvedDatasource,
-  options: TargetSessionOptions,
-): Promise<TargetSession> {
-  const connector = await targetConnectorFor(datasource);
-  return connector.open(datasource, options);
 }

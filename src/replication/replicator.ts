@@ -1,6 +1,7 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
-import { openTargetSession, type TargetSession, type TargetSessionOptions } from '../connectors/target';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetConnector, TargetSession } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -34,8 +35,8 @@ export interface ReplicatorOptions {
   streamHeartbeatSeconds?: number;
   /** Write the lag heartbeat row on the source (needs write access to the `otterflow` schema there). */
   sourceHeartbeat?: boolean;
-  /** Opens target sessions (default: the connector of the target datasource's kind). */
-  openTarget?: (target: ResolvedDatasource, options: TargetSessionOptions) => Promise<TargetSession>;
+  /** Opens the target sessions (default: the registry's connector for the target datasource's kind). */
+  targetConnector?: TargetConnector;
 }
 
 /**
@@ -54,9 +55,9 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
   let target: TargetSession | undefined;
   let source: MysqlSource | undefined;
   let hooks: HookList | undefined;
-  const openTarget = opts.openTarget ?? openTargetSession;
   try {
-    target = await openTarget(opts.target, { pipeline });
+    const connector = opts.targetConnector ?? connectorOf(opts.target);
+    target = await connector.open(opts.target, { pipeline });
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;
     const claim = await target.checkpoint.claim(() => src.initialPosition(config.start));
@@ -67,7 +68,7 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       new ResyncCoordinator({
         pipeline,
         source: opts.source,
-        openTarget: () => openTarget(opts.target, { pipeline }),
+        openTarget: () => connector.open(opts.target, { pipeline }),
         mapper,
       }),
     ];
@@ -121,6 +122,15 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     await target?.close();
   }
   return report.result();
+}
+
+/** A target kind this build cannot write to needs a person, not retries. */
+function connectorOf(target: ResolvedDatasource) {
+  try {
+    return targetConnectorFor(target);
+  } catch (err) {
+    throw new PipelineHaltError((err as Error).message, `target ${target.name}`, { cause: err });
+  }
 }
 
 function classify(err: unknown, report: RunReport): Error {

@@ -67,7 +67,6 @@ async function setup(t: TestContext) {
     ],
     primaryKey: ['ID'],
   });
-  const connector = new OracleTargetConnector(async () => rdb.connect());
   const run = (signal?: AbortSignal) =>
     replicate({
       config,
@@ -75,7 +74,7 @@ async function setup(t: TestContext) {
       target: oracleDs,
       maxSeconds: 2,
       worker: 'test',
-      openTarget: (ds, o) => connector.open(ds, o),
+      targetConnector: new OracleTargetConnector(async () => rdb.connect()),
       ...(signal ? { signal } : {}),
     });
   return { db, source, config, rdb, run, owner };

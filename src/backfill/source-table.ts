@@ -175,8 +175,6 @@ const typeCast = (
  * SELECT is its own consistent snapshot; no long-lived read view holds back purge).
  */
 export async function openSourceReader(ds: ResolvedDatasource): Promise<mysql.Connection> {
-  if (ds.kind === 'oracle')
-    throw new Error(`datasource "${ds.name}" is Oracle: backfills read MySQL/MariaDB`);
   const conn = await openMysql(ds, undefined, { typeCast: typeCast as never });
   await conn.query("SET time_zone = '+00:00'");
   await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');

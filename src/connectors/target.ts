@@ -259,4 +259,15 @@ export interface TargetConnector {
   readonly dialect: string;
   readonly capabilities: TargetCapabilities;
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
+  /**
+   * Connects and checks what the target needs (privileges, space); each failed check says what to
+   * change. Absent: a connection test is all there is to check.
+   */
+  check?(datasource: ResolvedDatasource): Promise<TargetCheckResult>;
+}
+
+/** What {@link TargetConnector.check} found. */
+export interface TargetCheckResult {
+  serverVersion: string;
+  checks: Array<{ name: string; ok: boolean; actual: string; fix?: string }>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { openMysql } from '../connectors/mysql/connection';
 import { listConflicts } from '../connectors/mysql/marks';
+import { targetConnectorFor } from '../connectors/registry';
 import { CONFLICT_OPS } from '../replication/conflicts';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -78,10 +79,10 @@ export async function listPipelineConflicts(
   const def = deps.store.get(name);
   if (!def) throw notFound('pipeline', name);
   const target = deps.datasources.resolve(def.config.target);
-  if (target.kind === 'oracle')
+  if (!targetConnectorFor(target).capabilities.channels)
     throw new ServiceError(
       'unprocessable',
-      `pipeline "${name}" writes to Oracle: channels need a MySQL/MariaDB target`,
+      `pipeline "${name}" writes to a ${targetConnectorFor(target).dialect} target, which keeps no channel records: conflicts exist only for MySQL/MariaDB targets`,
     );
   const conn = await openMysql(target);
   try {

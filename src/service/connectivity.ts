@@ -5,6 +5,8 @@ import {
   type PrerequisiteCheck,
   readSourceSettings,
 } from '../connectors/mysql/prerequisites';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetConnector } from '../connectors/target';
 import { ServiceError } from './problems';
 
 /** Outcome of a successful connection test. */
@@ -57,18 +59,72 @@ function unreachable(ds: ResolvedDatasource, err: unknown): ServiceError {
   });
 }
 
-function assertMysqlFamily(ds: ResolvedDatasource, action: string): void {
-  if (ds.kind === 'oracle')
+/** The target connector of the datasource's kind, when it has its own checks. */
+function checkingConnector(ds: ResolvedDatasource): TargetConnector | undefined {
+  try {
+    const connector = targetConnectorFor(ds);
+    return connector.check ? connector : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a connector's own checks (see {@link TargetConnector.check}); 422 when it cannot connect. */
+async function connectorCheck(
+  ds: ResolvedDatasource,
+  connector: TargetConnector,
+): Promise<SourceCheckResult> {
+  try {
+    const r = await connector.check!(ds);
+    return {
+      datasource: ds.name,
+      ready: r.checks.every((c) => c.ok),
+      serverVersion: r.serverVersion,
+      checks: r.checks,
+    };
+  } catch (err) {
+    throw unreachable(ds, err);
+  }
+}
+
+/**
+ * Prerequisites of a datasource: its target connector's own checks where it has them (Oracle:
+ * privileges, quota), else its readiness as a binlog source (settings and grants).
+ */
+export async function checkDatasource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
+  const connector = checkingConnector(ds);
+  return connector ? connectorCheck(ds, connector) : checkSource(ds);
+}
+
+/**
+ * Whether a pipeline can write into `ds`: the connector's checks when it has them (a 422 lists each
+ * failed check with its fix), else a connection test.
+ */
+export async function checkTarget(ds: ResolvedDatasource): Promise<void> {
+  const connector = checkingConnector(ds);
+  if (!connector) {
+    await testConnection(ds);
+    return;
+  }
+  const r = await connectorCheck(ds, connector);
+  const failed = r.checks.filter((c) => !c.ok);
+  if (failed.length)
     throw new ServiceError(
       'unprocessable',
-      `datasource "${ds.name}" is an Oracle database: ${action} is not available for Oracle yet`,
+      `target "${ds.name}" is not ready: ${failed.map((c) => `${c.name} is ${c.actual} (fix: ${c.fix})`).join('; ')}`,
+      failed.map((c) => ({ path: `target.${c.name}`, message: `${c.actual}; fix: ${c.fix}` })),
+      { checks: r.checks },
     );
 }
 
 /** Connects, asks the server its version, disconnects. Throws a 422 ServiceError when it cannot. */
 export async function testConnection(ds: ResolvedDatasource): Promise<ConnectionTestResult> {
-  assertMysqlFamily(ds, 'the connection test');
   const started = Date.now();
+  const connector = checkingConnector(ds);
+  if (connector) {
+    const r = await connectorCheck(ds, connector);
+    return { datasource: ds.name, ok: true, serverVersion: r.serverVersion, elapsedMs: Date.now() - started };
+  }
   try {
     const conn = await openMysql(ds);
     try {
@@ -85,7 +141,6 @@ export async function testConnection(ds: ResolvedDatasource): Promise<Connection
 
 /** Reads the server's binlog settings and the user's grants and evaluates them as a CDC source. */
 export async function checkSource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
-  assertMysqlFamily(ds, 'the source prerequisite check');
   try {
     const conn = await openMysql(ds);
     try {

@@ -7,7 +7,7 @@ import {
 } from '../config/datasources';
 import {
   type ConnectionTestResult,
-  checkSource,
+  checkDatasource,
   type SourceCheckResult,
   testConnection,
 } from './connectivity';
@@ -139,9 +139,9 @@ export class DatasourceService {
     return testConnection(this.resolve(rawName));
   }
 
-  /** Checks the datasource as a CDC source: each failed check carries its fix. */
+  /** Checks the datasource's prerequisites (as a CDC source, or as a target with checks of its own): each failed check carries its fix. */
   async check(rawName: string): Promise<SourceCheckResult> {
-    return checkSource(this.resolve(rawName));
+    return checkDatasource(this.resolve(rawName));
   }
 
   /** The datasource with its password, for connecting from this process. */

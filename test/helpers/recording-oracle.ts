@@ -75,6 +75,7 @@ export class RecordingOracleDatabase {
     [];
   private opened = 0;
   private readonly catalog = new Map<string, RecordedTable>();
+  private readonly answers: Array<{ sql: string; rows: (binds: unknown[]) => unknown[][] }> = [];
 
   constructor(readonly checkpointSql: OracleCheckpointSql = new OracleCheckpointSql()) {}
 
@@ -97,6 +98,11 @@ export class RecordingOracleDatabase {
   /** The first executeMany matching `when` reports row `offset` in `batchErrors` (the other rows apply). */
   rejectRow(when: (c: RecordedCall) => boolean, offset: number, error: Error): void {
     this.rowFailures.push({ when, offset, error });
+  }
+
+  /** Queries whose SQL starts with `sql` answer these rows. */
+  answer(sql: string, rows: (binds: unknown[]) => unknown[][]): void {
+    this.answers.push({ sql, rows });
   }
 
   /** Makes a table known to the catalog queries (ALL_TAB_COLUMNS, ALL_CONSTRAINTS). */
@@ -124,6 +130,8 @@ export class RecordingOracleDatabase {
 
   /** @internal Answers the table-info reader's catalog queries. */
   catalogQuery(sql: string, binds: unknown[]): { rows: unknown[][] } | undefined {
+    const scripted = this.answers.find((a) => sql.startsWith(a.sql));
+    if (scripted) return { rows: scripted.rows(binds) };
     const t = this.catalog.get(`${binds[0]}.${binds[1]}`);
     if (sql.startsWith('SELECT column_name, data_type'))
       return {

@@ -12,7 +12,9 @@ export async function openMysql(
   extra: Pick<mysql.ConnectionOptions, 'typeCast'> = {},
 ): Promise<mysql.Connection> {
   if (ds.kind === 'oracle')
-    throw new Error(`datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB`);
+    throw new Error(
+      `datasource "${ds.name}" is an Oracle database: only MySQL/MariaDB can be read as a source (Oracle is a target only)`,
+    );
   return mysql.createConnection({
     host: ds.host,
     port: ds.port,

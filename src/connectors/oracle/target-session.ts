@@ -11,6 +11,7 @@ import type {
   ResyncRequest,
   ResyncRequests,
   TargetCapabilities,
+  TargetCheckResult,
   TargetConnector,
   TargetSession,
   TargetSessionOptions,
@@ -18,6 +19,7 @@ import type {
 import { OracleApplier, OracleBatchRowError } from './applier';
 import { OracleCheckpoint, OracleCheckpointSql } from './checkpoint';
 import { type OracleConnectionLike, openOracle } from './connection';
+import { checkOracleTargetPrerequisites, readOracleTargetState } from './prerequisites';
 import { type OracleTargetSettings, oracleTargetSettings } from './settings';
 import { OracleValueError, type ValueTally } from './values';
 
@@ -221,6 +223,16 @@ export class OracleTargetConnector implements TargetConnector {
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;
+    }
+  }
+
+  async check(datasource: ResolvedDatasource): Promise<TargetCheckResult> {
+    const conn = await this.connect(datasource);
+    try {
+      const state = await readOracleTargetState(conn);
+      return { serverVersion: `Oracle ${state.version}`, checks: checkOracleTargetPrerequisites(state) };
+    } finally {
+      await conn.close().catch(() => {});
     }
   }
 }

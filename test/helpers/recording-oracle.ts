@@ -7,7 +7,9 @@ import type { OracleConnectionLike } from '../../src/connectors/oracle/connectio
  * record every call — SQL, binds, options, which connection — in one shared log, and can be told to
  * fail at the Nth call or to reject one row of an executeMany.
  *
- * It keeps just enough state to let a pipeline stop and resume: the checkpoint table, recognised by
+ * Given a real connection to wrap ({@link RecordingOracleDatabase.connectTo}), it records and injects
+ * failures the same way and forwards every call to the real database. Without one,
+ * it keeps just enough state to let a pipeline stop and resume: the checkpoint table, recognised by
  * the exact statements of {@link OracleCheckpointSql}, with committed rows apart from each
  * connection's uncommitted changes (COMMIT publishes them, ROLLBACK and close discard them). Row
  * locks between connections are not modelled. DML on other tables answers one affected row per bind
@@ -83,6 +85,12 @@ export class RecordingOracleDatabase {
   connect(): RecordingOracleConnection {
     this.opened++;
     return new RecordingOracleConnection(this, this.opened);
+  }
+
+  /** A connection that records (and fails as told) in front of a real one. */
+  connectTo(real: OracleConnectionLike): RecordingOracleConnection {
+    this.opened++;
+    return new RecordingOracleConnection(this, this.opened, real);
   }
 
   /** The call numbered `n` in the log (counting every method of every connection) throws `error`. */
@@ -187,11 +195,13 @@ export class RecordingOracleConnection implements OracleConnectionLike {
   constructor(
     readonly db: RecordingOracleDatabase,
     readonly id: number,
+    private readonly real?: OracleConnectionLike,
   ) {}
 
   async execute<T = unknown>(sql: string, binds: unknown[] = [], options: unknown = {}): Promise<Answer<T>> {
     this.ensureOpen();
     this.db.record({ connection: this.id, method: 'execute', sql, binds, options });
+    if (this.real) return this.real.execute<T>(sql, binds, options as never) as Promise<Answer<T>>;
     const answer = this.checkpointStatement(sql, binds.map(plain)) ??
       this.db.catalogQuery(sql, binds) ?? { rowsAffected: 0 };
     return answer as Answer<T>;
@@ -200,6 +210,7 @@ export class RecordingOracleConnection implements OracleConnectionLike {
   async executeMany(sql: string, binds: unknown[][], options: unknown = {}): Promise<ManyAnswer> {
     this.ensureOpen();
     const call = this.db.record({ connection: this.id, method: 'executeMany', sql, binds, options });
+    if (this.real) return this.real.executeMany(sql, binds, options as never);
     const counts = this.db.rowCounts(sql, binds);
     const rowFailure = this.db.takeRowFailure(call);
     if (rowFailure) {
@@ -223,6 +234,7 @@ export class RecordingOracleConnection implements OracleConnectionLike {
   async commit(): Promise<void> {
     this.ensureOpen();
     this.db.record({ connection: this.id, method: 'commit' });
+    if (this.real) return this.real.commit();
     for (const [k, row] of this.pending) {
       if (row) this.db.checkpoints.set(k, row);
       else this.db.checkpoints.delete(k);
@@ -233,11 +245,16 @@ export class RecordingOracleConnection implements OracleConnectionLike {
   async rollback(): Promise<void> {
     this.ensureOpen();
     this.db.record({ connection: this.id, method: 'rollback' });
+    if (this.real) return this.real.rollback();
     this.pending = new Map();
   }
 
   async close(): Promise<void> {
     this.db.record({ connection: this.id, method: 'close' });
+    if (this.real) {
+      this.closed = true;
+      return this.real.close();
+    }
     this.pending = new Map(); // Oracle rolls back what a closed session did not commit
     this.closed = true;
   }

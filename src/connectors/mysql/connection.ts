@@ -13,7 +13,7 @@ export async function openMysql(
 ): Promise<mysql.Connection> {
   if (ds.kind === 'oracle')
     throw new Error(
-      `datasource "${ds.name}" is an Oracle database: only MySQL/MariaDB can be read as a source (Oracle is a target only)`,
+      `datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB: Oracle can only be a pipeline's target (sources, backfills and re-syncs need MySQL/MariaDB)`,
     );
   return mysql.createConnection({
     host: ds.host,

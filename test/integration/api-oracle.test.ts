@@ -37,6 +37,12 @@ test('an Oracle datasource is accepted as a one-way target; a bidirectional chan
       mappings,
     });
     assert.equal(oneWay.status, 201, oneWay.text);
+    // Backfills copy with a bulk load, which an Oracle target lacks: refused before anything runs.
+    const backfill = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
+      kind: 'initial',
+    });
+    assert.equal(backfill.status, 422, backfill.text);
+    assert.match(backfill.body.detail, /target "ora" is oracle: backfills .* only/);
 
     const before = fs.readFileSync(path.join(h.home, 'pipelines.json'), 'utf8');
     for (const [source, target, side] of [

@@ -48,13 +48,16 @@ const ITEMS = [
   { name: 'SEEN', dataType: 'TIMESTAMP(6)' },
 ];
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, options: Record<string, unknown> = {}) {
   const { name: db, source } = await freshDatabases(t, 'ora');
   await source.query(
     'CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50), amount DECIMAL(10,2), note VARCHAR(20), seen DATETIME(6))',
   );
   await source.query('CREATE TABLE others (id INT PRIMARY KEY, v VARCHAR(10))');
-  const config = parsePipelineConfig(await samePipelineConfig(source, db, { target: oracleDs.name }));
+  await source.query('CREATE TABLE log (at INT, msg VARCHAR(20))'); // no key
+  const config = parsePipelineConfig(
+    await samePipelineConfig(source, db, { target: oracleDs.name, options }),
+  );
   const rdb = new RecordingOracleDatabase();
   const owner = db.toUpperCase();
   rdb.defineTable({ owner, table: 'ITEMS', columns: ITEMS, primaryKey: ['ID'] });
@@ -66,6 +69,14 @@ async function setup(t: TestContext) {
       { name: 'V', dataType: 'VARCHAR2' },
     ],
     primaryKey: ['ID'],
+  });
+  rdb.defineTable({
+    owner,
+    table: 'LOG',
+    columns: [
+      { name: 'AT', dataType: 'NUMBER', precision: 10, scale: 0 },
+      { name: 'MSG', dataType: 'VARCHAR2' },
+    ],
   });
   const run = (signal?: AbortSignal) =>
     replicate({
@@ -262,3 +273,99 @@ test('a row Oracle rejects (batchErrors) stops the pipeline naming the row; noth
   assert.equal(rdb.checkpoints.get(config.name)?.pos, before.pos);
   assert.deepEqual(committedKeys(rdb.committedStatements(), `"${owner}"."ITEMS"`), []);
 });
+
+test('missing rows: an UPDATE that finds no row is inserted and reported, a DELETE that finds none is reported', async (t) => {
+  const { source, rdb, run, owner } = await setup(t);
+  await source.query("INSERT INTO items (id, name) VALUES (1, 'a'), (2, 'b')");
+  await run();
+  // The Oracle rows were deleted behind the pipeline's back: UPDATE and DELETE count 0 rows.
+  rdb.rowCounts = (sql, binds) =>
+    binds.map(() => (sql.startsWith('UPDATE') || sql.startsWith('DELETE') ? 0 : 1));
+  await source.query("UPDATE items SET name = 'a2' WHERE id = 1");
+  await source.query('DELETE FROM items WHERE id = 2');
+  const r = await run();
+  assert.equal(r.missingOnUpdate, 1);
+  assert.equal(r.missingOnDelete, 1);
+  assert.ok(
+    r.warnings.some((w) => /rows missing on the target/.test(w)),
+    JSON.stringify(r.warnings),
+  );
+  const table = `"${owner}"."ITEMS"`;
+  const committed = rdb.committedStatements().slice(1); // after the first run's MERGE
+  assert.deepEqual(
+    committed.map((c) => [c.sql.split(' (')[0], c.binds]),
+    [
+      [`DELETE FROM ${table} WHERE "ID" = TO_NUMBER(:1)`, [['2']]],
+      [
+        `UPDATE ${table} SET "NAME" = :1, "AMOUNT" = TO_NUMBER(:2), "NOTE" = :3, ` +
+          `"SEEN" = TO_TIMESTAMP(:4, 'YYYY-MM-DD HH24:MI:SS.FF6') WHERE "ID" = TO_NUMBER(:5)`,
+        [['a2', null, null, null, '1']],
+      ],
+      [`INSERT INTO ${table}`, [['1', 'a2', null, null, null]]],
+    ],
+  );
+});
+
+test('a key-less table: rows matched on all columns (NULL-safe DECODE), one row per UPDATE/DELETE, identical rows kept apart', async (t) => {
+  const { source, rdb, run, owner } = await setup(t);
+  await source.query("INSERT INTO log VALUES (1, 'x'), (1, 'x'), (2, NULL)");
+  await source.query("UPDATE log SET msg = 'y' WHERE at = 2");
+  await source.query('DELETE FROM log WHERE at = 1 LIMIT 1');
+  const r = await run();
+  assert.ok(
+    r.warnings.some((w) => /has neither a primary nor a unique key/.test(w)),
+    JSON.stringify(r.warnings),
+  );
+  const table = `"${owner}"."LOG"`;
+  const one = `DELETE FROM ${table} WHERE ROWID IN (SELECT ROWID FROM ${table} WHERE DECODE("AT", TO_NUMBER(:1), 1, 0) = 1 AND DECODE("MSG", :2, 1, 0) = 1 AND ROWNUM = 1)`;
+  const insert = `INSERT INTO ${table} ("AT", "MSG") VALUES (TO_NUMBER(:1), :2)`;
+  const seen = rdb.committedStatements().map((c) => [c.sql, c.binds]);
+  // Identical rows stay apart; an UPDATE removes one row equal to its before image and inserts the
+  // after image; per table the batch's deletes (before images included) run before its inserts.
+  const flat = seen.flatMap(([sql, binds]) =>
+    (binds as unknown[][]).map((b) => [sql === one ? 'delete one' : sql === insert ? 'insert' : sql, b]),
+  );
+  assert.deepEqual(flat, [
+    ['insert', ['1', 'x']],
+    ['insert', ['1', 'x']],
+    ['insert', ['2', null]],
+    ['delete one', ['2', null]],
+    ['delete one', ['1', 'x']],
+    ['insert', ['2', 'y']],
+  ]);
+});
+
+for (const ddl of ['stop', 'apply', 'skip'] as const) {
+  test(`DDL on a mapped table with ddl ${ddl}: ${ddl === 'skip' ? 'skipped with a warning' : 'the pipeline stops saying why'}; the checkpoint stays before it unless skipped`, async (t) => {
+    const { source, rdb, run, config } = await setup(t, { ddl });
+    await source.query("INSERT INTO items (id, name) VALUES (1, 'a')");
+    await run();
+    const before = rdb.checkpoints.get(config.name)!.pos;
+    await source.query('ALTER TABLE items ADD COLUMN extra INT');
+    if (ddl === 'skip') {
+      const r = await run();
+      assert.ok(
+        r.warnings.some((w) => /DDL skipped by policy/.test(w)),
+        JSON.stringify(r.warnings),
+      );
+      assert.ok(rdb.checkpoints.get(config.name)!.pos > before);
+      return;
+    }
+    await assert.rejects(run(), (e: Error) => {
+      assert.equal(e.name, 'PipelineHaltError');
+      assert.match(
+        e.message,
+        ddl === 'stop'
+          ? /options\.ddl is "stop"/
+          : /a oracle target cannot run MySQL DDL\. Apply the equivalent change on the target by hand/,
+      );
+      return true;
+    });
+    assert.equal(rdb.checkpoints.get(config.name)!.pos, before);
+    assert.equal(
+      rdb.calls.some((c) => c.sql?.startsWith('ALTER TABLE')),
+      false,
+      'no DDL sent to Oracle',
+    );
+  });
+}

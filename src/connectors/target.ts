@@ -2,6 +2,7 @@ import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
+import type { BackfillConnector } from './backfill-target';
 import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
 
 /**
@@ -127,6 +128,18 @@ export interface ChannelMarks {
   readonly rows: TargetRowReader;
   /** In the open batch transaction, before the commit: conflicts commit with the rows they are about. */
   insertConflicts(records: readonly ConflictRecord[]): Promise<void>;
+  /**
+   * The newest conflicts recorded for the session's pipeline (newest first) and how many there are in
+   * all; none when the pipeline never ran with a channel on this target. No transaction needed.
+   */
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }>;
+}
+
+/** A stored conflict as the API lists it. */
+export interface StoredConflict extends ConflictRecord {
+  id: number;
+  /** ISO time of detection. */
+  at: string;
 }
 
 /** A DBLog re-sync request as stored in the target (inserted by the backfill workflow). */
@@ -258,7 +271,15 @@ export interface TargetSessionOptions {
 export interface TargetConnector {
   readonly dialect: string;
   readonly capabilities: TargetCapabilities;
+  /**
+   * Opens a session for one pipeline: connection(s) made, session settings applied. Connection errors
+   * come out as the driver raised them (the caller describes them; they never contain the password).
+   */
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
+  /** Connects, asks the server's version, disconnects (the datasource connection test). */
+  serverVersion(datasource: ResolvedDatasource): Promise<string>;
+  /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
+  readonly backfill?: BackfillConnector;
   /**
    * Connects and checks what the target needs (privileges, space); each failed check says what to
    * change. Absent: a connection test is all there is to check.

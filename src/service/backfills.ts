@@ -92,18 +92,15 @@ export interface BackfillServiceDeps {
 export class BackfillService {
   constructor(private readonly deps: BackfillServiceDeps) {}
 
-  /**
-   * The copy loads chunks with the target's bulk load and keeps its progress in target tables, as
-   * MySQL/MariaDB targets do: a target without the `bulkLoad` capability is refused before anything runs.
-   */
+  /** A target whose connector has no backfill (Oracle today) is refused before anything runs. */
   private assertTargetCanCopy(target: string): void {
     const ds = this.deps.datasources.get(target);
     const connector = targetConnectorFor(ds);
-    if (!connector.capabilities.bulkLoad)
+    if (!connector.backfill)
       throw new ServiceError(
         'unprocessable',
-        `target "${ds.name}" is ${connector.dialect}: backfills (initial load and re-sync) copy into targets with a bulk load ` +
-          '(MySQL/MariaDB) only; load the tables into it by other means, then start the pipeline at the position of that copy',
+        `target "${ds.name}" is ${connector.dialect}: backfills (initial load and re-sync) are available for MySQL/MariaDB targets ` +
+          'only; load the tables into it by other means, then start the pipeline at the position of that copy',
         [{ path: 'target', message: `${connector.dialect} targets cannot be backfilled` }],
       );
   }

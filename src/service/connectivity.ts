@@ -1,10 +1,11 @@
 import type { ResolvedDatasource } from '../config/datasources';
-import { openMysql } from '../connectors/mysql/connection';
 import {
   checkSourcePrerequisites,
+  notASourceReason,
+  openMysqlSource,
   type PrerequisiteCheck,
   readSourceSettings,
-} from '../connectors/mysql/prerequisites';
+} from '../connectors/mysql/source';
 import { targetConnectorFor } from '../connectors/registry';
 import type { TargetConnector } from '../connectors/target';
 import { ServiceError } from './problems';
@@ -59,23 +60,25 @@ function unreachable(ds: ResolvedDatasource, err: unknown): ServiceError {
   });
 }
 
-/** The target connector of the datasource's kind, when it has its own checks. */
-function checkingConnector(ds: ResolvedDatasource): TargetConnector | undefined {
+/** The connector of the datasource's kind (it can connect to any kind this build supports). */
+function connectorOf(ds: ResolvedDatasource): TargetConnector {
   try {
-    const connector = targetConnectorFor(ds);
-    return connector.check ? connector : undefined;
-  } catch {
-    return undefined;
+    return targetConnectorFor(ds);
+  } catch (err) {
+    throw new ServiceError(
+      'unprocessable',
+      `the connection test is not available: ${(err as Error).message}`,
+    );
   }
 }
 
 /** Runs a connector's own checks (see {@link TargetConnector.check}); 422 when it cannot connect. */
 async function connectorCheck(
   ds: ResolvedDatasource,
-  connector: TargetConnector,
+  check: NonNullable<TargetConnector['check']>,
 ): Promise<SourceCheckResult> {
   try {
-    const r = await connector.check!(ds);
+    const r = await check(ds);
     return {
       datasource: ds.name,
       ready: r.checks.every((c) => c.ok),
@@ -92,8 +95,8 @@ async function connectorCheck(
  * privileges, quota), else its readiness as a binlog source (settings and grants).
  */
 export async function checkDatasource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
-  const connector = checkingConnector(ds);
-  return connector ? connectorCheck(ds, connector) : checkSource(ds);
+  const connector = connectorOf(ds);
+  return connector.check ? connectorCheck(ds, connector.check.bind(connector)) : checkSource(ds);
 }
 
 /**
@@ -101,12 +104,12 @@ export async function checkDatasource(ds: ResolvedDatasource): Promise<SourceChe
  * failed check with its fix), else a connection test.
  */
 export async function checkTarget(ds: ResolvedDatasource): Promise<void> {
-  const connector = checkingConnector(ds);
-  if (!connector) {
+  const connector = connectorOf(ds);
+  if (!connector.check) {
     await testConnection(ds);
     return;
   }
-  const r = await connectorCheck(ds, connector);
+  const r = await connectorCheck(ds, connector.check.bind(connector));
   const failed = r.checks.filter((c) => !c.ok);
   if (failed.length)
     throw new ServiceError(
@@ -119,21 +122,11 @@ export async function checkTarget(ds: ResolvedDatasource): Promise<void> {
 
 /** Connects, asks the server its version, disconnects. Throws a 422 ServiceError when it cannot. */
 export async function testConnection(ds: ResolvedDatasource): Promise<ConnectionTestResult> {
+  const connector = connectorOf(ds);
   const started = Date.now();
-  const connector = checkingConnector(ds);
-  if (connector) {
-    const r = await connectorCheck(ds, connector);
-    return { datasource: ds.name, ok: true, serverVersion: r.serverVersion, elapsedMs: Date.now() - started };
-  }
   try {
-    const conn = await openMysql(ds);
-    try {
-      const [rows] = await conn.query('SELECT VERSION() AS v');
-      const version = String((rows as Array<{ v: unknown }>)[0]?.v ?? '');
-      return { datasource: ds.name, ok: true, serverVersion: version, elapsedMs: Date.now() - started };
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    const version = await connector.serverVersion(ds);
+    return { datasource: ds.name, ok: true, serverVersion: version, elapsedMs: Date.now() - started };
   } catch (err) {
     throw unreachable(ds, err);
   }
@@ -141,8 +134,10 @@ export async function testConnection(ds: ResolvedDatasource): Promise<Connection
 
 /** Reads the server's binlog settings and the user's grants and evaluates them as a CDC source. */
 export async function checkSource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
+  const notASource = notASourceReason(ds);
+  if (notASource) throw new ServiceError('unprocessable', `${notASource}; no source prerequisite check`);
   try {
-    const conn = await openMysql(ds);
+    const conn = await openMysqlSource(ds);
     try {
       const settings = await readSourceSettings(conn);
       const checks = checkSourcePrerequisites(settings);

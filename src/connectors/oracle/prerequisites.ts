@@ -62,6 +62,14 @@ export function checkOracleTargetPrerequisites(s: OracleTargetState): OraclePrer
   return checks.map((c) => (c.ok ? { name: c.name, ok: true, actual: c.actual } : c));
 }
 
+/** PRODUCT_COMPONENT_VERSION.VERSION (readable by every user). */
+export async function readOracleVersion(conn: OracleConnectionLike): Promise<string> {
+  const r = await conn.execute<unknown[]>(VERSION_SQL, [], { outFormat: 4001 /* OUT_FORMAT_ARRAY */ });
+  return String(r.rows?.[0]?.[0] ?? '');
+}
+
+const VERSION_SQL = "SELECT version FROM product_component_version WHERE product LIKE 'Oracle%'";
+
 /**
  * Reads the state from views every user can query (PRODUCT_COMPONENT_VERSION, SESSION_PRIVS,
  * USER_USERS, USER_TS_QUOTAS, USER_TABLES). Writes to mapped tables need INSERT/UPDATE/DELETE on them
@@ -71,7 +79,7 @@ export async function readOracleTargetState(conn: OracleConnectionLike): Promise
   const q = async (sql: string, binds: unknown[] = []) =>
     ((await conn.execute<unknown[]>(sql, binds, { outFormat: 4001 /* OUT_FORMAT_ARRAY */ })).rows ??
       []) as unknown[][];
-  const version = await q("SELECT version FROM product_component_version WHERE product LIKE 'Oracle%'");
+  const version = await q(VERSION_SQL);
   const privileges = await q('SELECT privilege FROM session_privs');
   const [u] = await q('SELECT username, default_tablespace FROM user_users');
   const tablespace = String(u?.[1] ?? '');

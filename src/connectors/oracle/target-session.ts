@@ -19,7 +19,7 @@ import type {
 import { OracleApplier, OracleBatchRowError } from './applier';
 import { OracleCheckpoint, OracleCheckpointSql } from './checkpoint';
 import { type OracleConnectionLike, openOracle } from './connection';
-import { checkOracleTargetPrerequisites, readOracleTargetState } from './prerequisites';
+import { checkOracleTargetPrerequisites, readOracleTargetState, readOracleVersion } from './prerequisites';
 import { type OracleTargetSettings, oracleTargetSettings } from './settings';
 import { OracleValueError, type ValueTally } from './values';
 
@@ -223,6 +223,15 @@ export class OracleTargetConnector implements TargetConnector {
     } catch (err) {
       await conn.close().catch(() => {});
       throw err;
+    }
+  }
+
+  async serverVersion(datasource: ResolvedDatasource): Promise<string> {
+    const conn = await this.connect(datasource);
+    try {
+      return `Oracle ${await readOracleVersion(conn)}`;
+    } finally {
+      await conn.close().catch(() => {});
     }
   }
 

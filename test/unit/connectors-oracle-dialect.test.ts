@@ -293,3 +293,35 @@ test('Oracle applier: per-row counts find missing deletes and updates; missing u
     ],
   );
 });
+
+test("'' stored as NULL is counted once per stored value: not for WHERE keys, not twice for a missing UPDATE", async () => {
+  const small: OracleTableInfo = {
+    ref,
+    columns: ['id', 'name'],
+    keyColumns: ['id'],
+    keyKind: 'primary',
+    columnTypes: { id: 'VARCHAR2', name: 'VARCHAR2' },
+  };
+  // The UPDATE of key 'b' finds no row (it is inserted instead); the DELETE of key '' finds none.
+  const { conn } = scriptedConnection((sql, binds) =>
+    binds.map((b) => (sql.startsWith('UPDATE') && b[1] === 'b' ? 0 : sql.startsWith('DELETE') ? 0 : 1)),
+  );
+  const applier = new OracleApplier(conn, { tableInfo: { get: async () => small, invalidate: () => {} } });
+  const r = await applier.apply({
+    tables: [
+      {
+        target: ref,
+        deletes: [del([''])],
+        upserts: [
+          up(['a'], { id: 'a', name: '' }, { expectExisting: true }),
+          up(['b'], { id: 'b', name: '' }, { expectExisting: true }),
+          up(['c'], { id: 'c', name: '' }),
+        ],
+      },
+    ],
+  });
+  // a (UPDATE found it), b (INSERT after the UPDATE found nothing), c (MERGE): 3 values stored as NULL.
+  assert.equal(r.tally.total, 3);
+  assert.deepEqual([...r.tally.emptyAsNull], [['shop.orders.name', 3]]);
+  assert.equal(r.stats.missingOnDelete, 1);
+});

@@ -240,8 +240,12 @@ export class OracleApplier implements TargetApplier {
         { cause: first },
       );
     }
-    chunk.tally.addTo(tally);
-    return result.dmlRowCounts ?? [];
+    const counts = result.dmlRowCounts ?? [];
+    // Only values that were stored count: an UPDATE's rows that found nothing (inserted later, and
+    // counted there) and the key values in a DELETE's WHERE store nothing.
+    if (chunk.kind === 'update') chunk.tally.onlyRows((i) => (counts[i] ?? 0) > 0).addTo(tally);
+    else if (chunk.kind === 'merge' || chunk.kind === 'insert') chunk.tally.addTo(tally);
+    return counts;
   }
 }
 

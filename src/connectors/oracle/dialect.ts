@@ -350,7 +350,7 @@ export class OracleDialect implements TargetDialect<OracleBatch> {
       )
         flush();
       if (rowTally.emptyAsNull.size > 0) {
-        rowTally.addTo(tally);
+        tally.addRow(rows.length, rowTally);
         rowTally.emptyAsNull.clear();
       }
       rows.push(row);

@@ -49,9 +49,27 @@ export class OracleValueError extends Error {
  */
 export class ValueTally {
   readonly emptyAsNull = new Map<string, number>();
+  /** For a chunk's tally: the bind row of each counted value (an UPDATE counts only rows it found). */
+  private readonly rows: Array<{ row: number; column: string }> = [];
 
   noteEmpty(column: string): void {
     this.emptyAsNull.set(column, (this.emptyAsNull.get(column) ?? 0) + 1);
+  }
+
+  /** Adds one converted row's tally as bind row `row` of a chunk. */
+  addRow(row: number, rowTally: ValueTally): void {
+    for (const [column, n] of rowTally.emptyAsNull)
+      for (let i = 0; i < n; i++) {
+        this.noteEmpty(column);
+        this.rows.push({ row, column });
+      }
+  }
+
+  /** The part of a chunk's tally whose bind rows pass `keep` (e.g. the rows an UPDATE found). */
+  onlyRows(keep: (row: number) => boolean): ValueTally {
+    const out = new ValueTally();
+    for (const r of this.rows) if (keep(r.row)) out.noteEmpty(r.column);
+    return out;
   }
 
   get total(): number {

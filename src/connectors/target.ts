@@ -9,8 +9,9 @@ import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableIn
  * The target connector interface: everything the replication engine, the backfill and the service
  * layer need from a TARGET database, and nothing that says which database it is. Each database lives in
  * its own folder (`connectors/mysql`, `connectors/oracle`) and implements {@link TargetConnector};
- * the registry (`connectors/registry.ts`) picks one by datasource kind. Outside `src/connectors`, code talks to these
- * types only: differences between databases are {@link TargetCapabilities}, never a test of the kind.
+ * the registry (`connectors/registry.ts`) picks one by datasource kind. Outside `src/connectors`, code
+ * talks to these types only: differences between databases are {@link TargetCapabilities}, never a
+ * test of the kind.
  *
  * Ownership: a {@link TargetSession} owns its connection(s). Nothing else writes on them, and nothing
  * in a session is shared with another session, so a committer may later run several sessions of one
@@ -25,7 +26,7 @@ export const SYSTEM_SCHEMA = 'otterflow';
 export interface TargetCapabilities {
   /**
    * DDL statements run inside a transaction and roll back with it. False for MySQL/MariaDB (a DDL
-   * commits implicitly): the committer then applies DDL only with no transaction open and writes the
+   * commits implicitly): the engine then applies DDL only with no transaction open and writes the
    * checkpoint right after it.
    */
   readonly transactionalDdl: boolean;
@@ -37,7 +38,10 @@ export interface TargetCapabilities {
   readonly sourceDdl: boolean;
   /** {@link TargetSession.marks} is present: the target can be one side of a bidirectional channel. */
   readonly channels: boolean;
-  /** {@link TargetSession.bulkLoad} is present: initial copies may bypass the applier. */
+  /**
+   * The connector's backfill copier has a bulk path besides the applier (LOAD DATA LOCAL for
+   * MySQL/MariaDB); without it initial loads and re-syncs write through the applier.
+   */
   readonly bulkLoad: boolean;
   /**
    * {@link TargetSession.prebuild} does real work: statements of the next batch can be built while the

@@ -111,11 +111,14 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.progressEveryMs !== undefined ? { progressEveryMs: opts.progressEveryMs } : {}),
     });
-    await loop.run();
-  } catch (err) {
-    const classified = classify(err, report);
-    metrics.errors.inc({ pipeline, kind: classified instanceof PipelineHaltError ? 'halt' : 'retry' });
-    throw classified;
+    try {
+      await loop.run();
+    } catch (err) {
+      // Errors while streaming (not while connecting and claiming) are classified and counted.
+      const classified = classify(err, report);
+      metrics.errors.inc({ pipeline, kind: classified instanceof PipelineHaltError ? 'halt' : 'retry' });
+      throw classified;
+    }
   } finally {
     await hooks?.close();
     await source?.close();

@@ -21,7 +21,7 @@ import { freshDatabases, testStack, withWorker } from '../helpers/stack';
  * Temporal server: start, pause, resume, config update, stop. The Oracle session's connection records
  * every call (no Oracle server runs here).
  */
-test('an Oracle pipeline on Temporal: start, pause, resume, config update and stop; every row committed once', async (t) => {
+test("an Oracle pipeline on Temporal: start, pause, resume, config update and stop; every row committed once; '' counted in the status", async (t) => {
   const { name: db, source } = await freshDatabases(t, 'orapipe');
   await source.query('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50))');
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-ora-'));
@@ -82,13 +82,18 @@ test('an Oracle pipeline on Temporal: start, pause, resume, config update and st
       const next = parsePipelineConfig({ ...input, options: { batchSize: 100 } });
       const updated = await handle.executeUpdate(updateConfigUpdate, { args: [next] });
       assert.equal(updated.state, 'running');
-      await source.query("INSERT INTO items VALUES (4, 'after update')");
+      await source.query("INSERT INTO items VALUES (4, '')"); // stored as NULL by Oracle: counted
       await until([1, 2, 3, 4]);
 
       const stopped = await handle.executeUpdate(stopUpdate);
       assert.equal(stopped.state, 'stopped');
       const final = await handle.result();
       assert.equal(final.counters.inserted, 4, JSON.stringify(final.counters));
+      assert.equal(final.counters.emptyAsNull, 1, JSON.stringify(final.counters));
+      assert.ok(
+        final.warnings.some((w) => w.startsWith(`${db}.items.name: empty strings are stored as NULL`)),
+        JSON.stringify(final.warnings),
+      );
       // The run after the pause claimed a new epoch: the fence moved on.
       const epochs = rdb.calls.filter(
         (c) => c.sql === rdb.checkpointSql.bumpEpoch() || c.sql === rdb.checkpointSql.insert(),

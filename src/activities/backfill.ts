@@ -41,7 +41,8 @@ import { listSourceTables, openSourceReader, readSourceTable } from '../backfill
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import { readServerBinlogState } from '../binlog/replica/server-state';
-import type { DatasourceCatalog, ResolvedDatasource } from '../config/datasources';
+import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { ResolvedDatasource } from '../config/datasources';
 import { claimCheckpoint, readCheckpoint } from '../connectors/mysql/checkpoint';
 import { openMysql } from '../connectors/mysql/connection';
 import type { PipelineConfig } from '../pipeline/config';
@@ -53,12 +54,15 @@ import { loadTransforms } from '../pipeline/transform-loader';
  * Backfill activities (src/workflows/backfill.ts): thin shells around src/backfill that resolve
  * datasources on the worker, heartbeat, and turn cancellation into an abort.
  */
-export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir: string) {
-  const resolve = (config: PipelineConfig): { source: ResolvedDatasource; target: ResolvedDatasource } => {
+export function makeBackfillActivities(catalog: DatasourceResolver, transformsDir: string) {
+  const resolve = async (
+    config: PipelineConfig,
+  ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
     try {
-      return { source: catalog.resolve(config.source), target: catalog.resolve(config.target) };
+      return { source: await catalog.resolve(config.source), target: await catalog.resolve(config.target) };
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
+      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
   };
   const mapperOf = (config: PipelineConfig): Mapper =>
@@ -68,7 +72,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   /** Creates the pipeline checkpoint at the source's current position (if none) and plans the chunks. */
   async function backfillPlan(input: PlanInput): Promise<PlanResult> {
     const ctx = Context.current();
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const tconn = await openMysql(target);
     let sconn: mysql.Connection | undefined;
     try {
@@ -120,7 +124,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     backfillId: string;
     config: PipelineConfig;
   }): Promise<number[]> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const conn = await openMysql(target);
     try {
       return await pendingChunkNumbers(conn, input.backfillId);
@@ -135,7 +139,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     const controller = new AbortController();
     ctx.cancelled.catch(() => controller.abort());
     const beat = setInterval(() => ctx.heartbeat(), 2000);
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const copier = await pool.take(input.backfillId, () =>
       newCopier(source, target, mapperOf(input.config), input.config),
     );
@@ -170,7 +174,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
    * calls finish and return the same decision) and says which chunks fill each of them.
    */
   async function backfillDeferIndexes(input: IndexDeferralInput): Promise<IndexDeferralResult> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const mapper = mapperOf(input.config);
     const conn = await openMysql(target);
     try {
@@ -207,7 +211,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
    */
   async function backfillRestoreIndexes(input: IndexRestoreInput): Promise<{ restored: number }> {
     const ctx = Context.current();
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const conn = await openMysql(target);
     let monitor: Promise<mysql.Connection> | undefined;
     let last: IndexRebuildProgress | undefined;
@@ -241,7 +245,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
 
   /** Validates and stores re-sync requests for the pipeline's replicator to pick up. */
   async function backfillRequestResync(input: ResyncRequestInput): Promise<{ estimatedRows: number }> {
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const sconn = await openSourceReader(source);
     const tconn = await openMysql(target);
     try {
@@ -298,7 +302,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     backfillId: string;
     config: PipelineConfig;
   }): Promise<ResyncRequestProgress[]> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const conn = await openMysql(target);
     try {
       return (await resyncRequestsOf(conn, input.backfillId)).map((r) => ({
@@ -317,7 +321,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   }
 
   async function backfillCancelResync(input: { backfillId: string; config: PipelineConfig }): Promise<void> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const conn = await openMysql(target);
     try {
       await ensureBackfillTables(conn);

@@ -1,11 +1,11 @@
-import type { DatasourceCatalog } from '../config/datasources';
+import type { DatasourceResolver } from '../catalog/resolver';
 import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
 import { defaultTransformsDir, makeReplicate } from './replicate';
 
 /** What activities need from the worker process; built once in src/worker/run.ts. */
 export interface ActivityDeps {
-  catalog: DatasourceCatalog;
+  catalog: DatasourceResolver;
   /** Folder that relative transform module paths resolve against (default: the working directory). */
   transformsDir?: string;
 }

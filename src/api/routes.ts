@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../config/datasources';
 import { pipelineConfigSchema } from '../pipeline/config';
 import type { ApiRole } from '../service/api-tokens';
+import { parseIfMatch } from '../service/catalog-problems';
 import { conflictListSchema, conflictQuerySchema, DEFAULT_CONFLICT_LIMIT } from '../service/conflicts'; // [bidirectional]
 import {
   type DatasourceService,
@@ -22,6 +23,8 @@ export interface RouteInput {
   name: string;
   query: Record<string, unknown>;
   body: unknown;
+  /** The If-Match header: the version a change expects to replace (docs/catalog.md). */
+  ifMatch?: string;
 }
 
 export interface RouteResult {
@@ -94,7 +97,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       tag: 'Datasources',
       role: 'readonly',
       response: { status: 200, description: 'all datasources', schema: z.array(datasourceViewSchema) },
-      handle: () => ({ status: 200, body: ds.list() }),
+      handle: async () => ({ status: 200, body: await ds.list() }),
     },
     {
       method: 'post',
@@ -104,7 +107,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       role: 'admin',
       body: datasourceInputSchema,
       response: { status: 201, description: 'registered', schema: datasourceViewSchema },
-      handle: ({ body }) => ({ status: 201, body: ds.create(body) }),
+      handle: async ({ body }) => ({ status: 201, body: await ds.create(body) }),
     },
     {
       method: 'get',
@@ -113,17 +116,20 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       tag: 'Datasources',
       role: 'readonly',
       response: { status: 200, description: 'the datasource', schema: datasourceViewSchema },
-      handle: ({ name }) => ({ status: 200, body: ds.get(name) }),
+      handle: async ({ name }) => ({ status: 200, body: await ds.get(name) }),
     },
     {
       method: 'put',
       path: '/v1/datasources/:name',
-      summary: 'Replace a datasource definition',
+      summary: 'Replace a datasource definition (If-Match: version → 409 when it changed meanwhile)',
       tag: 'Datasources',
       role: 'admin',
       body: datasourceUpdateSchema,
       response: { status: 200, description: 'updated', schema: datasourceViewSchema },
-      handle: ({ name, body }) => ({ status: 200, body: ds.update(name, body) }),
+      handle: async ({ name, body, ifMatch }) => ({
+        status: 200,
+        body: await ds.update(name, body, parseIfMatch(ifMatch)),
+      }),
     },
     {
       method: 'delete',
@@ -132,8 +138,8 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       tag: 'Datasources',
       role: 'admin',
       response: { status: 204, description: 'removed' },
-      handle: ({ name }) => {
-        ds.remove(name);
+      handle: async ({ name, ifMatch }) => {
+        await ds.remove(name, parseIfMatch(ifMatch));
         return { status: 204 };
       },
     },
@@ -172,7 +178,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       role: 'admin',
       body: pipelineInputSchema,
       response: { status: 201, description: 'created', schema: pipelineDefinitionSchema },
-      handle: ({ body }) => ({ status: 201, body: pl.create(body) }),
+      handle: async ({ body }) => ({ status: 201, body: await pl.create(body) }),
     },
     {
       method: 'get',
@@ -186,12 +192,16 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
     {
       method: 'put',
       path: '/v1/pipelines/:name',
-      summary: 'Replace a pipeline definition; a running pipeline takes it without losing its position',
+      summary:
+        'Replace a pipeline definition; a running pipeline takes it without losing its position (If-Match: version → 409 when stale)',
       tag: 'Pipelines',
       role: 'admin',
       body: pipelineInputSchema,
       response: { status: 200, description: 'updated', schema: pipelineUpdateResultSchema },
-      handle: async ({ name, body }) => ({ status: 200, body: await pl.update(name, body) }),
+      handle: async ({ name, body, ifMatch }) => ({
+        status: 200,
+        body: await pl.update(name, body, parseIfMatch(ifMatch)),
+      }),
     },
     {
       method: 'delete',
@@ -205,10 +215,10 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
         description: 'deleted',
         schema: z.object({ deleted: z.string(), stopped: z.boolean() }),
       },
-      handle: async ({ name, query }) => {
+      handle: async ({ name, query, ifMatch }) => {
         const parsed = deleteQuerySchema.safeParse(query);
         const force = parsed.success && parsed.data.force === 'true';
-        const r = await pl.remove(name, force);
+        const r = await pl.remove(name, force, parseIfMatch(ifMatch));
         return { status: 200, body: { deleted: name, ...r } };
       },
     },

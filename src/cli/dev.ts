@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { redactCatalogUrl } from '../catalog/url';
 import { type StackSettings, stackSettingsFromEnv } from '../config/stack';
-import { down, status, up } from '../devstack/stack';
+import { down, stackCatalogUrl, status, up } from '../devstack/stack';
 import { ensureMariaDb, ensureTemporal } from '../devstack/tools';
 import { runDemo } from './demo';
 
@@ -16,6 +17,7 @@ Otterflow local stack (state in ${s.home})
   MariaDB source      mysql -h ${s.host} -P ${s.sourcePort} -u root   (server id ${s.sourceServerId}, binlog ROW/FULL)
   MariaDB target      mysql -h ${s.host} -P ${s.targetPort} -u root   (server id ${s.targetServerId})
   Worker metrics      http://${s.host}:${s.metricsPort}/metrics
+  Catalog             ${redactCatalogUrl(stackCatalogUrl(s))}
 Stop it with: node bin/otterflow.js dev down   (add --wipe to delete the data too)`);
 }
 
@@ -65,10 +67,12 @@ export function registerDevCommands(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const s = stackSettingsFromEnv();
       const rows = status(s);
+      const catalogUrl = redactCatalogUrl(stackCatalogUrl(s));
       if (opts.json) {
-        console.log(JSON.stringify(rows, null, 2));
+        console.log(JSON.stringify({ catalogUrl, components: rows }, null, 2));
         return;
       }
+      console.log(`${'catalog'.padEnd(16)} ${catalogUrl}`);
       for (const r of rows) {
         console.log(
           `${r.component.padEnd(16)} ${r.running ? `running (pid ${r.pid})` : 'stopped'.padEnd(18)}  ${r.detail}`,

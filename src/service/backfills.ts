@@ -14,12 +14,13 @@ import {
 } from '../backfill/contract';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import type { PipelineRepository } from '../catalog/types';
+import { taskQueueFor } from '../config/regions';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { backfillWorkflow } from '../workflows/backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
-import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 const tableNameSchema = z
@@ -78,7 +79,7 @@ export const backfillViewSchema = z
 export type BackfillView = z.infer<typeof backfillViewSchema>;
 
 export interface BackfillServiceDeps {
-  store: PipelineStore;
+  store: PipelineRepository;
   datasources: DatasourceService;
   client: Client;
   taskQueue: string;
@@ -93,7 +94,7 @@ export class BackfillService {
 
   async start(rawPipeline: string, body: unknown): Promise<BackfillView> {
     const name = parseName('pipeline', rawPipeline);
-    const def = this.deps.store.get(name);
+    const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
     const parsed = backfillRequestSchema.safeParse(body);
     if (!parsed.success)
@@ -143,7 +144,8 @@ export class BackfillService {
       ...(req.secondaryIndexes ? { secondaryIndexes: req.secondaryIndexes } : {}),
     };
     const handle = await this.deps.client.workflow.start<typeof backfillWorkflow>(BACKFILL_WORKFLOW_TYPE, {
-      taskQueue: this.deps.taskQueue,
+      // A backfill runs where its pipeline runs: next to the target, in the pipeline's region.
+      taskQueue: taskQueueFor(this.deps.taskQueue, config.region),
       workflowId: backfillWorkflowId(id),
       workflowIdConflictPolicy: 'FAIL',
       args: [input],
@@ -237,7 +239,7 @@ export class BackfillService {
         `not mapped by this pipeline: ${unmapped.map((t) => `${t.schema}.${t.table}`).join(', ')}`,
         unmapped.map((t) => ({ path: 'tables', message: `${t.schema}.${t.table} is not mapped` })),
       );
-    const conn = await openSourceReader(this.deps.datasources.resolve(source));
+    const conn = await openSourceReader(await this.deps.datasources.resolve(source));
     try {
       for (const t of tables) {
         const info = await readSourceTable(conn, t).catch((err: Error) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BinlogPosition } from '../binlog/types';
 import type { PipelineStatus, ReplicateProgress } from '../workflows/pipeline-contract';
+import { pollerSchema } from './region-workers';
 
 /** Temporal's view of the pipeline's newest workflow execution. */
 export interface WorkflowSummary {
@@ -60,7 +61,15 @@ export const pipelineStatusViewSchema = z
         retryable: z.boolean(),
       })
       .optional(),
-    worker: z.string().optional(),
+    worker: z
+      .string()
+      .optional()
+      .meta({ description: 'the worker (pid@host) running the pipeline’s activity' }),
+    region: z.string().optional(),
+    pollers: z.array(pollerSchema).optional().meta({
+      description:
+        'workers polling the pipeline’s task queue now (running pipelines); empty: none serves its region',
+    }),
     warnings: z.array(z.string()),
     activity: z
       .object({

@@ -152,11 +152,13 @@ export class DatasourceService {
 
   async remove(rawName: string, expectedVersion?: number): Promise<void> {
     const ds = (await this.require(rawName)).datasource;
+    let removed: boolean;
     try {
-      await this.catalog.remove(ds.name, expectedVersion);
+      removed = await this.catalog.remove(ds.name, expectedVersion);
     } catch (err) {
       throw catalogProblem(err);
     }
+    if (!removed) throw notFound('datasource', ds.name); // another process deleted it meanwhile
     if (ds.passwordStored) this.secrets.removePassword(ds.name);
   }
 

@@ -194,11 +194,14 @@ export class PipelineService {
         `pipeline "${name}" is running; stop it first, or force the delete (API ?force=true, CLI --force) to stop it and then delete it`,
       );
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
+    let removed: boolean;
     try {
-      await this.deps.store.remove(name, expectedVersion);
+      removed = await this.deps.store.remove(name, expectedVersion);
     } catch (err) {
       throw catalogProblem(err);
     }
+    // Another process deleted it meanwhile: that delete was the one that happened.
+    if (!removed && !running) throw notFound('pipeline', name);
     return { stopped: running !== undefined };
   }
 

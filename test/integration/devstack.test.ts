@@ -84,6 +84,18 @@ describe('otterflow dev up/down/status', () => {
     assert.ok(fs.existsSync(path.join(home, 'datasources.json.imported')));
     assert.equal(statusJson(env).catalogUrl, 'mysql://root@127.0.0.1:25307/otterflow_catalog');
 
+    assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
+    assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
+    assert.match(first.out, /dev down/);
+    const running = statusOf(env);
+    assert.deepEqual(
+      running.filter((c) => !c.running).map((c) => c.component),
+      [],
+    );
+    const health = await fetch('http://127.0.0.1:25310/healthz');
+    assert.equal(health.status, 200);
+    // (after the health check: a keep-alive socket idle across the blocking spawnSync calls above
+    // would be closed by the server under a reused fetch)
     // The API reads the catalog database and the dev tokens' hashes stored there; it writes no file.
     const tokens = JSON.parse(fs.readFileSync(path.join(home, 'api-tokens.json'), 'utf8')) as Array<{
       role: string;
@@ -108,16 +120,6 @@ describe('otterflow dev up/down/status', () => {
     );
     for (const f of ['datasources.json', 'pipelines.json'])
       assert.ok(!fs.existsSync(path.join(home, f)), `${f} was written`);
-    assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
-    assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
-    assert.match(first.out, /dev down/);
-    const running = statusOf(env);
-    assert.deepEqual(
-      running.filter((c) => !c.running).map((c) => c.component),
-      [],
-    );
-    const health = await fetch('http://127.0.0.1:25310/healthz');
-    assert.equal(health.status, 200);
 
     const second = otterflow(env, 'dev', 'up');
     assert.equal(second.code, 0, second.err);

@@ -59,7 +59,7 @@ export function registerPipelineCommands(program: Command): void {
         if (all.length === 0) return console.log('no pipelines');
         console.log(
           table([
-            ['NAME', 'STATE', 'SOURCE → TARGET', 'WORKFLOW', 'SINCE'],
+            ['NAME', 'STATE', 'SOURCE → TARGET', 'REGION', 'WORKFLOW', 'SINCE'],
             ...all.map((p) => [
               p.name,
               p.workflow
@@ -70,6 +70,7 @@ export function registerPipelineCommands(program: Command): void {
               p.definition
                 ? `${p.definition.config.source} → ${p.definition.config.target}`
                 : '(no definition)',
+              p.definition?.config.region ?? '-',
               p.workflow?.workflowId ?? '-',
               p.workflow?.startTime ?? '-',
             ]),
@@ -201,7 +202,9 @@ export function formatStatus(s: PipelineStatusView): string {
     ['lag', s.lagMs !== undefined ? `${s.lagMs} ms` : '-'],
     ['rows/s', s.rowsPerSecond !== undefined ? String(s.rowsPerSecond) : '-'],
     ['rows applied', `${s.rowsApplied} (${s.transactions} transactions)`],
+    ['region', s.region ? `${s.region} (task queue ${s.workflow?.taskQueue ?? '-'})` : '-'],
     ['worker', s.worker ?? '-'],
+    ['pollers', s.pollers ? s.pollers.map((p) => p.identity).join(', ') || 'none' : '-'],
     [
       'last error',
       s.lastError

@@ -7,7 +7,7 @@ import { runDemo } from './demo';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-function printUrls(s: StackSettings): void {
+function printUrls(s: StackSettings, infraOnly: boolean): void {
   console.log(`
 Otterflow local stack (state in ${s.home})
   API                 http://${s.host}:${s.apiPort}   (docs: /docs, health: /healthz)
@@ -16,8 +16,7 @@ Otterflow local stack (state in ${s.home})
   Temporal gRPC       ${s.host}:${s.temporalPort}   namespace "${s.namespace}", task queue "${s.taskQueue}"
   MariaDB source      mysql -h ${s.host} -P ${s.sourcePort} -u root   (server id ${s.sourceServerId}, binlog ROW/FULL)
   MariaDB target      mysql -h ${s.host} -P ${s.targetPort} -u root   (server id ${s.targetServerId})
-  Worker metrics      http://${s.host}:${s.metricsPort}/metrics
-  Catalog             ${redactCatalogUrl(stackCatalogUrl(s))}
+  Worker metrics      http://${s.host}:${s.metricsPort}/metrics${infraOnly ? '' : `\n  Catalog             ${redactCatalogUrl(stackCatalogUrl(s))}`}
 Stop it with: node bin/otterflow.js dev down   (add --wipe to delete the data too)`);
 }
 
@@ -44,7 +43,7 @@ export function registerDevCommands(program: Command): void {
       const s = stackSettingsFromEnv();
       const report = await up(s, say, { infraOnly: opts.infraOnly });
       for (const [name, state] of Object.entries(report.components)) say(`  ${name.padEnd(16)} ${state}`);
-      printUrls(s);
+      printUrls(s, opts.infraOnly === true);
       if (opts.demo) {
         await runDemo(s);
       }

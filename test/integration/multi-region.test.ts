@@ -220,16 +220,35 @@ describe('several API and worker processes, one catalog, one Temporal', () => {
       Array.from({ length: 100 }, (_, i) => ({ id: i, v: `v${i}` })),
     );
 
-    // The whole history of the west pipeline: every task ran on a west worker.
+    // A backfill of the west pipeline runs in the west too (a resync of its table while it streams).
+    const backfill = await apiA.call('POST', `/v1/pipelines/${westConfig.name}/backfills`, {
+      kind: 'resync',
+      tables: [`${west.name}.items`],
+    });
+    assert.equal(backfill.status, 202, backfill.text);
+    await eventually(
+      'the west backfill to complete',
+      async () => {
+        const r = await apiB.call('GET', `/v1/backfills/${backfill.body.id}`);
+        assert.notEqual(r.body.workflowStatus, 'FAILED', r.text);
+        return r.body.workflowStatus === 'COMPLETED' ? true : undefined;
+      },
+      90_000,
+    );
+
+    // The whole history of the west pipeline and its backfill: every task ran on a west worker.
     const connection = await Connection.connect({ address: temporalAddress(s) });
     try {
       const client = new Client({ connection, namespace: s.namespace });
       const westIds = [`${workerWest.pid}@`, `${workerWest2.pid}@`];
-      for (const [config, allowed] of [
-        [westConfig, westIds],
-        [eastConfig, [`${workerEast.pid}@`]],
+      const backfillDescribed = await client.workflow.getHandle(backfill.body.workflowId).describe();
+      assert.equal(backfillDescribed.taskQueue, `${stack.taskQueue}-west`);
+      for (const [config, allowed, workflowId] of [
+        [westConfig, westIds, pipelineWorkflowId(westConfig.name)],
+        [westConfig, westIds, String(backfill.body.workflowId)],
+        [eastConfig, [`${workerEast.pid}@`], pipelineWorkflowId(eastConfig.name)],
       ] as const) {
-        const history = await client.workflow.getHandle(pipelineWorkflowId(config.name)).fetchHistory();
+        const history = await client.workflow.getHandle(workflowId).fetchHistory();
         const identities = new Set<string>();
         for (const e of history.events ?? []) {
           const id =

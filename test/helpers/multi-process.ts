@@ -43,6 +43,10 @@ export interface ApiAnswer {
   text: string;
 }
 
+/** Planted in every process's OTTERFLOW_HOME; with a catalog URL none is read, changed or joined by others. */
+export const PLANTED_FILES = ['datasources.json', 'pipelines.json', 'api-tokens.json'];
+export const PLANTED_TEXT = 'not JSON: with OTTERFLOW_CATALOG_URL set, no process reads its catalog files';
+
 export function multiProcessPortBase(): number {
   return Number(process.env.OTTERFLOW_TEST_MULTI_PORT ?? 36500);
 }
@@ -71,6 +75,8 @@ export async function startMultiProcessStack(): Promise<MultiProcessStack> {
   });
   const newHome = (name: string) => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), `otterflow-${name}-`));
+    // Catalog files that no process may read: reading any of them would fail (not JSON).
+    for (const f of PLANTED_FILES) fs.writeFileSync(path.join(home, f), PLANTED_TEXT);
     homes.push(home);
     return home;
   };
@@ -165,11 +171,14 @@ export async function startMultiProcessStack(): Promise<MultiProcessStack> {
   };
 }
 
-/** Every file under a folder (relative paths): what a process wrote into its OTTERFLOW_HOME. */
-export function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+/** Every file under a folder with its content: what a process left in its OTTERFLOW_HOME. */
+export function filesUnder(dir: string): Record<string, string> {
+  if (!fs.existsSync(dir)) return {};
+  const out: Record<string, string> = {};
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const file = path.join(e.parentPath, e.name);
+    out[path.relative(dir, file)] = fs.readFileSync(file, 'utf8');
+  }
+  return out;
 }

@@ -8,6 +8,8 @@ import {
   type ApiProcess,
   filesUnder,
   type MultiProcessStack,
+  PLANTED_FILES,
+  PLANTED_TEXT,
   startMultiProcessStack,
 } from '../helpers/multi-process';
 import { samePipelineConfig } from '../helpers/pipeline';
@@ -136,8 +138,10 @@ describe('several API and worker processes, one catalog, one Temporal', () => {
     for (const n of names.slice(0, 8))
       assert.equal((await apiA.call('DELETE', `/v1/pipelines/${n}`)).status, 200);
 
-    // Nothing of the catalog was written under any process's OTTERFLOW_HOME.
-    for (const home of stack.homes) assert.deepEqual(filesUnder(home), [], `files under ${home}`);
+    // Every OTTERFLOW_HOME holds only the unreadable catalog files planted there, unchanged:
+    // nothing was written (and had anything been read, the requests above would have failed).
+    const planted = Object.fromEntries(PLANTED_FILES.map((f) => [f, PLANTED_TEXT]));
+    for (const home of stack.homes) assert.deepEqual(filesUnder(home), planted, `files under ${home}`);
   });
 
   test('regions: a pipeline runs only on its region’s worker; losing that worker stalls only that region', async (t) => {

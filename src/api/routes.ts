@@ -45,11 +45,24 @@ export interface ApiRoute {
   role: ApiRole;
   body?: z.ZodType;
   query?: z.ZodObject;
+  /** Request headers the route reads (for the OpenAPI document). */
+  headers?: z.ZodObject;
   response: { status: number; description: string; schema?: z.ZodType };
   handle: (input: RouteInput) => Promise<RouteResult> | RouteResult;
 }
 
 export const nameParamsSchema = z.object({ name: nameSchema });
+
+/** Optimistic concurrency: the version the change expects to replace (docs/catalog.md). */
+const ifMatchHeaderSchema = z.object({
+  'if-match': z
+    .string()
+    .regex(/^\s*(?:W\/)?"?\d{1,9}"?\s*$/)
+    .optional()
+    .meta({
+      description: 'the version read (e.g. "3"): a definition changed since is a 409 with currentVersion',
+    }),
+});
 
 const connectionTestSchema = z
   .object({ datasource: z.string(), ok: z.literal(true), serverVersion: z.string(), elapsedMs: z.number() })
@@ -124,6 +137,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       summary: 'Replace a datasource definition (If-Match: version → 409 when it changed meanwhile)',
       tag: 'Datasources',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       body: datasourceUpdateSchema,
       response: { status: 200, description: 'updated', schema: datasourceViewSchema },
       handle: async ({ name, body, ifMatch }) => ({
@@ -137,6 +151,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       summary: 'Remove a datasource (refused while a pipeline uses it)',
       tag: 'Datasources',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       response: { status: 204, description: 'removed' },
       handle: async ({ name, ifMatch }) => {
         await ds.remove(name, parseIfMatch(ifMatch));
@@ -196,6 +211,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
         'Replace a pipeline definition; a running pipeline takes it without losing its position (If-Match: version → 409 when stale)',
       tag: 'Pipelines',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       body: pipelineInputSchema,
       response: { status: 200, description: 'updated', schema: pipelineUpdateResultSchema },
       handle: async ({ name, body, ifMatch }) => ({
@@ -209,6 +225,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       summary: 'Delete a pipeline definition (409 while it runs, unless force=true)',
       tag: 'Pipelines',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       query: deleteQuerySchema,
       response: {
         status: 200,

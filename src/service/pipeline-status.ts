@@ -162,3 +162,30 @@ function liveRate(activity: PendingActivity | undefined, now: Date): number | un
   if (!(seconds > 0)) return undefined;
   return Math.round(p.rowsApplied / seconds);
 }
+
+export function summarize(info: {
+  workflowId: string;
+  runId: string;
+  status: { name: string };
+  startTime: Date;
+  closeTime?: Date;
+  taskQueue: string;
+}): WorkflowSummary {
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    status: info.status.name,
+    startTime: info.startTime.toISOString(),
+    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
+    taskQueue: info.taskQueue,
+  };
+}
+
+export function optionalTime(
+  key: 'lastHeartbeatTime' | 'lastStartedTime',
+  ts: { seconds?: unknown; nanos?: number | null } | null | undefined,
+): Record<string, string> {
+  if (!ts || ts.seconds === undefined || ts.seconds === null) return {};
+  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+  return ms > 0 ? { [key]: new Date(ms).toISOString() } : {};
+}

@@ -29,13 +29,15 @@ import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import {
   mergePipelineStatus,
+  optionalTime,
   type PendingActivity,
   type PipelineStatusView,
+  summarize,
   type WorkflowSummary,
 } from './pipeline-status';
 import type { PipelineDefinition } from './pipeline-store';
 import { type FieldError, notFound, ServiceError } from './problems';
-import { describeRegionWorkers } from './region-workers';
+import { describeRegionWorkers, noWorkerWarning, regionText, withRegion } from './region-workers';
 
 /** How long a pause/resume/stop/update may wait for a worker to act before the API gives up. */
 const UPDATE_DEADLINE_MS = 60_000;
@@ -424,48 +426,6 @@ export class PipelineService {
       throw err;
     }
   }
-}
-
-function regionText(region: string | undefined): string {
-  return region ? `region "${region}"` : 'no region';
-}
-
-function withRegion(view: PipelineStatusView, region: string | undefined): PipelineStatusView {
-  return region ? { ...view, region } : view;
-}
-
-function noWorkerWarning(taskQueue: string, region: string | undefined): string {
-  return (
-    `no worker polls task queue "${taskQueue}"${region ? ` (region "${region}")` : ''}: the pipeline cannot make progress until one runs` +
-    (region ? ` (otterflow worker --region ${region})` : '')
-  );
-}
-
-function summarize(info: {
-  workflowId: string;
-  runId: string;
-  status: { name: string };
-  startTime: Date;
-  closeTime?: Date;
-  taskQueue: string;
-}): WorkflowSummary {
-  return {
-    workflowId: info.workflowId,
-    runId: info.runId,
-    status: info.status.name,
-    startTime: info.startTime.toISOString(),
-    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
-    taskQueue: info.taskQueue,
-  };
-}
-
-function optionalTime(
-  key: 'lastHeartbeatTime' | 'lastStartedTime',
-  ts: { seconds?: unknown; nanos?: number | null } | null | undefined,
-): Record<string, string> {
-  if (!ts || ts.seconds === undefined || ts.seconds === null) return {};
-  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
-  return ms > 0 ? { [key]: new Date(ms).toISOString() } : {};
 }
 
 function prefixed(err: unknown, prefix: string): unknown {

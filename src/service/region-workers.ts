@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
+import type { PipelineStatusView } from './pipeline-status';
 
 /**
  * A poller is listed by the server for minutes after its worker is gone; a live worker polls again
@@ -37,4 +38,19 @@ export async function describeRegionWorkers(
     }
   }
   return [...byIdentity.values()].sort((a, b) => a.identity.localeCompare(b.identity));
+}
+
+export function regionText(region: string | undefined): string {
+  return region ? `region "${region}"` : 'no region';
+}
+
+export function withRegion(view: PipelineStatusView, region: string | undefined): PipelineStatusView {
+  return region ? { ...view, region } : view;
+}
+
+export function noWorkerWarning(taskQueue: string, region: string | undefined): string {
+  return (
+    `no worker polls task queue "${taskQueue}"${region ? ` (region "${region}")` : ''}: the pipeline cannot make progress until one runs` +
+    (region ? ` (otterflow worker --region ${region})` : '')
+  );
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openMysqlCatalog } from '../../src/catalog/mysql-catalog';
@@ -15,8 +16,8 @@ import { testStack, uniqueName } from './stack';
 
 /**
  * Several API and worker processes sharing one catalog database and one Temporal, each with an
- * OTTERFLOW_HOME of its own (nothing shared on disk). Ports come from OTTERFLOW_TEST_MULTI_PORT
- * (default 36500) upwards, away from the private servers' 24700–24799.
+ * OTTERFLOW_HOME of its own (nothing shared on disk). Ports: the free ones from
+ * OTTERFLOW_TEST_MULTI_PORT (default 36500) upwards, away from the private servers' 24700–24799.
  */
 export interface MultiProcessStack {
   catalogUrl: string;
@@ -66,6 +67,14 @@ export async function startMultiProcessStack(): Promise<MultiProcessStack> {
   const homes: string[] = [];
   const children: Array<{ stop(): Promise<void> }> = [];
   let nextPort = multiProcessPortBase();
+  // The next port of the range that nothing listens on (other programs may hold some of them).
+  const takePort = async (): Promise<number> => {
+    for (let tries = 0; tries < 100; tries++) {
+      const port = nextPort++;
+      if (await isFree(port)) return port;
+    }
+    throw new Error(`no free port from ${multiProcessPortBase()} (OTTERFLOW_TEST_MULTI_PORT)`);
+  };
   const baseEnv = (home: string): NodeJS.ProcessEnv => ({
     ...stackEnv(s),
     OTTERFLOW_HOME: home,
@@ -87,7 +96,7 @@ export async function startMultiProcessStack(): Promise<MultiProcessStack> {
     adminToken,
     homes,
     async startApi(name, env = {}) {
-      const port = nextPort++;
+      const port = await takePort();
       const logFile = path.join(scratchDir('logs'), `multi-${name}.log`);
       const out = fs.openSync(logFile, 'w');
       const child: ChildProcess = spawn(
@@ -148,7 +157,7 @@ export async function startMultiProcessStack(): Promise<MultiProcessStack> {
     },
     async startWorker(name, region, env = {}) {
       const home = newHome(name);
-      const metricsPort = nextPort++;
+      const metricsPort = await takePort();
       const w = await spawnWorkerProcess({
         taskQueue,
         metricsPort,
@@ -181,4 +190,12 @@ export function filesUnder(dir: string): Record<string, string> {
     out[path.relative(dir, file)] = fs.readFileSync(file, 'utf8');
   }
   return out;
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }

@@ -264,24 +264,30 @@ export class PipelineService {
     if (!definition && described?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
     const region = definition?.config.region;
     if (!described) return withRegion(mergePipelineStatus(name, undefined, undefined, undefined), region);
+    // A pipeline whose task queue nobody polls looks idle: say that no worker serves its region
+    // (and do not wait for a status query that no worker can answer).
+    const running = described.summary.status === 'RUNNING';
+    const pollers = running
+      ? await describeRegionWorkers(this.deps.client, described.summary.taskQueue)
+      : undefined;
     let queried: PipelineStatus | undefined;
-    try {
-      queried = await this.deps.client.withDeadline(Date.now() + 15_000, () =>
-        this.deps.client.workflow.getHandle(pipelineWorkflowId(name)).query(statusQuery),
-      );
-    } catch {
-      // A closed workflow whose history no worker can replay, or no worker at all: visibility still answers.
-      queried = undefined;
+    if (pollers === undefined || pollers.length > 0) {
+      try {
+        queried = await this.deps.client.withDeadline(Date.now() + 15_000, () =>
+          this.deps.client.workflow.getHandle(pipelineWorkflowId(name)).query(statusQuery),
+        );
+      } catch {
+        // A closed workflow whose history no worker can replay, or no worker at all: visibility still answers.
+        queried = undefined;
+      }
     }
     const view = withRegion(
       mergePipelineStatus(name, described.summary, queried, described.activity),
       region,
     );
-    if (described.summary.status === 'RUNNING') {
-      // A pipeline whose task queue nobody polls looks idle: say that no worker serves its region.
-      const workers = await describeRegionWorkers(this.deps.client, described.summary.taskQueue);
-      view.pollers = workers;
-      if (workers.length === 0)
+    if (pollers) {
+      view.pollers = pollers;
+      if (pollers.length === 0)
         view.warnings = [...view.warnings, noWorkerWarning(described.summary.taskQueue, region)];
     }
     return view;

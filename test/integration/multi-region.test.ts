@@ -199,6 +199,8 @@ describe('several API and worker processes, one catalog, one Temporal', () => {
     assert.equal((await apiB.call('POST', `/v1/pipelines/${north.name}/start`)).status, 202);
     const northStatus = await apiA.call('GET', `/v1/pipelines/${north.name}/status`);
     assert.deepEqual(northStatus.body.pollers, []);
+    assert.equal(northStatus.body.state, 'running');
+    assert.equal(northStatus.body.region, 'north');
     assert.ok(
       northStatus.body.warnings.some((w: string) =>
         w.includes(`no worker polls task queue "${stack.taskQueue}-north" (region "north")`),

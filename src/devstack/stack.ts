@@ -267,6 +267,8 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
       'run',
       'datasources.json',
       'pipelines.json',
+      'datasources.json.imported',
+      'pipelines.json.imported',
       'secrets',
       'api-tokens.json',
     ]) {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { openMysqlCatalog } from '../../src/catalog/mysql-catalog';
 import { temporalAddress } from '../../src/config/stack';
+import { sha256 } from '../../src/service/api-tokens';
 import { pipelineWorkflowId } from '../../src/workflows/pipeline-contract';
 import { eventually } from '../helpers/api-stack';
 import {
@@ -137,6 +140,24 @@ describe('several API and worker processes, one catalog, one Temporal', () => {
     assert.equal(inUse.status, 409, inUse.text);
     for (const n of names.slice(0, 8))
       assert.equal((await apiA.call('DELETE', `/v1/pipelines/${n}`)).status, 200);
+
+    // A token added to the catalog while the APIs run is accepted by both without a restart.
+    const token = `otf_${randomBytes(12).toString('hex')}`;
+    const catalog = await openMysqlCatalog(stack.catalogUrl);
+    try {
+      await catalog.tokens.put({ name: 'added-later', role: 'readonly', sha256: sha256(token) });
+    } finally {
+      await catalog.close();
+    }
+    for (const api of apis)
+      await eventually(
+        'the new token to be accepted',
+        async () => {
+          const r = await api.call('GET', '/v1/datasources', undefined, { authorization: `Bearer ${token}` });
+          return r.status === 200 ? true : undefined;
+        },
+        30_000,
+      );
 
     // Every OTTERFLOW_HOME holds only the unreadable catalog files planted there, unchanged:
     // nothing was written (and had anything been read, the requests above would have failed).

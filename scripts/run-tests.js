@@ -48,7 +48,7 @@ if (!unitOnly) {
     env,
     encoding: 'utf8',
   });
-  const wasRunning = before.status === 0 && JSON.parse(before.stdout).some((c) => c.running);
+  const wasRunning = before.status === 0 && JSON.parse(before.stdout).components.some((c) => c.running);
   const upRun = spawnSync(process.execPath, [otterflow, 'dev', 'up', '--infra-only'], {
     env,
     stdio: 'inherit',

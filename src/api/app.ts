@@ -21,6 +21,7 @@ export interface ApiDeps {
   pipelines: PipelineService;
   /** Backfill routes (src/api/backfills.ts); omitted: not served. */
   backfills?: BackfillService;
+  /** Read on every request: the server may refresh the array in place (tokens in the catalog). */
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -99,6 +100,7 @@ export function createApp(deps: ApiDeps): express.Express {
         name: String(req.params.name ?? ''),
         query: req.query as Record<string, unknown>,
         body: req.body,
+        ifMatch: req.get('if-match'),
       });
       if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);

@@ -37,6 +37,7 @@ export function buildOpenApiDocument(routes: ApiRoute[], version: string) {
       request: {
         ...(hasName ? { params: nameParamsSchema } : {}),
         ...(r.query ? { query: r.query } : {}),
+        ...(r.headers ? { headers: r.headers } : {}),
         ...(r.body ? { body: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
       },
       responses: {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import { redactCatalogUrl } from '../catalog/url';
 import { type StackSettings, stackSettingsFromEnv } from '../config/stack';
-import { down, status, up } from '../devstack/stack';
+import { down, stackCatalogUrl, status, up } from '../devstack/stack';
 import { ensureMariaDb, ensureTemporal } from '../devstack/tools';
 import { runDemo } from './demo';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-function printUrls(s: StackSettings): void {
+function printUrls(s: StackSettings, infraOnly: boolean): void {
   console.log(`
 Otterflow local stack (state in ${s.home})
   API                 http://${s.host}:${s.apiPort}   (docs: /docs, health: /healthz)
@@ -15,7 +16,7 @@ Otterflow local stack (state in ${s.home})
   Temporal gRPC       ${s.host}:${s.temporalPort}   namespace "${s.namespace}", task queue "${s.taskQueue}"
   MariaDB source      mysql -h ${s.host} -P ${s.sourcePort} -u root   (server id ${s.sourceServerId}, binlog ROW/FULL)
   MariaDB target      mysql -h ${s.host} -P ${s.targetPort} -u root   (server id ${s.targetServerId})
-  Worker metrics      http://${s.host}:${s.metricsPort}/metrics
+  Worker metrics      http://${s.host}:${s.metricsPort}/metrics${infraOnly ? '' : `\n  Catalog             ${redactCatalogUrl(stackCatalogUrl(s))}`}
 Stop it with: node bin/otterflow.js dev down   (add --wipe to delete the data too)`);
 }
 
@@ -42,7 +43,7 @@ export function registerDevCommands(program: Command): void {
       const s = stackSettingsFromEnv();
       const report = await up(s, say, { infraOnly: opts.infraOnly });
       for (const [name, state] of Object.entries(report.components)) say(`  ${name.padEnd(16)} ${state}`);
-      printUrls(s);
+      printUrls(s, opts.infraOnly === true);
       if (opts.demo) {
         await runDemo(s);
       }
@@ -65,10 +66,12 @@ export function registerDevCommands(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const s = stackSettingsFromEnv();
       const rows = status(s);
+      const catalogUrl = redactCatalogUrl(stackCatalogUrl(s));
       if (opts.json) {
-        console.log(JSON.stringify(rows, null, 2));
+        console.log(JSON.stringify({ catalogUrl, components: rows }, null, 2));
         return;
       }
+      console.log(`${'catalog'.padEnd(16)} ${catalogUrl}`);
       for (const r of rows) {
         console.log(
           `${r.component.padEnd(16)} ${r.running ? `running (pid ${r.pid})` : 'stopped'.padEnd(18)}  ${r.detail}`,

@@ -4,6 +4,7 @@ import { stackSettingsFromEnv } from '../config/stack';
 import { runWorker } from '../worker/run';
 import { registerBackfillCommands } from './backfill';
 import { registerBinlogCommands } from './binlog';
+import { registerCatalogCommands } from './catalog';
 import { registerDatasourceCommands } from './datasource';
 import { registerDevCommands } from './dev';
 import { registerPipelineCommands } from './pipeline';
@@ -16,12 +17,20 @@ registerBinlogCommands(program);
 registerDatasourceCommands(program);
 registerPipelineCommands(program);
 registerBackfillCommands(program);
+registerCatalogCommands(program);
 
 program
   .command('worker')
   .description('run a Temporal worker that executes pipeline workflows and activities')
-  .action(async () => {
-    await runWorker(stackSettingsFromEnv());
+  .option(
+    '--region <region>',
+    'serve the pipelines of this region (task queue <queue>-<region>; env OTTERFLOW_REGION)',
+  )
+  .action(async (opts: { region?: string }) => {
+    const s = stackSettingsFromEnv(
+      opts.region ? { ...process.env, OTTERFLOW_REGION: opts.region } : process.env,
+    );
+    await runWorker(s);
   });
 
 program

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { regionSchema } from './regions';
 
 /**
  * Where and on which ports the embedded local stack runs. Every value can be overridden by an
@@ -21,6 +22,10 @@ export interface StackSettings {
   taskQueue: string;
   /** Overrides host:temporalPort for a remote Temporal cluster (production). */
   temporalAddress?: string;
+  /** OTTERFLOW_CATALOG_URL: the catalog database; unset: JSON files under `home` (one host). */
+  catalogUrl?: string;
+  /** OTTERFLOW_REGION: the region this worker serves (its task queue is `<taskQueue>-<region>`). */
+  region?: string;
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -39,6 +44,8 @@ const envSchema = z.object({
   OTTERFLOW_NAMESPACE: z.string().min(1).default('default'),
   OTTERFLOW_TASK_QUEUE: z.string().min(1).default('otterflow'),
   OTTERFLOW_TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  OTTERFLOW_CATALOG_URL: z.string().min(1).optional(),
+  OTTERFLOW_REGION: regionSchema.optional(),
 });
 
 /** The project root: two levels above this file, in src/ and in dist/ alike. */
@@ -66,6 +73,8 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Stac
     namespace: e.OTTERFLOW_NAMESPACE,
     taskQueue: e.OTTERFLOW_TASK_QUEUE,
     ...(e.OTTERFLOW_TEMPORAL_ADDRESS ? { temporalAddress: e.OTTERFLOW_TEMPORAL_ADDRESS } : {}),
+    ...(e.OTTERFLOW_CATALOG_URL ? { catalogUrl: e.OTTERFLOW_CATALOG_URL } : {}),
+    ...(e.OTTERFLOW_REGION ? { region: e.OTTERFLOW_REGION } : {}),
   };
 }
 

@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { describeJsonImport, importJsonCatalog } from '../catalog/import-json';
+import { openMysqlCatalog } from '../catalog/mysql-catalog';
+import { AlreadyExistsError, type Catalog } from '../catalog/types';
+import { localCatalogUrl, redactCatalogUrl } from '../catalog/url';
+import { catalogFile, type Datasource, DatasourceCatalog } from '../config/datasources';
 import { projectRoot, type StackSettings } from '../config/stack';
-import { describeDevTokens, ensureDevApiTokens } from '../service/api-tokens';
+import { describeDevTokens, ensureDevApiTokens, parseApiTokens } from '../service/api-tokens';
 import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
 import {
   assertPortFree,
@@ -85,8 +89,14 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
   for (const which of ['source', 'target'] as const) {
     report.components[`mariadb-${which}`] = await startMariaDb(mariaDbSpec(s, which), mariadb);
   }
-  registerLocalDatasources(s);
-  if (!opts.infraOnly) log(describeDevTokens(ensureDevApiTokens(s.home)));
+  if (opts.infraOnly) {
+    // The test harness runs its own workers over JSON files: no catalog database here.
+    registerLocalDatasourcesInFile(s);
+  } else {
+    const devTokens = ensureDevApiTokens(s.home);
+    log(describeDevTokens(devTokens));
+    await prepareCatalog(s, devTokens.file, log);
+  }
 
   for (const [name, port] of [
     ['worker', s.metricsPort],
@@ -130,17 +140,51 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
   if (problems.length) throw new Error(problems.join('\n'));
 }
 
+/** The catalog URL of the stack: OTTERFLOW_CATALOG_URL, else `otterflow_catalog` on the target MariaDB. */
+export function stackCatalogUrl(s: StackSettings): string {
+  return s.catalogUrl ?? localCatalogUrl(s.host, s.targetPort);
+}
+
 /** The two local databases as datasources named "source" and "target" (root, no password). */
-function registerLocalDatasources(s: StackSettings): void {
+function localDatasources(s: StackSettings): Datasource[] {
+  return (['source', 'target'] as const).map((which) => ({
+    name: which,
+    kind: 'mariadb',
+    host: s.host,
+    port: which === 'source' ? s.sourcePort : s.targetPort,
+    user: 'root',
+  }));
+}
+
+function registerLocalDatasourcesInFile(s: StackSettings): void {
   const catalog = new DatasourceCatalog(catalogFile(s.home));
-  for (const which of ['source', 'target'] as const) {
-    if (catalog.get(which)) continue;
-    catalog.put({
-      name: which,
-      kind: 'mariadb',
-      host: s.host,
-      port: which === 'source' ? s.sourcePort : s.targetPort,
-      user: 'root',
+  for (const ds of localDatasources(s)) if (!catalog.get(ds.name)) catalog.put(ds);
+}
+
+/**
+ * Creates (or migrates) the catalog database, imports JSON catalog files left from earlier
+ * versions once, registers the local datasources and stores the dev tokens' hashes, so the API
+ * and the worker read nothing but the catalog.
+ */
+async function prepareCatalog(s: StackSettings, tokensFile: string, log: Log): Promise<void> {
+  const url = stackCatalogUrl(s);
+  const catalog = await openMysqlCatalog(url, { createDatabase: true });
+  try {
+    const imported = await importJsonCatalog(s.home, catalog);
+    if (imported) log(`  catalog           ${describeJsonImport(imported, redactCatalogUrl(url))}`);
+    await registerLocalDatasources(catalog, s);
+    if (fs.existsSync(tokensFile))
+      for (const t of parseApiTokens(fs.readFileSync(tokensFile, 'utf8'), tokensFile))
+        await catalog.tokens.put(t);
+  } finally {
+    await catalog.close();
+  }
+}
+
+async function registerLocalDatasources(catalog: Catalog, s: StackSettings): Promise<void> {
+  for (const ds of localDatasources(s)) {
+    await catalog.datasources.create(ds).catch((err: unknown) => {
+      if (!(err instanceof AlreadyExistsError)) throw err;
     });
   }
 }
@@ -161,7 +205,7 @@ async function startNodeProcess(
     command: process.execPath,
     args: [path.join(projectRoot, 'bin', 'otterflow.js'), name],
     logFile,
-    env: stackEnv(s),
+    env: { ...stackEnv(s), OTTERFLOW_CATALOG_URL: stackCatalogUrl(s) },
     cwd: projectRoot,
   });
   try {
@@ -223,6 +267,8 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
       'run',
       'datasources.json',
       'pipelines.json',
+      'datasources.json.imported',
+      'pipelines.json.imported',
       'secrets',
       'api-tokens.json',
     ]) {

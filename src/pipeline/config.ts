@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nameSchema } from '../config/datasources';
+import { regionSchema } from '../config/regions';
 import {
   checkTargetPattern,
   compilePattern,
@@ -225,6 +226,8 @@ export const pipelineConfigSchema = z
     /** Datasource names (see src/config/datasources.ts). */
     source: nameSchema,
     target: nameSchema,
+    /** Where the activities run (`us-east` → task queue `otterflow-us-east`); none: the base task queue. */
+    region: regionSchema.optional(),
     mappings: z.array(mappingSchema).min(1).max(10_000),
     options: optionsSchema.prefault({}),
     /** Where to start reading the source on the first run; later runs resume from the target's checkpoint. */

@@ -14,13 +14,14 @@ import {
 } from '../backfill/contract';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import type { PipelineRepository } from '../catalog/types';
+import { taskQueueFor } from '../config/regions';
 import { targetConnectorFor } from '../connectors/registry';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { backfillWorkflow } from '../workflows/backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
-import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 const tableNameSchema = z
@@ -79,7 +80,7 @@ export const backfillViewSchema = z
 export type BackfillView = z.infer<typeof backfillViewSchema>;
 
 export interface BackfillServiceDeps {
-  store: PipelineStore;
+  store: PipelineRepository;
   datasources: DatasourceService;
   client: Client;
   taskQueue: string;
@@ -93,8 +94,8 @@ export class BackfillService {
   constructor(private readonly deps: BackfillServiceDeps) {}
 
   /** A target whose connector has no backfill (Oracle today) is refused before anything runs. */
-  private assertTargetCanCopy(target: string): void {
-    const ds = this.deps.datasources.get(target);
+  private async assertTargetCanCopy(target: string): Promise<void> {
+    const ds = await this.deps.datasources.get(target);
     const connector = targetConnectorFor(ds);
     if (!connector.backfill)
       throw new ServiceError(
@@ -107,7 +108,7 @@ export class BackfillService {
 
   async start(rawPipeline: string, body: unknown): Promise<BackfillView> {
     const name = parseName('pipeline', rawPipeline);
-    const def = this.deps.store.get(name);
+    const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
     const parsed = backfillRequestSchema.safeParse(body);
     if (!parsed.success)
@@ -118,7 +119,7 @@ export class BackfillService {
       );
     const req = parsed.data;
     const config = def.config;
-    this.assertTargetCanCopy(config.target);
+    await this.assertTargetCanCopy(config.target);
     const tables = (req.tables ?? []).map((t) => {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
@@ -158,7 +159,8 @@ export class BackfillService {
       ...(req.secondaryIndexes ? { secondaryIndexes: req.secondaryIndexes } : {}),
     };
     const handle = await this.deps.client.workflow.start<typeof backfillWorkflow>(BACKFILL_WORKFLOW_TYPE, {
-      taskQueue: this.deps.taskQueue,
+      // A backfill runs where its pipeline runs: next to the target, in the pipeline's region.
+      taskQueue: taskQueueFor(this.deps.taskQueue, config.region),
       workflowId: backfillWorkflowId(id),
       workflowIdConflictPolicy: 'FAIL',
       args: [input],
@@ -252,7 +254,7 @@ export class BackfillService {
         `not mapped by this pipeline: ${unmapped.map((t) => `${t.schema}.${t.table}`).join(', ')}`,
         unmapped.map((t) => ({ path: 'tables', message: `${t.schema}.${t.table} is not mapped` })),
       );
-    const conn = await openSourceReader(this.deps.datasources.resolve(source));
+    const conn = await openSourceReader(await this.deps.datasources.resolve(source));
     try {
       for (const t of tables) {
         const info = await readSourceTable(conn, t).catch((err: Error) => {

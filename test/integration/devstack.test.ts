@@ -47,10 +47,17 @@ function processesOf(home: string): number[] {
   return pids;
 }
 
-function statusOf(env: NodeJS.ProcessEnv): Array<{ component: string; running: boolean; pid?: number }> {
+function statusJson(env: NodeJS.ProcessEnv): {
+  catalogUrl: string;
+  components: Array<{ component: string; running: boolean; pid?: number }>;
+} {
   const r = otterflow(env, 'dev', 'status', '--json');
   assert.equal(r.code, 0, r.err);
   return JSON.parse(r.out);
+}
+
+function statusOf(env: NodeJS.ProcessEnv) {
+  return statusJson(env).components;
 }
 
 describe('otterflow dev up/down/status', () => {
@@ -62,8 +69,21 @@ describe('otterflow dev up/down/status', () => {
   });
 
   test('up starts everything, a second up starts nothing new, down leaves no process of ours', async () => {
+    // A JSON catalog left by an earlier version: imported into the catalog database once.
+    fs.writeFileSync(
+      path.join(home, 'datasources.json'),
+      JSON.stringify([{ name: 'legacy', kind: 'mariadb', host: '127.0.0.1', port: 25306, user: 'root' }]),
+    );
     const first = otterflow(env, 'dev', 'up');
     assert.equal(first.code, 0, first.err);
+    assert.match(
+      first.err,
+      /imported 1 datasource\(s\) and 0 pipeline\(s\) into the catalog mysql:\/\/root@127\.0\.0\.1:25307\/otterflow_catalog/,
+    );
+    assert.ok(!fs.existsSync(path.join(home, 'datasources.json')));
+    assert.ok(fs.existsSync(path.join(home, 'datasources.json.imported')));
+    assert.equal(statusJson(env).catalogUrl, 'mysql://root@127.0.0.1:25307/otterflow_catalog');
+
     assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
     assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
     assert.match(first.out, /dev down/);
@@ -74,6 +94,32 @@ describe('otterflow dev up/down/status', () => {
     );
     const health = await fetch('http://127.0.0.1:25310/healthz');
     assert.equal(health.status, 200);
+    // (after the health check: a keep-alive socket idle across the blocking spawnSync calls above
+    // would be closed by the server under a reused fetch)
+    // The API reads the catalog database and the dev tokens' hashes stored there; it writes no file.
+    const tokens = JSON.parse(fs.readFileSync(path.join(home, 'api-tokens.json'), 'utf8')) as Array<{
+      role: string;
+      token: string;
+    }>;
+    const admin = tokens.find((t) => t.role === 'admin')?.token;
+    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const added = await fetch('http://127.0.0.1:25310/v1/datasources', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'extra', kind: 'mariadb', host: '127.0.0.1', port: 25306, user: 'root' }),
+    });
+    assert.equal(added.status, 201, await added.text());
+    const listed = (await (
+      await fetch('http://127.0.0.1:25310/v1/datasources', { headers })
+    ).json()) as Array<{
+      name: string;
+    }>;
+    assert.deepEqual(
+      listed.map((d) => d.name),
+      ['extra', 'legacy', 'source', 'target'],
+    );
+    for (const f of ['datasources.json', 'pipelines.json'])
+      assert.ok(!fs.existsSync(path.join(home, f)), `${f} was written`);
 
     const second = otterflow(env, 'dev', 'up');
     assert.equal(second.code, 0, second.err);

@@ -65,6 +65,7 @@ export class MysqlSource {
       serverId: replicaServerId(this.pipeline),
       start: position.file ? position : { gtid: position.gtid ?? '' },
       heartbeatSeconds,
+      ...(this.ds.compress ? { compress: true } : {}),
     });
     this.stream = stream;
     const events: SourceEvents = {

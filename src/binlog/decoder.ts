@@ -13,7 +13,7 @@ import {
   type FormatDescription,
 } from './event-bodies';
 import { CHECKSUM_LENGTH, EVENT_HEADER_LENGTH, type EventHeader, readEventHeader } from './event-header';
-import { ChecksumAlgorithm, EventType, eventTypeName } from './event-types';
+import { ChecksumAlgorithm, EventFlag, EventType, eventTypeName } from './event-types';
 import type { BinlogEvent, EventPosition, RowsEvent, TableMapEvent } from './events';
 import {
   decodeRowsBody,
@@ -78,6 +78,21 @@ export function mayBeMariaDbAddressOrUuid(col: TableSchema['columns'][number]): 
   if (col.charset !== 63 && col.charset !== undefined) return false;
   const { type, meta } = resolveColumnType(col.type, col.meta);
   return type === ColumnType.STRING && (meta === 16 || meta === 4);
+}
+
+/**
+ * The CRC32 of an event's first `n` bytes as the server computes it. MySQL and MariaDB write the
+ * FORMAT_DESCRIPTION of an open binlog file with LOG_EVENT_BINLOG_IN_USE_F set and clear the flag
+ * in place when the file is closed, without rewriting the footer: they checksum that event with the
+ * flag cleared, and verify it the same way.
+ */
+export function eventCrc32(event: Buffer, n: number): number {
+  const flagsOffset = 17;
+  if (event[4] !== EventType.FORMAT_DESCRIPTION || (event[flagsOffset]! & EventFlag.BINLOG_IN_USE) === 0)
+    return crc32(event.subarray(0, n));
+  const header = Buffer.from(event.subarray(0, EVENT_HEADER_LENGTH));
+  header[flagsOffset] = header[flagsOffset]! & ~EventFlag.BINLOG_IN_USE;
+  return crc32(event.subarray(EVENT_HEADER_LENGTH, n), crc32(header));
 }
 
 /** Above this many cached table ids the cache is cleared; every transaction re-sends its maps. */
@@ -251,7 +266,7 @@ export class BinlogDecoder {
     if (!this.verifyChecksums) return;
     const n = event.length - CHECKSUM_LENGTH;
     const expected = event.readUInt32LE(n);
-    const actual = crc32(event.subarray(0, n));
+    const actual = eventCrc32(event, n);
     if (actual !== expected)
       throw new BinlogDecodeError(
         `CRC32 mismatch in ${eventTypeName(event[4]!)} event: footer says 0x${expected.toString(16).padStart(8, '0')}, bytes give 0x${actual.toString(16).padStart(8, '0')}`,

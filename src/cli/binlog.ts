@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import mysql from 'mysql2/promise';
 import type { BinlogDecodeError } from '../binlog/errors';
-import { readBinlogFile } from '../binlog/file-reader';
+import { type BinlogFileEnd, readBinlogFile } from '../binlog/file-reader';
 import { InformationSchemaResolver, type SchemaResolver } from '../binlog/schema-resolver';
 import { TransactionAssembler } from '../binlog/transactions';
 import type { CellValue, RowImage, TableSchema } from '../binlog/types';
@@ -31,6 +31,16 @@ export interface DecodeFileOptions {
   startPosition?: number;
   stopPosition?: number;
   schemaResolver?: SchemaResolver;
+  onEnd?: (end: BinlogFileEnd) => void;
+}
+
+/** What `binlog decode` says on stderr about a file that is still being written, or undefined. */
+export function inUseNotice(file: string, end: BinlogFileEnd): string | undefined {
+  if (!end.inUse) return undefined;
+  const tail = end.incompleteBytes
+    ? `; the ${end.incompleteBytes} bytes after it are part of an event still being written`
+    : '';
+  return `${file} is in use (still being written, or left open by a server that stopped without closing it): decoded up to position ${end.endPosition}, the end of its last complete event${tail}`;
 }
 
 /**
@@ -125,6 +135,10 @@ export function registerBinlogCommands(program: Command): void {
               startPosition: opts.startPosition,
               stopPosition: opts.stopPosition,
               schemaResolver: conn ? new InformationSchemaResolver(conn) : undefined,
+              onEnd: (end) => {
+                const notice = inUseNotice(file, end);
+                if (notice) process.stderr.write(`otterflow: ${notice}\n`);
+              },
             },
             (line) => out.write(line),
           );

@@ -23,7 +23,7 @@ import {
   rowsEventKind,
 } from './rows-event';
 import type { SchemaResolver } from './schema-resolver';
-import { decodeTableMap } from './table-map';
+import { decodeTableMap, readTableMapNames } from './table-map';
 import { ColumnType, type RowChange, type TableSchema } from './types';
 import { resolveColumnType } from './values/column-meta';
 
@@ -47,6 +47,13 @@ export interface BinlogDecoderOptions {
    * `resolveSchema(event)`, which the caller awaits after each event (the file reader does it).
    */
   schemaResolver?: SchemaResolver;
+  /**
+   * Which tables' rows to decode (default: all). Rows events of the other tables are not decoded:
+   * they arrive with no rows and `skipped: true`, so that a value the decoder cannot read (or
+   * refuses) in a table nobody replicates cannot stop the stream, and they cost nothing. Their
+   * table maps carry the names only and are never completed from information_schema.
+   */
+  tableFilter?: (schema: string, table: string) => boolean;
 }
 
 interface TableEntry {
@@ -59,6 +66,8 @@ interface TableEntry {
   needsColumnNames: boolean;
   /** information_schema should complete this map (no names, or MariaDB BINARY(4)/BINARY(16)). */
   needsSchema: boolean;
+  /** The table filter left this table out: its rows are not decoded. */
+  skipped: boolean;
   rowDecoder?: RowImageDecoder;
 }
 
@@ -119,6 +128,7 @@ export class BinlogDecoder {
   private readonly rowDecoderFactory: RowImageDecoderFactory;
   private readonly verifyChecksums: boolean;
   private readonly checksumBeforeFde: boolean | undefined;
+  private readonly tableFilter: ((schema: string, table: string) => boolean) | undefined;
   /** Rows decoded (inside a transaction payload) before their table was completed: how to redo them. */
   private readonly provisional = new WeakMap<RowsEvent, () => RowChange[]>();
   /** See BinlogDecoderOptions.schemaResolver. */
@@ -129,6 +139,7 @@ export class BinlogDecoder {
     this.verifyChecksums = options.verifyChecksums ?? true;
     this.checksumBeforeFde = options.checksumBeforeFormatDescription;
     this.schemaResolver = options.schemaResolver;
+    this.tableFilter = options.tableFilter;
   }
 
   /**
@@ -189,7 +200,7 @@ export class BinlogDecoder {
    */
   forgetCompletedTables(): void {
     for (const entry of this.tables.values()) {
-      if (entry.table === entry.mapped) continue;
+      if (entry.table === entry.mapped || entry.skipped) continue;
       entry.table = entry.mapped;
       entry.needsSchema = true;
       entry.needsColumnNames = entry.mapped.columns.length > 0 && entry.mapped.columns.every((c) => !c.name);
@@ -293,6 +304,25 @@ export class BinlogDecoder {
       if (!entry)
         throw new BinlogDecodeError(
           `${eventTypeName(type)} refers to table id ${ph.tableId} with no TABLE_MAP before it (start reading at a transaction boundary)`,
+          position ?? {},
+        );
+      if (entry.skipped) {
+        const skipped: RowsEvent = {
+          kind: 'rows',
+          header,
+          position,
+          change: rowsKind.change,
+          version: rowsKind.version,
+          table: entry.table,
+          flags: ph.flags,
+          rows: [],
+          skipped: true,
+        };
+        return skipped;
+      }
+      if (rowsKind.partial)
+        throw new BinlogDecodeError(
+          `PARTIAL_UPDATE_ROWS (MySQL partial JSON updates) is not supported: set ${PARTIAL_JSON_SETTING} (empty) on the source so updates carry full JSON values`,
           position ?? {},
         );
       const rowDecoder = entry.rowDecoder ?? this.compile(entry);
@@ -404,11 +434,6 @@ export class BinlogDecoder {
         return { kind: 'stop', header, position };
       case EventType.TRANSACTION_PAYLOAD:
         return this.decodeTransactionPayload(buf, header, start, end, position);
-      case EventType.PARTIAL_UPDATE_ROWS:
-        throw new BinlogDecodeError(
-          `PARTIAL_UPDATE_ROWS (MySQL partial JSON updates) is not supported: set ${PARTIAL_JSON_SETTING} (empty) on the source so updates carry full JSON values`,
-          position ?? {},
-        );
       case EventType.MARIADB_START_ENCRYPTION:
         throw new BinlogDecodeError(
           'this binlog is encrypted (encrypt_binlog=ON); read it through the server (replica connection) instead of from the file',
@@ -439,10 +464,26 @@ export class BinlogDecoder {
         position,
         table: known.table,
         needsColumnNames: known.needsColumnNames,
+        ...(known.skipped ? { skipped: true } : {}),
       };
+    if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
+    if (this.tableFilter) {
+      const names = readTableMapNames(buf, start, end, postHeaderLength);
+      if (!this.tableFilter(names.schema, names.table)) {
+        const table: TableSchema = { tableId: BigInt(tableId), ...names, columns: [], primaryKey: [] };
+        this.tables.set(tableId, {
+          raw: Buffer.from(raw),
+          mapped: table,
+          table,
+          needsColumnNames: false,
+          needsSchema: false,
+          skipped: true,
+        });
+        return { kind: 'tableMap', header, position, table, needsColumnNames: false, skipped: true };
+      }
+    }
     const isMariaDb = this.format?.isMariaDb ?? false;
     const decoded = decodeTableMap(buf, start, end, postHeaderLength, isMariaDb);
-    if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
     const needsColumnNames = !decoded.hasColumnNames && decoded.table.columns.length > 0;
     this.tables.set(tableId, {
       raw: Buffer.from(raw),
@@ -450,6 +491,7 @@ export class BinlogDecoder {
       table: decoded.table,
       needsColumnNames,
       needsSchema: tableNeedsSchema(decoded.table, decoded.hasColumnNames, isMariaDb),
+      skipped: false,
     });
     return { kind: 'tableMap', header, position, table: decoded.table, needsColumnNames };
   }

@@ -24,6 +24,8 @@ export interface RowsEventKind {
   version: 1 | 2;
   /** MariaDB log_bin_compress: the row data after the bitmaps is zlib-compressed. */
   compressed: boolean;
+  /** MySQL PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON): after images may hold JSON diffs. */
+  partial?: boolean;
 }
 
 const ROWS_KINDS = new Map<number, RowsEventKind>([
@@ -33,6 +35,7 @@ const ROWS_KINDS = new Map<number, RowsEventKind>([
   [EventType.WRITE_ROWS_V2, { change: 'insert', version: 2, compressed: false }],
   [EventType.UPDATE_ROWS_V2, { change: 'update', version: 2, compressed: false }],
   [EventType.DELETE_ROWS_V2, { change: 'delete', version: 2, compressed: false }],
+  [EventType.PARTIAL_UPDATE_ROWS, { change: 'update', version: 2, compressed: false, partial: true }],
   [EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1, { change: 'insert', version: 1, compressed: true }],
   [EventType.MARIADB_UPDATE_ROWS_COMPRESSED_V1, { change: 'update', version: 1, compressed: true }],
   [EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1, { change: 'delete', version: 1, compressed: true }],

@@ -28,6 +28,7 @@ import {
 import type { ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
 import { ChannelSession } from './channel-session'; // [bidirectional]
 import { DdlHandler } from './ddl-handler';
+import { decodedTables } from './decoded-tables';
 import { PipelineHaltError } from './errors';
 import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
 import { replicationMetrics as metrics } from './metrics';
@@ -205,7 +206,10 @@ class ReplicationRun {
 
     // [binlog decoder] Table maps completed from the source's information_schema over our own source
     // connection (the dump connection is busy): names under binlog_row_metadata=MINIMAL, UUID/INET.
-    const decoder = new BinlogDecoder({ schemaResolver: new InformationSchemaResolver(this.source) });
+    const decoder = new BinlogDecoder({
+      schemaResolver: new InformationSchemaResolver(this.source),
+      tableFilter: decodedTables(this.mapper),
+    });
     this.stream = await openBinlogStream({
       decoder, // [binlog decoder]
       host: opts.source.host,

@@ -17,6 +17,7 @@ import { ChecksumAlgorithm, EventFlag, EventType, eventTypeName } from './event-
 import type { BinlogEvent, EventPosition, RowsEvent, TableMapEvent } from './events';
 import {
   decodeRowsBody,
+  type PartialAfterImage,
   type RowImageDecoder,
   type RowImageDecoderFactory,
   readRowsPostHeader,
@@ -26,9 +27,6 @@ import type { SchemaResolver } from './schema-resolver';
 import { decodeTableMap, readTableMapNames } from './table-map';
 import { ColumnType, type RowChange, type TableSchema } from './types';
 import { resolveColumnType } from './values/column-meta';
-
-/** The setting a MySQL 8 source needs so that updates are logged as full row images. */
-export const PARTIAL_JSON_SETTING = "binlog_row_value_options=''";
 
 export interface BinlogDecoderOptions {
   /** Builds the per-table row-image decoder; defaults to the values engineer's compileRowImageDecoder. */
@@ -69,6 +67,7 @@ interface TableEntry {
   /** The table filter left this table out: its rows are not decoded. */
   skipped: boolean;
   rowDecoder?: RowImageDecoder;
+  partialAfter?: PartialAfterImage;
 }
 
 /**
@@ -320,13 +319,9 @@ export class BinlogDecoder {
         };
         return skipped;
       }
-      if (rowsKind.partial)
-        throw new BinlogDecodeError(
-          `PARTIAL_UPDATE_ROWS (MySQL partial JSON updates) is not supported: set ${PARTIAL_JSON_SETTING} (empty) on the source so updates carry full JSON values`,
-          position ?? {},
-        );
       const rowDecoder = entry.rowDecoder ?? this.compile(entry);
-      const rows = decodeRowsBody(buf, ph.bodyStart, end, rowsKind, entry.table, rowDecoder);
+      const partialAfter = rowsKind.partial ? this.partialAfter(entry, rowDecoder) : undefined;
+      const rows = decodeRowsBody(buf, ph.bodyStart, end, rowsKind, entry.table, rowDecoder, partialAfter);
       const rowsEvent: RowsEvent = {
         kind: 'rows',
         header,
@@ -342,14 +337,9 @@ export class BinlogDecoder {
         const bodyStart = ph.bodyStart;
         this.provisional.set(rowsEvent, () => {
           rowsEvent.table = entry.table;
-          return decodeRowsBody(
-            buf,
-            bodyStart,
-            end,
-            rowsKind,
-            entry.table,
-            entry.rowDecoder ?? this.compile(entry),
-          );
+          const redo = entry.rowDecoder ?? this.compile(entry);
+          const redoPartial = rowsKind.partial ? this.partialAfter(entry, redo) : undefined;
+          return decodeRowsBody(buf, bodyStart, end, rowsKind, entry.table, redo, redoPartial);
         });
       }
       return rowsEvent;
@@ -498,7 +488,16 @@ export class BinlogDecoder {
 
   private compile(entry: TableEntry): RowImageDecoder {
     entry.rowDecoder = this.rowDecoderFactory(entry.table);
+    entry.partialAfter = undefined;
     return entry.rowDecoder;
+  }
+
+  /** The after-image decoder of PARTIAL_UPDATE_ROWS for this table (applies JSON diffs). */
+  private partialAfter(entry: TableEntry, rowDecoder: RowImageDecoder): PartialAfterImage {
+    if (entry.partialAfter) return entry.partialAfter;
+    const mod = require('./values/partial-json-image') as typeof import('./values/partial-json-image');
+    entry.partialAfter = mod.compilePartialAfterImage(entry.table, rowDecoder);
+    return entry.partialAfter;
   }
 
   /**

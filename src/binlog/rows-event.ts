@@ -12,6 +12,11 @@ export interface RowImageDecoder {
   decode(buf: Buffer, offset: number, present: Buffer, out: RowImage): number;
 }
 
+/** Decodes the after images of PARTIAL_UPDATE_ROWS (values/partial-json-image.ts), given the before image. */
+export interface PartialAfterImage {
+  decode(buf: Buffer, offset: number, present: Buffer, before: RowImage, out: RowImage): number;
+}
+
 /** Builds a row-image decoder for one table; called once per distinct table map. */
 export type RowImageDecoderFactory = (table: TableSchema) => RowImageDecoder;
 
@@ -91,6 +96,7 @@ export function decodeRowsBody(
   kind: RowsEventKind,
   table: TableSchema,
   rowDecoder: RowImageDecoder,
+  partialAfter?: PartialAfterImage,
 ): RowChange[] {
   const c = new ByteCursor(buf, start, end);
   const columnCount = c.packed();
@@ -127,11 +133,15 @@ export function decodeRowsBody(
       }
       break;
     case 'update':
+      if (kind.partial && !partialAfter)
+        throw new Error('PARTIAL_UPDATE_ROWS needs a partial after-image decoder');
       while (off < dataEnd) {
         const before: RowImage = new Array(n);
         off = rowDecoder.decode(data, off, present, before);
         const after: RowImage = new Array(n);
-        off = rowDecoder.decode(data, off, presentAfter, after);
+        off = partialAfter
+          ? partialAfter.decode(data, off, presentAfter, before, after)
+          : rowDecoder.decode(data, off, presentAfter, after);
         rows.push({ kind: 'update', table, before, after });
       }
       break;

@@ -18,8 +18,8 @@ import {
 } from './mariadb-binlog-oracle';
 import type { MysqlServer } from './mysql-server';
 
-/** Runs mysqlbinlog of the server's root on `file` (a path outside the root, lying inside it). */
-export async function mysqlbinlogRows(server: MysqlServer, file: string): Promise<OracleRow[]> {
+/** mysqlbinlog's -vv output for `file` (a path outside the root, lying inside it), bytes as latin1. */
+export async function mysqlbinlogText(server: MysqlServer, file: string): Promise<string> {
   const { command, args } = server.mysqlbinlogCommand([
     '-vv',
     '--base64-output=decode-rows',
@@ -32,7 +32,12 @@ export async function mysqlbinlogRows(server: MysqlServer, file: string): Promis
   child.stderr.on('data', (c: Buffer) => errors.push(c));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`mysqlbinlog exited ${code}: ${Buffer.concat(errors).toString()}`);
-  return parseOracleOutput(Buffer.concat(chunks).toString('latin1'));
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+/** Runs mysqlbinlog of the server's root on `file` and parses its rows. */
+export async function mysqlbinlogRows(server: MysqlServer, file: string): Promise<OracleRow[]> {
+  return parseOracleOutput(await mysqlbinlogText(server, file));
 }
 
 /** The JSON text inside mysqlbinlog's quotes, as UTF-8 (it escapes \ and ' with a backslash, bytes below 0x20 as \xNN). */

@@ -89,7 +89,8 @@ test('MySQL 9: the active binlog file decodes every type to its last event, matc
   const conn = await mysqlServer.connect();
   const schema = uniqueName('active');
   try {
-    await conn.query(`CREATE DATABASE ${schema}; USE ${schema}`);
+    // A new active file: the server's data (and older binlogs) outlive test runs.
+    await conn.query(`FLUSH BINARY LOGS; CREATE DATABASE ${schema}; USE ${schema}`);
     await conn.query(MYSQL_EVERY_TYPE_SQL);
     const file = await activeFile(conn, 'SHOW BINARY LOG STATUS', mysqlServer.dataDir);
     const { code, stderr, lines } = await decodeCommand(file, schema);

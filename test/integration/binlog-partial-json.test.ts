@@ -70,7 +70,7 @@ const images = (rows: Awaited<ReturnType<typeof ourRows>>) =>
   }));
 
 test('MySQL 9: PARTIAL_JSON updates decode to the same full row images as without it', { skip }, async () => {
-  server = await startMysqlServer(`test-${testMysqlPort(0)}`, testMysqlPort(0), 1001);
+  server = await startMysqlServer(`test-${testMysqlPort(2)}`, testMysqlPort(2), 1003);
   for (const image of ['FULL', 'NOBLOB']) {
     const partial = await rowsWith(server, 'PARTIAL_JSON', image);
     const whole = await rowsWith(server, '', image);
@@ -92,7 +92,7 @@ test('MySQL 9: PARTIAL_JSON updates decode to the same full row images as withou
 test('MySQL 9: PARTIAL_JSON with binlog_row_image=MINIMAL is refused, naming the column and settings', {
   skip,
 }, async () => {
-  server = await startMysqlServer(`test-${testMysqlPort(0)}`, testMysqlPort(0), 1001);
+  server = await startMysqlServer(`test-${testMysqlPort(2)}`, testMysqlPort(2), 1003);
   const partial = await rowsWith(server, 'PARTIAL_JSON', 'MINIMAL');
   await assert.rejects(ourRows(partial.file, partial.schema), (err: unknown) => {
     assert.ok(err instanceof BinlogDecodeError);

@@ -28,7 +28,7 @@ after(async () => {
 test('MySQL 9: partial JSON updates of an unselected table are skipped undecoded; selected rows arrive', {
   skip,
 }, async () => {
-  server = await startMysqlServer(`test-${testMysqlPort(0)}`, testMysqlPort(0), 1001);
+  server = await startMysqlServer(`test-${testMysqlPort(1)}`, testMysqlPort(1), 1002);
   const conn = await server.connect();
   const schema = uniqueName('filter');
   try {

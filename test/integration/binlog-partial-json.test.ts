@@ -6,7 +6,7 @@
  * column and the settings to change.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { BinlogDecodeError } from '../../src/binlog/errors';
 import type { CellValue } from '../../src/binlog/types';
 import {
@@ -20,6 +20,9 @@ import { uniqueName } from '../helpers/stack';
 
 const skip = mysqlUnavailableReason();
 let server: MysqlServer | undefined;
+before(async () => {
+  if (!skip) server = await startMysqlServer(`test-${testMysqlPort(2)}`, testMysqlPort(2), 1003);
+});
 after(async () => {
   if (!process.env.OTTERFLOW_KEEP_TEST_STACK) await server?.stop();
 });
@@ -70,7 +73,7 @@ const images = (rows: Awaited<ReturnType<typeof ourRows>>) =>
   }));
 
 test('MySQL 9: PARTIAL_JSON updates decode to the same full row images as without it', { skip }, async () => {
-  server = await startMysqlServer(`test-${testMysqlPort(2)}`, testMysqlPort(2), 1003);
+  if (!server) throw new Error('no MySQL server');
   for (const image of ['FULL', 'NOBLOB']) {
     const partial = await rowsWith(server, 'PARTIAL_JSON', image);
     const whole = await rowsWith(server, '', image);
@@ -92,7 +95,7 @@ test('MySQL 9: PARTIAL_JSON updates decode to the same full row images as withou
 test('MySQL 9: PARTIAL_JSON with binlog_row_image=MINIMAL is refused, naming the column and settings', {
   skip,
 }, async () => {
-  server = await startMysqlServer(`test-${testMysqlPort(2)}`, testMysqlPort(2), 1003);
+  if (!server) throw new Error('no MySQL server');
   const partial = await rowsWith(server, 'PARTIAL_JSON', 'MINIMAL');
   await assert.rejects(ourRows(partial.file, partial.schema), (err: unknown) => {
     assert.ok(err instanceof BinlogDecodeError);

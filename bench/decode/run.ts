@@ -1,18 +1,20 @@
 /**
- * Decoder benchmark (npm run bench:decode). Starts its own servers — a private MariaDB (port 24810,
+ * Decoder benchmark (npm run bench:decode). Starts its own servers — a private MariaDB (port 24820,
  * data under .otterflow/scratch/bench/) and, when a MySQL root is available (see
- * test/helpers/mysql-server.ts), a private MySQL 9 (port 24811) — writes the same workload of
+ * test/helpers/mysql-server.ts), a private MySQL 9 (port 24821) — writes the same workload of
  * BENCH_ROWS row changes (default 550,000) on each (workload.ts), and measures on the same binlog
  * files, read from the server's data directory:
  *   - decoder: file reader → decoder → row changes with every value decoded (in this process)
- *   - command: `otterflow binlog decode FILE > /dev/null` end to end (its own process, JSON lines)
+ *   - command: `otterflow binlog decode FILE > /dev/null` end to end (its own process, JSON lines),
+ *     through tsx as from a clone, and compiled when dist/ exists (`npm run build`)
  *   - the server's own tool, `-v` and `-vv --base64-output=decode-rows` > /dev/null:
  *     mariadb-binlog for MariaDB, mysqlbinlog (from the MySQL root) for MySQL
  *   - MariaDB only: @vlasky/zongji streaming the same files from the server
- * Prints one JSON line per source, then stops the servers. Ratios matter; absolute numbers vary
- * with the machine's load. With `--big-file`, runs big-file.ts instead (a ~1 GB binlog, RSS sampled).
+ * Prints one JSON line per source (wall and CPU seconds; ratios of CPU seconds), then stops the
+ * servers. Ratios matter; absolute numbers vary with the machine's load. With `--big-file`, runs big-file.ts instead (a ~1 GB binlog, RSS sampled).
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readBinlogFile } from '../../src/binlog/file-reader';
@@ -24,6 +26,8 @@ import { generateWorkload, ROW_CHANGES } from './workload';
 
 interface Timed {
   seconds: number;
+  /** User + system CPU seconds: on a shared machine the steadier figure. */
+  cpuSeconds: number;
   rowsPerSecond: number;
 }
 
@@ -31,36 +35,44 @@ function log(msg: string): void {
   process.stderr.write(`[bench:decode] ${msg}\n`);
 }
 
-/** Runs a command with stdout to /dev/null; resolves with its wall-clock seconds. */
-function run(cmd: string, args: string[]): Promise<number> {
-  const started = process.hrtime.bigint();
+/** Runs a command with stdout to /dev/null under GNU time; resolves with its wall and CPU seconds. */
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ wall: number; cpu: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '@@time %e %U %S', cmd, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: env ?? process.env,
+    });
     let err = '';
     child.stderr?.on('data', (c: Buffer) => {
       err += c.toString();
     });
-    child.on('close', (code) =>
-      code === 0
-        ? resolve(Number(process.hrtime.bigint() - started) / 1e9)
-        : reject(new Error(`${cmd} exited ${code}: ${err}`)),
-    );
+    child.on('close', (code) => {
+      const m = /@@time ([\d.]+) ([\d.]+) ([\d.]+)/.exec(err);
+      if (code === 0 && m) resolve({ wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]) });
+      else reject(new Error(`${cmd} exited ${code}: ${err}`));
+    });
   });
 }
 
 async function timeAll(
   files: string[],
   rows: number,
-  one: (file: string) => Promise<number>,
+  one: (file: string) => Promise<{ wall: number; cpu: number }>,
 ): Promise<Timed> {
   let seconds = 0;
-  for (const f of files) seconds += await one(f);
-  return { seconds: round(seconds), rowsPerSecond: Math.round(rows / seconds) };
+  let cpu = 0;
+  for (const f of files) {
+    const t = await one(f);
+    seconds += t.wall;
+    cpu += t.cpu;
+  }
+  return { seconds: round(seconds), cpuSeconds: round(cpu), rowsPerSecond: Math.round(rows / seconds) };
 }
 
 /** Our decoder alone, in this process: every value of every row decoded. */
-async function decoderOnly(files: string[], schema: string): Promise<{ rows: number; seconds: number }> {
+async function decoderOnly(files: string[], schema: string): Promise<Timed & { rows: number }> {
   const started = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let rows = 0;
   for (const f of files)
     for await (const e of readBinlogFile(f)) {
@@ -68,19 +80,34 @@ async function decoderOnly(files: string[], schema: string): Promise<{ rows: num
       else if (e.event.kind === 'transactionPayload')
         for (const inner of e.event.events) if (inner.kind === 'rows') rows += inner.rows.length;
     }
-  return { rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rows,
+    seconds: round(seconds),
+    cpuSeconds: round((cpu.user + cpu.system) / 1e6),
+    rowsPerSecond: Math.round(rows / seconds),
+  };
 }
 
-const otterflow = (f: string) =>
-  run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'binlog', 'decode', f]);
+const cli = path.join(projectRoot, 'bin', 'otterflow.js');
+const compiled = fs.existsSync(path.join(projectRoot, 'dist', 'cli', 'main.js'));
 
+/**
+ * `otterflow binlog decode`, as run from a clone (TypeScript through tsx) and, when `npm run build`
+ * has made dist/, compiled (OTTERFLOW_DIST=1, as in production images).
+ */
 async function measure(files: string[], schema: string) {
   let bytes = 0;
   for (const f of files) bytes += (await stat(f)).size;
-  const dec = await decoderOnly(files, schema);
-  const decoder = { seconds: round(dec.seconds), rowsPerSecond: Math.round(dec.rows / dec.seconds) };
-  const command = await timeAll(files, dec.rows, otterflow);
-  return { rows: dec.rows, bytes, decoder, command };
+  const { rows, ...decoder } = await decoderOnly(files, schema);
+  const command = await timeAll(files, rows, (f) => run(process.execPath, [cli, 'binlog', 'decode', f]));
+  const commandCompiled = compiled
+    ? await timeAll(files, rows, (f) =>
+        run(process.execPath, [cli, 'binlog', 'decode', f], { ...process.env, OTTERFLOW_DIST: '1' }),
+      )
+    : undefined;
+  return { rows, bytes, decoder, command, commandCompiled };
 }
 
 async function zongji(host: string, port: number, fileNames: string[], schema: string, expected: number) {
@@ -118,20 +145,23 @@ async function zongji(host: string, port: number, fileNames: string[], schema: s
   return { seconds: round(seconds), rowsPerSecond: Math.round(rows / seconds) };
 }
 
-function ratios(command: Timed, decoder: Timed, vv: Timed, v: Timed) {
+/** Ratios of CPU seconds (above 1: ours uses less): steadier than wall time on a shared machine. */
+function ratios(m: Awaited<ReturnType<typeof measure>>, vv: Timed, v: Timed) {
+  const best = m.commandCompiled ?? m.command;
   return {
-    commandVsVV: round(vv.seconds / command.seconds),
-    commandVsV: round(v.seconds / command.seconds),
-    decoderVsV: round(v.seconds / decoder.seconds),
-    commandOverDecoder: round(command.seconds / decoder.seconds),
+    commandVsVV: round(vv.cpuSeconds / m.command.cpuSeconds),
+    commandCompiledVsVV: m.commandCompiled ? round(vv.cpuSeconds / m.commandCompiled.cpuSeconds) : null,
+    commandVsV: round(v.cpuSeconds / best.cpuSeconds),
+    decoderVsV: round(v.cpuSeconds / m.decoder.cpuSeconds),
+    commandOverDecoder: round(best.cpuSeconds / m.decoder.cpuSeconds),
   };
 }
 
 async function mariadbSource(): Promise<object> {
   let server: BenchServer | undefined;
   try {
-    log('starting a private MariaDB on 24810');
-    server = await startBenchServer('decode', 24810, 2490);
+    log('starting a private MariaDB on 24820');
+    server = await startBenchServer('decode', 24820, 2490);
     const conn = await server.connect();
     const schema = 'bench_decode';
     log(`writing ${ROW_CHANGES} row changes`);
@@ -163,10 +193,11 @@ async function mariadbSource(): Promise<object> {
       binlogBytes: m.bytes,
       decoder: m.decoder,
       command: m.command,
+      commandCompiled: m.commandCompiled ?? null,
       mariadbBinlogV: v,
       mariadbBinlogVV: vv,
       zongji: zj,
-      ratios: ratios(m.command, m.decoder, vv, v),
+      ratios: ratios(m, vv, v),
     };
   } finally {
     await stopBenchServer(server);
@@ -176,8 +207,8 @@ async function mariadbSource(): Promise<object> {
 async function mysqlSource(): Promise<object> {
   const unavailable = mysqlUnavailableReason();
   if (unavailable) return { source: 'mysql', skipped: unavailable };
-  log('starting a private MySQL 9 on 24811');
-  const server = await startMysqlServer('bench-decode', 24811, 2491, { fresh: true });
+  log('starting a private MySQL 9 on 24821');
+  const server = await startMysqlServer('bench-decode', 24821, 2491, { fresh: true });
   try {
     const conn = await server.connect();
     const [[version]] = (await conn.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
@@ -204,9 +235,10 @@ async function mysqlSource(): Promise<object> {
       binlogBytes: m.bytes,
       decoder: m.decoder,
       command: m.command,
+      commandCompiled: m.commandCompiled ?? null,
       mysqlbinlogV: v,
       mysqlbinlogVV: vv,
-      ratios: ratios(m.command, m.decoder, vv, v),
+      ratios: ratios(m, vv, v),
     };
   } finally {
     await server.stop();

@@ -9,7 +9,7 @@
  * once, and a value costs its formatting only. Building each line as an object (then as joined
  * strings) cost 4× the decoding itself, mostly in garbage collection.
  */
-import type { CellValue, RowChange, RowImage, TableSchema } from '../binlog/types';
+import { type CellValue, ColumnType, type RowChange, type RowImage, type TableSchema } from '../binlog/types';
 
 /** What every line of one rows event shares. */
 export interface LineContext {
@@ -41,18 +41,40 @@ const AFTER = Buffer.from(',"after":');
 const NULL = Buffer.from('null');
 const HEX = Buffer.from('{"hex":"');
 
-/** `"name":` per column of a table, encoded once per table definition. */
-const keysByTable = new WeakMap<TableSchema, Buffer[]>();
+/** Types whose decoded text is always plain ASCII (digits, sign, point, separators): no escaping. */
+const PLAIN_TEXT_TYPES = new Set<number>([
+  ColumnType.DECIMAL,
+  ColumnType.NEWDECIMAL,
+  ColumnType.DATE,
+  ColumnType.NEWDATE,
+  ColumnType.TIME,
+  ColumnType.TIME2,
+  ColumnType.DATETIME,
+  ColumnType.DATETIME2,
+  ColumnType.TIMESTAMP,
+  ColumnType.TIMESTAMP2,
+]);
 
-function keysOf(table: TableSchema, width: number): Buffer[] {
-  let keys = keysByTable.get(table);
-  if (!keys || keys.length < width) {
-    keys = [];
-    for (let i = 0; i < Math.max(width, table.columns.length); i++)
-      keys.push(Buffer.from(`${JSON.stringify(table.columns[i]?.name || `@${i + 1}`)}:`));
-    keysByTable.set(table, keys);
+/** Per table definition, encoded once: `"name":` per column, and which columns hold plain text. */
+interface Layout {
+  keys: Buffer[];
+  plainText: boolean[];
+}
+
+const layouts = new WeakMap<TableSchema, Layout>();
+
+function layoutOf(table: TableSchema, width: number): Layout {
+  let layout = layouts.get(table);
+  if (!layout || layout.keys.length < width) {
+    layout = { keys: [], plainText: [] };
+    for (let i = 0; i < Math.max(width, table.columns.length); i++) {
+      const col = table.columns[i];
+      layout.keys.push(Buffer.from(`${JSON.stringify(col?.name || `@${i + 1}`)}:`));
+      layout.plainText.push(col !== undefined && PLAIN_TEXT_TYPES.has(col.type));
+    }
+    layouts.set(table, layout);
   }
-  return keys;
+  return layout;
 }
 
 /**
@@ -71,18 +93,18 @@ export class JsonLinesWriter {
     switch (r.kind) {
       case 'insert':
         this.bytes(INSERT);
-        this.image(keysOf(table, r.after.length), r.after);
+        this.image(layoutOf(table, r.after.length), r.after);
         break;
       case 'delete':
         this.bytes(DELETE);
-        this.image(keysOf(table, r.before.length), r.before);
+        this.image(layoutOf(table, r.before.length), r.before);
         break;
       case 'update': {
-        const keys = keysOf(table, Math.max(r.before.length, r.after.length));
+        const layout = layoutOf(table, Math.max(r.before.length, r.after.length));
         this.bytes(UPDATE);
-        this.image(keys, r.before);
+        this.image(layout, r.before);
         this.bytes(AFTER);
-        this.image(keys, r.after);
+        this.image(layout, r.after);
         break;
       }
     }
@@ -182,7 +204,8 @@ export class JsonLinesWriter {
     return true;
   }
 
-  private image(keys: Buffer[], image: RowImage): void {
+  private image(layout: Layout, image: RowImage): void {
+    const { keys, plainText } = layout;
     this.ensure(1);
     this.buf[this.pos++] = 0x7b; // {
     let first = true;
@@ -195,10 +218,23 @@ export class JsonLinesWriter {
       }
       first = false;
       this.bytes(keys[i]!);
-      this.cell(v);
+      if (plainText[i] && typeof v === 'string') this.quotedAscii(v);
+      else this.cell(v);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x7d; // }
+  }
+
+  /** A string known to be plain ASCII (a DECIMAL or temporal value), quoted. */
+  private quotedAscii(s: string): void {
+    const n = s.length;
+    this.ensure(n + 2);
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = QUOTE;
+    for (let i = 0; i < n; i++) buf[p + 1 + i] = s.charCodeAt(i);
+    buf[p + n + 1] = QUOTE;
+    this.pos = p + n + 2;
   }
 
   private cell(v: CellValue): void {

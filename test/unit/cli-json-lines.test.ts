@@ -105,3 +105,32 @@ test('lines longer than a chunk and many lines across chunks come out whole and 
   assert.equal((JSON.parse(lines[19999]!) as { after: { v: string } }).after.v, 'row 19999 é');
   assert.equal((JSON.parse(lines[20000]!) as { after: { v: string } }).after.v, big);
 });
+
+test('DECIMAL and temporal columns (plain ASCII text) are written like any string', () => {
+  const col = (name: string, type: number) => ({ name, type, meta: 0, nullable: true, unsigned: false });
+  const table: TableSchema = {
+    tableId: 3n,
+    schema: 's',
+    table: 't',
+    columns: [
+      col('d', ColumnType.NEWDECIMAL),
+      col('dt', ColumnType.DATETIME2),
+      col('t', ColumnType.TIME2),
+      col('day', ColumnType.DATE),
+    ],
+    primaryKey: [],
+  };
+  const after: RowImage = ['-12345678901234567890.50', '2024-02-29 23:59:59.000001', '-838:59:59', null];
+  const chunks: Buffer[] = [];
+  const writer = new JsonLinesWriter((c) => {
+    chunks.push(Buffer.from(c));
+  });
+  writer.row(Buffer.from(lineHead({ file: 'f', position: 4, gtid: undefined, timestamp: 0, table })), table, {
+    kind: 'insert',
+    table,
+    after,
+  });
+  writer.end();
+  const line = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { after: Record<string, unknown> };
+  assert.deepEqual(line.after, { d: after[0], dt: after[1], t: after[2], day: null });
+});

@@ -5,9 +5,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { mysqlSkipReason } from '../helpers/stack';
 
-// These tests run a second, complete stack (Temporal, two MariaDB, worker, API) under a home and
-// ports of their own, exactly as a user runs it: through the `otterflow` command.
+// These tests run a second, complete stack (Temporal, two MariaDB, two MySQL 9, worker, API) under a
+// home and ports of their own, exactly as a user runs it: through the `otterflow` command.
 const root = path.resolve(__dirname, '..', '..');
 const bin = path.join(root, 'bin', 'otterflow.js');
 
@@ -21,6 +22,8 @@ function stackEnv(home: string, base: number): NodeJS.ProcessEnv {
     OTTERFLOW_TEMPORAL_UI_PORT: String(base + 3),
     OTTERFLOW_API_PORT: String(base + 4),
     OTTERFLOW_METRICS_PORT: String(base + 5),
+    OTTERFLOW_MYSQL_SOURCE_PORT: String(base + 6),
+    OTTERFLOW_MYSQL_TARGET_PORT: String(base + 7),
   };
 }
 
@@ -61,32 +64,46 @@ describe('otterflow dev up/down/status', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
+  // With MySQL off in this run, the MySQL components are neither started nor expected.
+  const withMysql = mysqlSkipReason() === undefined;
+  const upArgs = withMysql ? ['dev', 'up', '--with-mysql'] : ['dev', 'up'];
+  const expected = (c: { component: string }) => withMysql || !c.component.startsWith('mysql');
+
   test('up starts everything, a second up starts nothing new, down leaves no process of ours', async () => {
-    const first = otterflow(env, 'dev', 'up');
+    const first = otterflow(env, ...upArgs);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
     assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
     assert.match(first.out, /dev down/);
-    const running = statusOf(env);
+    const running = statusOf(env).filter(expected);
     assert.deepEqual(
       running.filter((c) => !c.running).map((c) => c.component),
       [],
     );
+    if (withMysql) {
+      assert.match(first.out, /MySQL 9 source\s+mysql -h 127\.0\.0\.1 -P 25312/);
+      assert.match(first.out, /MySQL 9 target\s+mysql -h 127\.0\.0\.1 -P 25313/);
+    }
     const health = await fetch('http://127.0.0.1:25310/healthz');
     assert.equal(health.status, 200);
 
-    const second = otterflow(env, 'dev', 'up');
+    const second = otterflow(env, ...upArgs);
     assert.equal(second.code, 0, second.err);
-    for (const c of ['temporal', 'mariadb-source', 'mariadb-target', 'worker', 'api']) {
+    for (const c of running.map((r) => r.component)) {
       assert.match(second.err, new RegExp(`${c}\\s+already running`));
     }
     assert.deepEqual(
-      statusOf(env).map((c) => c.pid),
+      statusOf(env)
+        .filter(expected)
+        .map((c) => c.pid),
       running.map((c) => c.pid),
       'the second up keeps the same processes',
     );
     const before = processesOf(home);
-    assert.ok(before.length >= 5, `expected at least 5 processes of ours, saw ${before.length}`);
+    assert.ok(
+      before.length >= running.length,
+      `expected at least ${running.length} processes of ours, saw ${before.length}`,
+    );
 
     const down = otterflow(env, 'dev', 'down');
     assert.equal(down.code, 0, down.err);

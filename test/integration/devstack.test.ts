@@ -12,6 +12,10 @@ import { mysqlSkipReason } from '../helpers/stack';
 const root = path.resolve(__dirname, '..', '..');
 const bin = path.join(root, 'bin', 'otterflow.js');
 
+// Ports: BASE .. BASE+7 for the full stack, BASE+100/+200/+300 for the failing ones. BASE can be moved
+// (OTTERFLOW_TEST_DEVSTACK_PORT) so that two checkouts on one machine can run this file at once.
+const BASE = Number(process.env.OTTERFLOW_TEST_DEVSTACK_PORT ?? 25306);
+
 function stackEnv(home: string, base: number): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -58,7 +62,7 @@ function statusOf(env: NodeJS.ProcessEnv): Array<{ component: string; running: b
 
 describe('otterflow dev up/down/status', () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-devstack-'));
-  const env = stackEnv(home, 25306);
+  const env = stackEnv(home, BASE);
   after(() => {
     otterflow(env, 'dev', 'down', '--wipe');
     fs.rmSync(home, { recursive: true, force: true });
@@ -72,8 +76,8 @@ describe('otterflow dev up/down/status', () => {
   test('up starts everything, a second up starts nothing new, down leaves no process of ours', async () => {
     const first = otterflow(env, ...upArgs);
     assert.equal(first.code, 0, first.err);
-    assert.match(first.out, /Temporal Web UI\s+http:\/\/127\.0\.0\.1:25309/);
-    assert.match(first.out, /API\s+http:\/\/127\.0\.0\.1:25310/);
+    assert.match(first.out, new RegExp(`Temporal Web UI\\s+http://127\\.0\\.0\\.1:${BASE + 3}\\b`));
+    assert.match(first.out, new RegExp(`API\\s+http://127\\.0\\.0\\.1:${BASE + 4}\\b`));
     assert.match(first.out, /dev down/);
     const running = statusOf(env).filter(expected);
     assert.deepEqual(
@@ -81,10 +85,10 @@ describe('otterflow dev up/down/status', () => {
       [],
     );
     if (withMysql) {
-      assert.match(first.out, /MySQL 9 source\s+mysql -h 127\.0\.0\.1 -P 25312/);
-      assert.match(first.out, /MySQL 9 target\s+mysql -h 127\.0\.0\.1 -P 25313/);
+      assert.match(first.out, new RegExp(`MySQL 9 source\\s+mysql -h 127\\.0\\.0\\.1 -P ${BASE + 6}\\b`));
+      assert.match(first.out, new RegExp(`MySQL 9 target\\s+mysql -h 127\\.0\\.0\\.1 -P ${BASE + 7}\\b`));
     }
-    const health = await fetch('http://127.0.0.1:25310/healthz');
+    const health = await fetch(`http://127.0.0.1:${BASE + 4}/healthz`);
     assert.equal(health.status, 200);
 
     const second = otterflow(env, ...upArgs);
@@ -117,11 +121,16 @@ describe('a bad environment gets a clear error', () => {
   test('a port already taken by another program', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-badport-'));
     const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(25406, '127.0.0.1', r));
+    await new Promise<void>((r) => blocker.listen(BASE + 100, '127.0.0.1', r));
     try {
-      const r = otterflow(stackEnv(home, 25406), 'dev', 'up', '--infra-only');
+      const r = otterflow(stackEnv(home, BASE + 100), 'dev', 'up', '--infra-only');
       assert.notEqual(r.code, 0);
-      assert.match(r.err, /port 25406 on 127\.0\.0\.1 is already taken by another program; MariaDB "source"/);
+      assert.match(
+        r.err,
+        new RegExp(
+          `port ${BASE + 100} on 127\\.0\\.0\\.1 is already taken by another program; MariaDB "source"`,
+        ),
+      );
       assert.deepEqual(processesOf(home), [], 'nothing was started');
     } finally {
       blocker.close();
@@ -132,12 +141,12 @@ describe('a bad environment gets a clear error', () => {
   test('a missing binary', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-nobin-'));
     try {
-      const env = { ...stackEnv(home, 25506), TEMPORAL_CLI: '/nonexistent/temporal' };
+      const env = { ...stackEnv(home, BASE + 200), TEMPORAL_CLI: '/nonexistent/temporal' };
       const r = otterflow(env, 'dev', 'up', '--infra-only');
       assert.notEqual(r.code, 0);
       assert.match(r.err, /TEMPORAL_CLI points to \/nonexistent\/temporal, which does not exist/);
       const r2 = otterflow(
-        { ...stackEnv(home, 25506), OTTERFLOW_MARIADBD: '/nonexistent/mariadbd' },
+        { ...stackEnv(home, BASE + 200), OTTERFLOW_MARIADBD: '/nonexistent/mariadbd' },
         'dev',
         'up',
       );
@@ -155,7 +164,7 @@ describe('a bad environment gets a clear error', () => {
       const data = path.join(home, 'mariadb', 'source', 'data');
       fs.mkdirSync(data, { recursive: true });
       fs.writeFileSync(path.join(data, 'ibdata1'), 'someone else’s database');
-      const r = otterflow(stackEnv(home, 25606), 'dev', 'up', '--infra-only');
+      const r = otterflow(stackEnv(home, BASE + 300), 'dev', 'up', '--infra-only');
       assert.notEqual(r.code, 0);
       assert.match(r.err, /is not empty and was not created by Otterflow/);
       assert.equal(

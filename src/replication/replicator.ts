@@ -10,7 +10,7 @@ import type { ResolvedDatasource } from '../config/datasources';
 import { RetryableTargetError } from '../connectors/dialect';
 import { MysqlApplier } from '../connectors/mysql/applier';
 import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
-import { openMysql } from '../connectors/mysql/connection';
+import { mysqlTlsOptions, openMysql } from '../connectors/mysql/connection';
 import { TargetTableMissingError } from '../connectors/mysql/table-info';
 import { DEFAULT_MAX_BATCH_BYTES, type PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
@@ -212,6 +212,7 @@ class ReplicationRun {
       port: opts.source.port,
       user: opts.source.user,
       password: opts.source.password,
+      ssl: mysqlTlsOptions(opts.source),
       serverId: replicaServerId(this.name),
       start: claim.position.file ? claim.position : { gtid: claim.position.gtid ?? '' },
       heartbeatSeconds: opts.streamHeartbeatSeconds ?? 2,

@@ -27,13 +27,16 @@ const MARIADB_DDL = [
   `CREATE TABLE events (seq INT NOT NULL, what VARCHAR(40) CHARACTER SET utf8mb4)`,
 ];
 
+/** A user that can connect only over TLS: a pipeline reading as it proves the connections are encrypted. */
+const TLS_USER = 'otter_tls';
+
 function replicationGrants(db: string): string[] {
-  return [
-    `CREATE USER '${REPL_USER}'@'%' IDENTIFIED WITH caching_sha2_password BY '${REPL_PASSWORD}'`,
-    `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${REPL_USER}'@'%'`,
-    `GRANT SELECT ON \`${db}\`.* TO '${REPL_USER}'@'%'`,
-    `GRANT CREATE, INSERT, UPDATE, SELECT ON otterflow.* TO '${REPL_USER}'@'%'`,
-  ];
+  return [REPL_USER, TLS_USER].flatMap((user) => [
+    `CREATE USER '${user}'@'%' IDENTIFIED WITH caching_sha2_password BY '${REPL_PASSWORD}'${user === TLS_USER ? ' REQUIRE SSL' : ''}`,
+    `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${user}'@'%'`,
+    `GRANT SELECT ON \`${db}\`.* TO '${user}'@'%'`,
+    `GRANT CREATE, INSERT, UPDATE, SELECT ON otterflow.* TO '${user}'@'%'`,
+  ]);
 }
 
 describe('MySQL 9 as a live source', { skip }, () => {
@@ -70,7 +73,7 @@ describe('MySQL 9 as a live source', { skip }, () => {
     return String(rows[0]!.g).replace(/\s+/g, '');
   }
 
-  function home(extra: Datasource[]): string {
+  function home(tls: boolean, extra: Datasource[]): string {
     const h = scratchDir('homes', uniqueName('mysql-live'));
     const catalog = new DatasourceCatalog(catalogFile(h));
     catalog.put({
@@ -78,8 +81,9 @@ describe('MySQL 9 as a live source', { skip }, () => {
       kind: 'mysql',
       host: '127.0.0.1',
       port: server.port,
-      user: REPL_USER,
+      user: tls ? TLS_USER : REPL_USER,
       passwordEnv: 'OTTERFLOW_TEST_MYSQL_REPL_PASSWORD',
+      ...(tls ? { tls: 'required' as const } : {}),
     });
     for (const ds of extra) catalog.put(ds);
     return h;
@@ -104,8 +108,13 @@ describe('MySQL 9 as a live source', { skip }, () => {
     }
   }
 
-  for (const flavour of ['mariadb', 'mysql'] as const) {
-    test(`MySQL 9 → ${flavour === 'mariadb' ? 'MariaDB' : 'MySQL 9'}: tagged and untagged GTIDs, FLUSH BINARY LOGS, a server restart and a pipeline restart lose and repeat nothing`, async (t) => {
+  // MySQL → MariaDB reads over plain TCP (caching_sha2_password with the server's RSA key), MySQL →
+  // MySQL over TLS as a user that the server admits only with TLS.
+  for (const [flavour, tls] of [
+    ['mariadb', false],
+    ['mysql', true],
+  ] as const) {
+    test(`MySQL 9 → ${flavour === 'mariadb' ? 'MariaDB' : 'MySQL 9'} (${tls ? 'TLS' : 'no TLS, RSA key exchange'}): tagged and untagged GTIDs, FLUSH BINARY LOGS, a server restart and a pipeline restart lose and repeat nothing`, async (t) => {
       const s = testStack();
       const targetName = flavour === 'mariadb' ? 'target' : 'mysql-target';
       const target = await connectTo(targetName);
@@ -185,7 +194,7 @@ describe('MySQL 9 as a live source', { skip }, () => {
           await handle.executeUpdate(stopUpdate);
           await handle.result();
         },
-        { home: home([targetDs]) },
+        { home: home(tls, [targetDs]) },
       );
     });
   }

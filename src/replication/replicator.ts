@@ -12,6 +12,7 @@ import { MysqlApplier } from '../connectors/mysql/applier';
 import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
 import { mysqlTlsOptions, openMysql } from '../connectors/mysql/connection';
 import { TargetTableMissingError } from '../connectors/mysql/table-info';
+import { findUnsupportedColumns } from '../connectors/mysql/type-support';
 import { DEFAULT_MAX_BATCH_BYTES, type PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -163,6 +164,8 @@ class ReplicationRun {
     this.applier = new MysqlApplier(this.target);
     await this.applier.prepareSession();
     this.mapper = compileMapper(config, opts.transforms);
+    const unsupported = await findUnsupportedColumns(this.source, this.target, this.mapper, config);
+    if (unsupported.length > 0) throw new PipelineHaltError(unsupported.join('\n'));
     this.merger = new BatchMerger(
       (t) => this.keyColumns.get(tableKey(t)) ?? [],
       (t) => this.mapper.weightOf(t),

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { everyTypeTableFor, type Flavour } from '../helpers/every-type-table';
-import { samePipelineConfig, startPipeline, status, waitForExactTables } from '../helpers/pipeline';
+import { samePipelineConfig, startPipeline, status, waitFor, waitForExactTables } from '../helpers/pipeline';
 import { freshDatabases, mysqlSkipReason, type StackServer, withWorker } from '../helpers/stack';
 
 // The every-type table through a real pipeline between flavours: MySQL 9 → MySQL 9, MariaDB → MySQL 9
@@ -75,6 +75,48 @@ describe('every column type across flavours', { skip }, () => {
         await handle.executeUpdate(stopUpdate);
         const final = await handle.result();
         assert.equal(final.counters.missingOnUpdate, 0, JSON.stringify(final.counters));
+      });
+    });
+  }
+
+  for (const [from, to, ddl, column] of [
+    ['mysql', 'mariadb', 'CREATE TABLE v (id INT PRIMARY KEY, emb VECTOR(3), note TEXT)', 'emb'],
+    ['mariadb', 'mysql', 'CREATE TABLE v (id INT PRIMARY KEY, u UUID, addr INET6, note TEXT)', 'u'],
+  ] as const) {
+    test(`${from} → ${to}: a column type the target lacks is refused at start, named; excluding it lets the pipeline run`, async (t) => {
+      const servers = { source: server(from, 'source'), target: server(to, 'target') };
+      const db = await freshDatabases(t, 'xrefuse', servers);
+      await db.source.query(ddl);
+      await db.target.query('CREATE TABLE v (id INT PRIMARY KEY, note TEXT)');
+      const config = await samePipelineConfig(db.source, db.name, servers);
+      await withWorker(async ({ client, taskQueue }) => {
+        const handle = await startPipeline(client, taskQueue, config);
+        const failed = await waitFor('the pipeline to stop on the type', async () => {
+          const st = await status(handle);
+          return st.state === 'failed' ? st : undefined;
+        });
+        assert.match(failed.lastError?.message ?? '', new RegExp(`column ${db.name}\\.v\\.${column} is `));
+        assert.match(failed.lastError?.message ?? '', /columns\.exclude/);
+        assert.equal(failed.lastError?.retryable, false);
+        await handle.terminate().catch(() => {});
+
+        // Left out of the mapping, the other columns replicate.
+        const excluded = await samePipelineConfig(db.source, db.name, {
+          ...servers,
+          mappings: [
+            {
+              source: { schema: db.name, table: 'v' },
+              columns: { exclude: from === 'mysql' ? ['emb'] : ['u', 'addr'] },
+            },
+          ],
+        });
+        const second = await startPipeline(client, taskQueue, excluded);
+        await db.source.query(`INSERT INTO v (id, note) VALUES (1, 'kept')`);
+        await waitFor('the row without the excluded columns', async () => {
+          const [rows] = await db.target.query<mysql.RowDataPacket[]>('SELECT id, note FROM v');
+          return rows.length === 1 && rows[0]?.note === 'kept' ? true : undefined;
+        });
+        await second.executeUpdate(stopUpdate);
       });
     });
   }

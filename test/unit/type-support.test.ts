@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { missingOnTarget, type ServerFlavour, unsupportedColumns } from '../../src/connectors/mysql/type-support';
+import {
+  missingOnTarget,
+  type ServerFlavour,
+  unsupportedColumns,
+} from '../../src/connectors/mysql/type-support';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { compileMapper } from '../../src/pipeline/mapping/mapper';
 

@@ -1,14 +1,14 @@
 /**
  * Decoder benchmark (npm run bench:decode). Starts its own servers — a private MariaDB (port 24820,
- * data under .otterflow/scratch/bench/) and, when a MySQL root is available (see
- * test/helpers/mysql-server.ts), a private MySQL 9 (port 24821) — writes the same workload of
+ * data under .otterflow/scratch/bench/) and, when MySQL 9 is built (`otterflow dev install`, or
+ * $OTTERFLOW_MYSQL_ROOT), a private MySQL 9 (port 24821) — writes the same workload of
  * BENCH_ROWS row changes (default 550,000) on each (workload.ts), and measures on the same binlog
  * files, read from the server's data directory:
  *   - decoder: file reader → decoder → row changes with every value decoded (in this process)
  *   - command: `otterflow binlog decode FILE > /dev/null` end to end (its own process, JSON lines),
  *     through tsx as from a clone, and compiled when dist/ exists (`npm run build`)
  *   - the server's own tool, `-v` and `-vv --base64-output=decode-rows` > /dev/null:
- *     mariadb-binlog for MariaDB, mysqlbinlog (from the MySQL root) for MySQL
+ *     mariadb-binlog for MariaDB, mysqlbinlog (of the same MySQL folder) for MySQL
  *   - MariaDB only: @vlasky/zongji streaming the same files from the server
  * Prints one JSON line per source (wall and CPU seconds; ratios of CPU seconds), then stops the
  * servers. Ratios matter; absolute numbers vary with the machine's load. With `--big-file`, runs big-file.ts instead (a ~1 GB binlog, RSS sampled).
@@ -219,11 +219,7 @@ async function mysqlSource(): Promise<object> {
     log(`decoding ${files.length} file(s)`);
     const m = await measure(files, schema);
     const tool = (flag: string) => (f: string) => {
-      const { command, args } = server.mysqlbinlogCommand([
-        flag,
-        '--base64-output=decode-rows',
-        server.insidePath(f),
-      ]);
+      const { command, args } = server.mysqlbinlogCommand([flag, '--base64-output=decode-rows', f]);
       return run(command, args);
     };
     const v = await timeAll(files, m.rows, tool('-v'));

@@ -10,8 +10,9 @@ import type { ResolvedDatasource } from '../config/datasources';
 import { RetryableTargetError } from '../connectors/dialect';
 import { MysqlApplier } from '../connectors/mysql/applier';
 import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
-import { openMysql } from '../connectors/mysql/connection';
+import { mysqlTlsOptions, openMysql } from '../connectors/mysql/connection';
 import { TargetTableMissingError } from '../connectors/mysql/table-info';
+import { findUnsupportedColumns } from '../connectors/mysql/type-support';
 import { DEFAULT_MAX_BATCH_BYTES, type PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -164,6 +165,8 @@ class ReplicationRun {
     this.applier = new MysqlApplier(this.target);
     await this.applier.prepareSession();
     this.mapper = compileMapper(config, opts.transforms);
+    const unsupported = await findUnsupportedColumns(this.source, this.target, this.mapper, config);
+    if (unsupported.length > 0) throw new PipelineHaltError(unsupported.join('\n'));
     this.merger = new BatchMerger(
       (t) => this.keyColumns.get(tableKey(t)) ?? [],
       (t) => this.mapper.weightOf(t),
@@ -216,6 +219,7 @@ class ReplicationRun {
       port: opts.source.port,
       user: opts.source.user,
       password: opts.source.password,
+      ssl: mysqlTlsOptions(opts.source),
       serverId: replicaServerId(this.name),
       start: claim.position.file ? claim.position : { gtid: claim.position.gtid ?? '' },
       heartbeatSeconds: opts.streamHeartbeatSeconds ?? 2,

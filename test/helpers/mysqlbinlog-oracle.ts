@@ -1,6 +1,6 @@
 /**
  * A second independent oracle for row values: MySQL's own `mysqlbinlog -vv --base64-output=decode-rows`
- * (from the MySQL root, under chroot). Its pseudo-SQL has the same shape as mariadb-binlog's, so
+ * (of the MySQL folder, src/devstack/mysql-root.ts). Its pseudo-SQL has the same shape as mariadb-binlog's, so
  * the parser is shared; it prints JSON as MySQL's JSON text and VECTOR as `[%.5e,…]`, which
  * `compareMysqlCell` knows on top of the shared comparison.
  */
@@ -18,13 +18,9 @@ import {
 } from './mariadb-binlog-oracle';
 import type { MysqlServer } from './mysql-server';
 
-/** mysqlbinlog's -vv output for `file` (a path outside the root, lying inside it), bytes as latin1. */
+/** mysqlbinlog's -vv output for `file`, bytes as latin1. */
 export async function mysqlbinlogText(server: MysqlServer, file: string): Promise<string> {
-  const { command, args } = server.mysqlbinlogCommand([
-    '-vv',
-    '--base64-output=decode-rows',
-    server.insidePath(file),
-  ]);
+  const { command, args } = server.mysqlbinlogCommand(['-vv', '--base64-output=decode-rows', file]);
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
@@ -35,7 +31,7 @@ export async function mysqlbinlogText(server: MysqlServer, file: string): Promis
   return Buffer.concat(chunks).toString('latin1');
 }
 
-/** Runs mysqlbinlog of the server's root on `file` and parses its rows. */
+/** Runs mysqlbinlog on `file` and parses its rows. */
 export async function mysqlbinlogRows(server: MysqlServer, file: string): Promise<OracleRow[]> {
   return parseOracleOutput(await mysqlbinlogText(server, file));
 }

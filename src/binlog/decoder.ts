@@ -1,20 +1,10 @@
 import { crc32 } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
 import { ShortEventError } from './byte-cursor';
+import { eventCrc32 } from './checksum';
 import { BinlogDecodeError } from './errors';
-import {
-  decodeFormatDescription,
-  decodeMariadbGtid,
-  decodeMariadbGtidList,
-  decodeMysqlGtid,
-  decodeMysqlTaggedGtid,
-  decodePreviousGtids,
-  decodeQuery,
-  decodeRotate,
-  type FormatDescription,
-} from './event-bodies';
+import { decodeFormatDescription, type FormatDescription } from './event-bodies';
 import { CHECKSUM_LENGTH, EVENT_HEADER_LENGTH, type EventHeader, readEventHeader } from './event-header';
-import { ChecksumAlgorithm, EventFlag, EventType, eventTypeName } from './event-types';
+import { ChecksumAlgorithm, EventType, eventTypeName } from './event-types';
 import type { BinlogEvent, EventPosition, RowsEvent, TableMapEvent } from './events';
 import {
   decodeRowsBody,
@@ -25,7 +15,9 @@ import {
   rowsEventKind,
 } from './rows-event';
 import type { SchemaResolver } from './schema-resolver';
+import { decodeSimpleEvent } from './simple-events';
 import { decodeTableMap, readTableMapNames } from './table-map';
+import { unpackTransactionPayload } from './transaction-payload';
 import { ColumnType, type RowChange, type TableSchema } from './types';
 import { resolveColumnType } from './values/column-meta';
 
@@ -87,21 +79,6 @@ export function mayBeMariaDbAddressOrUuid(col: TableSchema['columns'][number]): 
   if (col.charset !== 63 && col.charset !== undefined) return false;
   const { type, meta } = resolveColumnType(col.type, col.meta);
   return type === ColumnType.STRING && (meta === 16 || meta === 4);
-}
-
-/**
- * The CRC32 of an event's first `n` bytes as the server computes it. MySQL and MariaDB write the
- * FORMAT_DESCRIPTION of an open binlog file with LOG_EVENT_BINLOG_IN_USE_F set and clear the flag
- * in place when the file is closed, without rewriting the footer: they checksum that event with the
- * flag cleared, and verify it the same way.
- */
-export function eventCrc32(event: Buffer, n: number): number {
-  const flagsOffset = 17;
-  if (event[4] !== EventType.FORMAT_DESCRIPTION || (event[flagsOffset]! & EventFlag.BINLOG_IN_USE) === 0)
-    return crc32(event.subarray(0, n));
-  const header = Buffer.from(event.subarray(0, EVENT_HEADER_LENGTH));
-  header[flagsOffset] = header[flagsOffset]! & ~EventFlag.BINLOG_IN_USE;
-  return crc32(event.subarray(EVENT_HEADER_LENGTH, n), crc32(header));
 }
 
 /** Above this many cached table ids the cache is cleared; every transaction re-sends its maps. */
@@ -348,102 +325,12 @@ export class BinlogDecoder {
     switch (type) {
       case EventType.TABLE_MAP:
         return this.decodeTableMapEvent(buf, header, start, end, position);
-      case EventType.QUERY:
-      case EventType.MARIADB_QUERY_COMPRESSED:
-        return {
-          kind: 'query',
-          header,
-          position,
-          ...decodeQuery(
-            buf,
-            start,
-            end,
-            this.postHeaderLength(type, 13),
-            type === EventType.MARIADB_QUERY_COMPRESSED,
-          ),
-        };
-      case EventType.XID:
-        if (end - start < 8) throw new ShortEventError(8, end - start);
-        return { kind: 'xid', header, position, xid: buf.readBigUInt64LE(start) };
-      case EventType.ROTATE:
-        return {
-          kind: 'rotate',
-          header,
-          position,
-          ...decodeRotate(buf, start, end, this.postHeaderLength(type, 8)),
-        };
-      case EventType.GTID:
-      case EventType.ANONYMOUS_GTID: {
-        const g = decodeMysqlGtid(buf, start, end);
-        const anonymous = type === EventType.ANONYMOUS_GTID;
-        return {
-          kind: 'gtid',
-          flavor: 'mysql',
-          header,
-          position,
-          anonymous,
-          gtid: anonymous ? undefined : `${g.sid}:${g.gno}`,
-          ...g,
-        };
-      }
-      case EventType.GTID_TAGGED: {
-        const g = decodeMysqlTaggedGtid(buf, start, end);
-        return {
-          kind: 'gtid',
-          flavor: 'mysql',
-          header,
-          position,
-          anonymous: false,
-          gtid: `${g.sid}:${g.gno}`,
-          ...g,
-        };
-      }
-      case EventType.MARIADB_GTID:
-        return {
-          kind: 'gtid',
-          flavor: 'mariadb',
-          header,
-          position,
-          ...decodeMariadbGtid(buf, start, end, header.serverId),
-        };
-      case EventType.MARIADB_GTID_LIST:
-        return { kind: 'mariadbGtidList', header, position, gtids: decodeMariadbGtidList(buf, start, end) };
-      case EventType.PREVIOUS_GTIDS:
-        return { kind: 'previousGtids', header, position, gtidSet: decodePreviousGtids(buf, start, end) };
-      case EventType.MARIADB_ANNOTATE_ROWS:
-        return { kind: 'annotateRows', header, position, query: buf.toString('utf8', start, end) };
-      case EventType.ROWS_QUERY:
-        // One length byte that overflows for long statements; the text runs to the end of the event.
-        return {
-          kind: 'rowsQuery',
-          header,
-          position,
-          query: buf.toString('utf8', Math.min(start + 1, end), end),
-        };
-      case EventType.HEARTBEAT:
-        return { kind: 'heartbeat', header, position, file: buf.toString('utf8', start, end) };
-      case EventType.HEARTBEAT_V2:
-        return { kind: 'heartbeat', header, position, file: '' };
-      case EventType.MARIADB_BINLOG_CHECKPOINT: {
-        const nameLength = buf.readUInt32LE(start);
-        return {
-          kind: 'binlogCheckpoint',
-          header,
-          position,
-          file: buf.toString('utf8', start + 4, start + 4 + nameLength),
-        };
-      }
-      case EventType.STOP:
-        return { kind: 'stop', header, position };
       case EventType.TRANSACTION_PAYLOAD:
         return this.decodeTransactionPayload(buf, header, start, end, position);
-      case EventType.MARIADB_START_ENCRYPTION:
-        throw new BinlogDecodeError(
-          'this binlog is encrypted (encrypt_binlog=ON); read it through the server (replica connection) instead of from the file',
-          position ?? {},
-        );
       default:
-        return { kind: 'unknown', header, position, type };
+        return decodeSimpleEvent(buf, header, start, end, position, (t, fallback) =>
+          this.postHeaderLength(t, fallback),
+        );
     }
   }
 
@@ -514,8 +401,8 @@ export class BinlogDecoder {
   }
 
   /**
-   * TRANSACTION_PAYLOAD: a few (type, length, value) fields, then the compressed events. The
-   * inner events are complete events without checksums; they share this decoder's state.
+   * TRANSACTION_PAYLOAD (transaction-payload.ts): the inner events are complete events without
+   * checksums; they share this decoder's state.
    */
   private decodeTransactionPayload(
     buf: Buffer,
@@ -524,46 +411,7 @@ export class BinlogDecoder {
     end: number,
     position: EventPosition | undefined,
   ): BinlogEvent {
-    let off = start;
-    const readPacked = (): number => {
-      const first = buf[off++];
-      if (first === undefined || off > end) throw new ShortEventError(1, 0);
-      if (first < 251) return first;
-      const size = first === 0xfc ? 2 : first === 0xfd ? 3 : 8;
-      const v = size === 8 ? Number(buf.readBigUInt64LE(off)) : buf.readUIntLE(off, size);
-      off += size;
-      return v;
-    };
-    let compression = 0;
-    let uncompressedSize = 0;
-    let payloadSize: number | undefined;
-    for (;;) {
-      const fieldType = readPacked();
-      if (fieldType === 0) break;
-      const length = readPacked();
-      const fieldEnd = off + length;
-      if (fieldType === 1) payloadSize = readPacked();
-      else if (fieldType === 2) compression = readPacked();
-      else if (fieldType === 3) uncompressedSize = readPacked();
-      off = fieldEnd;
-    }
-    const payload = buf.subarray(off, payloadSize === undefined ? end : off + payloadSize);
-    if (off + payload.length > end) throw new ShortEventError(payload.length, end - off);
-    let inner: Buffer;
-    if (compression === 0) {
-      const out = zstdDecompress(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-      inner = Buffer.from(out.buffer, out.byteOffset, out.length);
-    } else if (compression === 255) inner = payload;
-    else
-      throw new BinlogDecodeError(
-        `unsupported transaction payload compression type ${compression}`,
-        position ?? {},
-      );
-    if (uncompressedSize && inner.length !== uncompressedSize)
-      throw new BinlogDecodeError(
-        `transaction payload decompressed to ${inner.length} bytes, its header says ${uncompressedSize}`,
-        position ?? {},
-      );
+    const { compression, inner } = unpackTransactionPayload(buf, start, end, position);
     const events: BinlogEvent[] = [];
     let p = 0;
     while (p < inner.length) {

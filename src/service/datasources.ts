@@ -34,7 +34,7 @@ export const datasourceInputSchema = datasourceSchema
     message: 'give either password or passwordEnv, not both',
     path: ['password'],
   })
-  .meta({ id: 'DatasourceInput' });
+  .meta({ id: 'DatasourceInput', not: { required: ['password', 'passwordEnv'] } });
 
 export type DatasourceInput = z.infer<typeof datasourceInputSchema>;
 
@@ -52,7 +52,7 @@ export const datasourceUpdateSchema = datasourceSchema
     message: 'give either password or passwordEnv, not both',
     path: ['password'],
   })
-  .meta({ id: 'DatasourceUpdate' });
+  .meta({ id: 'DatasourceUpdate', not: { required: ['password', 'passwordEnv'] } });
 
 /** A datasource as the API shows it: where the password comes from, never the password. */
 export const datasourceViewSchema = z
@@ -112,7 +112,7 @@ export class DatasourceService {
     const { password, name, ...rest } = parsed.data;
     if (name !== undefined && name !== existing.name)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `a datasource cannot be renamed (URL says "${existing.name}", body says "${name}")`,
         [{ path: 'name', message: `must be "${existing.name}" or left out` }],
       );

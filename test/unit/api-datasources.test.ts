@@ -71,7 +71,7 @@ test('datasource input: strict schema, no server-side file paths, no renames, no
   rejects(() => service.create({ ...base, name: 'a`b' }), 400, 'name');
   service.create(base);
   rejects(() => service.create(base), 409);
-  rejects(() => service.update('shop', { ...base, name: 'other' }), 400, 'name');
+  rejects(() => service.update('shop', { ...base, name: 'other' }), 422, 'name');
   rejects(() => service.update('nosuch', base), 404);
   rejects(() => service.get("a'b"), 400, 'name');
   service.create({ ...base, name: 'used' });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { type ApiHarness, registerStackDatasources, withApi } from '../helpers/api-stack';
 import { ensureSchemathesis, type Schemathesis } from '../helpers/schemathesis';
+import { uniqueName } from '../helpers/stack';
 
 /**
  * The API fuzzer: schemathesis reads /openapi.json and sends schema-valid and schema-invalid
@@ -16,7 +17,8 @@ import { ensureSchemathesis, type Schemathesis } from '../helpers/schemathesis';
  *
  * Operations that make the server connect to a datasource's host (test, check, start, resume,
  * conflicts, backfills) only run in the second pass, where datasources cannot be registered or
- * changed, so the only hosts there are the test stack's on loopback.
+ * changed and every name is one registered pipeline's (and datasource's), so the only host there
+ * is the test stack's on loopback.
  */
 
 const CONNECTING =
@@ -45,11 +47,11 @@ try {
   skipReason = `schemathesis cannot be installed: ${(err as Error).message}`;
 }
 
-async function fuzz(h: ApiHarness, filter: string[], maxExamples: number): Promise<void> {
+async function fuzz(h: ApiHarness, filter: string[], maxExamples: number, extraConfig = ''): Promise<void> {
   if (!tool) throw new Error('unreachable');
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-fuzz-'));
   const config = path.join(reportDir, 'schemathesis.toml');
-  fs.writeFileSync(config, CONFIG);
+  fs.writeFileSync(config, CONFIG + extraConfig);
   const args = [
     tool.bin,
     '--config-file',
@@ -103,9 +105,46 @@ test('API fuzz: operations that do not connect to a datasource', { skip: skipRea
   });
 });
 
-test('API fuzz: operations that connect, with only loopback datasources', { skip: skipReason }, async () => {
+test('API fuzz: operations that connect, on a real pipeline over loopback datasources', {
+  skip: skipReason,
+}, async () => {
   await withApi(async (h) => {
-    await registerStackDatasources(h);
-    await fuzz(h, ['--include-path-regex', CONNECTING], 20);
+    const { source, target } = await registerStackDatasources(h);
+    // Every {name} in this pass is one name that is both a datasource (the test stack's source) and
+    // a pipeline reading from it, so test/check/start/pause/stop/conflicts/backfills reach real
+    // objects, and whatever the fuzzer sends can only reach the loopback test stack.
+    const name = uniqueName('fuzz');
+    const ds = await h.call('GET', `/v1/datasources/${source}`);
+    const { passwordSource: _, ...sourceDef } = ds.body;
+    assert.equal((await h.call('POST', '/v1/datasources', { ...sourceDef, name })).status, 201);
+    const created = await h.call('POST', '/v1/pipelines', {
+      name,
+      source: name,
+      target,
+      mappings: [{ source: { schema: name, table: 'items' } }],
+    });
+    assert.equal(created.status, 201, created.text);
+    try {
+      await fuzz(
+        h,
+        ['--include-path-regex', `${CONNECTING}|^/v1/pipelines/\\{name\\}/(pause|stop|status)$`],
+        20,
+        `\n[parameters]\n"path.name" = "${name}"\n`,
+      );
+    } finally {
+      // Whatever the fuzzer started ends with the test.
+      const backfills = await h.call('GET', `/v1/pipelines/${name}/backfills`);
+      const ids = [
+        `pipeline:${name}`,
+        ...(Array.isArray(backfills.body)
+          ? backfills.body.map((b: { workflowId: string }) => b.workflowId)
+          : []),
+      ];
+      for (const id of ids)
+        await h.client.workflow
+          .getHandle(id)
+          .terminate('fuzz test over')
+          .catch(() => {});
+    }
   });
 });

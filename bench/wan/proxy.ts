@@ -27,6 +27,8 @@ export interface WanLinkOptions {
 /** One direction of the link: a FIFO whose bytes leave at the capped rate, then travel `latencyMs`. */
 class Link {
   private busyUntil = 0;
+  /** What crossed so far: bytes and chunks (one chunk ≈ one TCP read, about one write of the sender). */
+  readonly counted = { bytes: 0, chunks: 0 };
   constructor(
     private readonly latencyMs: number,
     private readonly bytesPerSecond: number,
@@ -34,6 +36,8 @@ class Link {
 
   /** When bytes handed over now arrive at the far end (ms, performance clock). */
   arrival(bytes: number): number {
+    this.counted.bytes += bytes;
+    this.counted.chunks++;
     const now = performance.now();
     const sent = Math.max(now, this.busyUntil) + (bytes * 1000) / this.bytesPerSecond;
     this.busyUntil = sent;
@@ -74,8 +78,14 @@ function pipeThrough(from: net.Socket, to: net.Socket, link: Link, windowBytes: 
   });
 }
 
-/** Starts the proxy; resolves with the server once it listens. */
-export async function startWanProxy(o: WanLinkOptions): Promise<net.Server> {
+export interface WanProxy {
+  server: net.Server;
+  /** Traffic so far: `toUpstream` (consumer → source) and `fromUpstream`. */
+  counters(): { toUpstream: Link['counted']; fromUpstream: Link['counted'] };
+}
+
+/** Starts the proxy; resolves once it listens. */
+export async function startWanProxy(o: WanLinkOptions): Promise<WanProxy> {
   // Shared by every connection, like one physical link in each direction.
   const up = new Link(o.latencyMs, o.bytesPerSecond);
   const down = new Link(o.latencyMs, o.bytesPerSecond);
@@ -97,13 +107,17 @@ export async function startWanProxy(o: WanLinkOptions): Promise<net.Server> {
     server.once('error', reject);
     server.listen(o.listenPort, '127.0.0.1', resolve);
   });
-  return server;
+  return { server, counters: () => ({ toUpstream: { ...up.counted }, fromUpstream: { ...down.counted } }) };
 }
 
 if (require.main === module) {
   const options = JSON.parse(process.argv[2] ?? '{}') as WanLinkOptions;
   startWanProxy(options).then(
-    () => process.stdout.write(`ready ${options.listenPort}\n`),
+    (proxy) => {
+      // The benchmark asks for the counters over the IPC channel of fork().
+      process.on('message', () => process.send?.(proxy.counters()));
+      process.stdout.write(`ready ${options.listenPort}\n`);
+    },
     (err: Error) => {
       process.stderr.write(`wan proxy: ${err.message}\n`);
       process.exit(1);

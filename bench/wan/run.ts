@@ -90,6 +90,28 @@ async function warmUp(writer: mysql.Connection, consumer: mysql.Connection, id: 
   return id + 1;
 }
 
+type Counters = {
+  toUpstream: { bytes: number; chunks: number };
+  fromUpstream: { bytes: number; chunks: number };
+};
+
+/** The proxy's traffic counters (bench/wan/proxy.ts answers any IPC message with them). */
+function proxyCounters(proxy: ChildProcess): Promise<Counters> {
+  return new Promise((resolve) => {
+    proxy.once('message', (m) => resolve(m as Counters));
+    proxy.send('counters');
+  });
+}
+
+/** Traffic between two counter readings, per second of `seconds`. */
+function traffic(before: Counters, after: Counters, seconds: number) {
+  const per = (k: keyof Counters) => ({
+    kbPerSecond: round((after[k].bytes - before[k].bytes) / 1024 / seconds, 1),
+    chunksPerSecond: round((after[k].chunks - before[k].chunks) / seconds, 1),
+  });
+  return { toSource: per('toUpstream'), fromSource: per('fromUpstream') };
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   let source: BenchServer | undefined;
@@ -146,6 +168,7 @@ async function main(): Promise<void> {
       log(`native replica through the proxy: ${rate} rows/s for ${LAG_SECONDS} s`);
       await followSource(rep, '127.0.0.1', PROXY_PORT, await masterPosition(writer));
       nextId = await warmUp(writer, rep, nextId);
+      const nativeBefore = await proxyCounters(proxy);
       cpu.start();
       let native: Awaited<ReturnType<typeof measureLag>>;
       try {
@@ -154,6 +177,7 @@ async function main(): Promise<void> {
         await rep.query('STOP SLAVE');
       }
       const nativeCpu = cpu.stop();
+      const nativeTraffic = traffic(nativeBefore, await proxyCounters(proxy), native.seconds);
       nextId = native.nextId;
 
       log(`Otterflow through the proxy: ${rate} rows/s for ${LAG_SECONDS} s`);
@@ -178,13 +202,16 @@ async function main(): Promise<void> {
         },
       });
       let ours: Awaited<ReturnType<typeof measureLag>>;
+      let oursBefore: Counters | undefined;
       try {
         nextId = await warmUp(writer, tgt, nextId);
         heartbeatLags.length = 0;
+        oursBefore = await proxyCounters(proxy);
         ours = await measureLag(writer, tgt, nextId, rate, LAG_SECONDS);
       } finally {
         stop.abort();
       }
+      const oursTraffic = traffic(oursBefore as Counters, await proxyCounters(proxy), ours.seconds);
       const ourRun = await running;
       const oursCpu = cpu.stop();
       nextId = ours.nextId;
@@ -193,7 +220,7 @@ async function main(): Promise<void> {
       const { nextId: _o, ...ourLag } = ours;
       const r = {
         rowsPerSecond: rate,
-        native: { ...nativeLag, cpuSeconds: nativeCpu },
+        native: { ...nativeLag, cpuSeconds: nativeCpu, link: nativeTraffic },
         ours: {
           ...ourLag,
           heartbeat: {
@@ -203,6 +230,7 @@ async function main(): Promise<void> {
           },
           batches: ourRun.result.batches,
           cpuSeconds: oursCpu,
+          link: oursTraffic,
         },
         p99VsNative: round(ours.p99Ms / native.p99Ms, 2),
         p50VsNative: round(ours.p50Ms / native.p50Ms, 2),

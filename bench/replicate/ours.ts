@@ -17,8 +17,8 @@ import { MysqlApplier } from '../../src/connectors/mysql/applier';
 import { ensureCheckpointTable } from '../../src/connectors/mysql/checkpoint';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import { BatchMerger } from '../../src/pipeline/merge';
+import type { ReplicateProgress, ReplicateResult } from '../../src/replication/contract';
 import { replicate } from '../../src/replication/replicator';
-import type { ReplicateProgress, ReplicateResult } from '../../src/workflows/pipeline-contract';
 import { round, sleep } from '../lib/measure';
 import { reached } from './workloads';
 

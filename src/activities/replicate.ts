@@ -3,9 +3,9 @@ import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { DatasourceCatalog } from '../config/datasources';
 import { loadTransforms } from '../pipeline/transform-loader';
+import type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../replication/contract';
 import { PipelineHaltError } from '../replication/errors';
 import { replicate } from '../replication/replicator';
-import type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../workflows/pipeline-contract';
 
 /**
  * The replicate activity: a thin shell around the data plane. It resolves datasources (secrets stay

@@ -2,19 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { CellValue, RowChange, RowImage, TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
-import { openMysql } from '../connectors/mysql/connection';
+import type { ResyncRequest as ResyncRequestRow } from '../connectors/target';
+import { SYSTEM_SCHEMA, type TargetSession } from '../connectors/target';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import type { MappedChange } from '../pipeline/model';
 import { encodeKey } from '../pipeline/values';
+import type { CommittingBatch, ReplicationHooks } from '../replication/hooks';
 import { parseKey, stringifyKey } from './keys';
-import {
-  ensureBackfillTables,
-  failResyncRequest,
-  nextResyncRequest,
-  type ResyncRequestRow,
-  recordResyncChunk,
-} from './progress-store';
 import {
   type ChunkBounds,
   keyOf,
@@ -43,14 +37,18 @@ import {
  * A run that dies between LOW and the commit leaves no progress: the next run repeats the chunk and
  * ignores the old watermarks it replays (their token is unknown to it).
  *
- * No Temporal imports: the replicator calls the hooks below (src/replication/replicator.ts).
+ * No Temporal imports: the coordinator is a set of replication hooks (src/replication/hooks.ts).
  */
 export const WATERMARK_TABLE = 'watermarks';
 
 export interface ResyncCoordinatorOptions {
   pipeline: string;
   source: ResolvedDatasource;
-  target: ResolvedDatasource;
+  /**
+   * Opens a target session of its own for the request bookkeeping outside batches (the run's session
+   * may be busy with a batch in flight); called on first need.
+   */
+  openTarget: () => Promise<TargetSession>;
   /** The replicator's mapper: chunk rows are mapped exactly like streamed rows. */
   mapper: Mapper;
   /** How often to look for a request when there is none (ms). */
@@ -86,9 +84,9 @@ interface HandedOver {
   maxRowsPerSecond?: number;
 }
 
-export class ResyncCoordinator {
+export class ResyncCoordinator implements ReplicationHooks {
   private source: mysql.Connection | undefined;
-  private target: mysql.Connection | undefined;
+  private target: TargetSession | undefined;
   private readonly tables = new Map<string, SourceTable>();
   private readonly streamKeyOrdinals = new WeakMap<TableSchema, number[]>();
   private chunk: Chunk | undefined;
@@ -108,7 +106,7 @@ export class ResyncCoordinator {
    * Hook for EVERY source row change, before it is mapped (system-schema rows included). Returns the
    * chunk rows to add to the batch right after this change (only at this run's HIGH watermark).
    */
-  onRowChange(change: RowChange): MappedChange[] {
+  onRow(change: RowChange): MappedChange[] {
     const chunk = this.chunk;
     if (!chunk) return NONE;
     const t = change.table;
@@ -133,11 +131,14 @@ export class ResyncCoordinator {
     return this.handed !== undefined;
   }
 
-  /** Hook inside the batch transaction, before the checkpoint: the handed-over chunk's progress. */
-  async beforeCommit(conn: mysql.Connection): Promise<void> {
+  /**
+   * Hook inside the batch transaction, before the checkpoint: the handed-over chunk's progress, in the
+   * batch that holds its rows (the one this coordinator asked for).
+   */
+  async beforeCommit(session: TargetSession, batch: CommittingBatch): Promise<void> {
     const h = this.handed;
-    if (!h) return;
-    await recordResyncChunk(conn, {
+    if (!h || !batch.wantedBy.has(this)) return;
+    await session.resyncRequests.recordChunk({
       requestId: h.requestId,
       ...(h.lastKey !== undefined ? { lastKey: h.lastKey } : {}),
       keysDone: h.keysDone,
@@ -148,9 +149,9 @@ export class ResyncCoordinator {
   }
 
   /** Hook after the batch transaction committed. */
-  afterCommit(): void {
+  afterCommit(batch: CommittingBatch): void {
     const h = this.handed;
-    if (!h) return;
+    if (!h || !batch.wantedBy.has(this)) return;
     this.handed = undefined;
     if (h.maxRowsPerSecond) this.nextChunkAt = this.now() + Math.ceil((h.rows * 1000) / h.maxRowsPerSecond);
   }
@@ -168,8 +169,8 @@ export class ResyncCoordinator {
     if (this.handed || now < this.nextChunkAt) return;
     if (!this.active && now - this.lastPollAt < this.pollEveryMs) return;
     this.lastPollAt = now;
-    const target = await this.targetConn();
-    const request = await nextResyncRequest(target, this.opts.pipeline);
+    const target = await this.targetSession();
+    const request = await target.resyncRequests.next();
     this.active = request !== undefined;
     if (!request) return;
     try {
@@ -180,7 +181,7 @@ export class ResyncCoordinator {
       // request; connection trouble is the run's problem and is retried with it.
       if (e.errno !== undefined && e.errno < 2000) {
         this.chunk = undefined;
-        await failResyncRequest(target, request.requestId, e.message ?? String(err));
+        await target.resyncRequests.fail(request.requestId, e.message ?? String(err));
         return;
       }
       throw err;
@@ -189,7 +190,7 @@ export class ResyncCoordinator {
 
   async close(): Promise<void> {
     await this.source?.end().catch(() => {});
-    await this.target?.end().catch(() => {});
+    await this.target?.close();
     this.source = undefined;
     this.target = undefined;
   }
@@ -352,12 +353,8 @@ export class ResyncCoordinator {
     return this.source;
   }
 
-  private async targetConn(): Promise<mysql.Connection> {
-    if (!this.target) {
-      const conn = await openMysql(this.opts.target);
-      await ensureBackfillTables(conn);
-      this.target = conn;
-    }
+  private async targetSession(): Promise<TargetSession> {
+    this.target ??= await this.opts.openTarget();
     return this.target;
   }
 }

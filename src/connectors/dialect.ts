@@ -1,11 +1,18 @@
 import type { CellValue } from '../binlog/types';
-import type { ApplyPlan, ApplyStats, MergedOp, TableRef, TargetTableInfo } from '../pipeline/model';
+import {
+  type ApplyPlan,
+  type ApplyStats,
+  type MergedOp,
+  type TableRef,
+  type TargetTableInfo,
+  tableKey,
+} from '../pipeline/model';
 
 /**
  * The target-dialect interface: what the pipeline core needs from a target database, and nothing
  * that says which database it is. Each database lives in its own folder (`connectors/mysql`,
- * `connectors/oracle`) and implements these interfaces; the replicate activity picks one by the
- * datasource kind and from then on only talks to these types.
+ * `connectors/oracle`) and implements these interfaces behind its target session (target.ts); the
+ * registry (registry.ts) picks the connector by datasource kind.
  *
  * Three layers, each usable alone:
  * - {@link TargetDialect}: pure SQL generation (quoting, session setup, statements for a plan chunk);
@@ -138,6 +145,14 @@ export class RetryableTargetError extends Error {
   ) {
     super(message, options);
     this.name = 'RetryableTargetError';
+  }
+}
+
+/** Raised when the target has no such table: the pipeline stops with this message (or applies the DDL first). */
+export class TargetTableMissingError extends Error {
+  constructor(readonly ref: TableRef) {
+    super(`target table ${tableKey(ref)} does not exist`);
+    this.name = 'TargetTableMissingError';
   }
 }
 

@@ -1,25 +1,19 @@
 import type mysql from 'mysql2/promise';
 import client from 'prom-client';
 import type { RowChange } from '../binlog/types';
-import type { TableInfoSource } from '../connectors/dialect';
-import {
-  ensureChannelTables,
-  ensureMarksTable,
-  insertConflicts,
-  MysqlTargetRowReader,
-  readPeerSite,
-  writeMark,
-} from '../connectors/mysql/marks';
+import { ensureSourceMarksTable, readPeerSite } from '../connectors/mysql/source';
+import type { ChannelMark, ChannelMarks, TargetSession } from '../connectors/target';
 import type { ChannelConfig } from '../pipeline/config';
 import type { ApplyPlan } from '../pipeline/model';
 import { TransactionGate } from './channel';
 import { ConflictChecker, type ConflictRecord, type PeerSite } from './conflicts';
+import type { GateItem, ReplicationHooks } from './hooks';
 
 /**
- * What a replicate run of a CHANNEL pipeline does besides plain replication (docs/bidirectional.md):
- * the transaction gate on the read side, the mark in every target transaction, the conflict check
- * before each apply and the conflict records in the same transaction. The replicator calls these
- * hooks only when `options.channel` is set; without it nothing here runs.
+ * What a replicate run of a CHANNEL pipeline does besides plain replication (docs/bidirectional.md),
+ * as replication hooks: the transaction gate on the read side, the mark in every target transaction,
+ * the conflict check before each apply and the conflict records in the same transaction. Only a
+ * pipeline with `options.channel` has these hooks. The target needs the `channels` capability.
  */
 
 export const channelMetrics = {
@@ -40,26 +34,22 @@ export const channelMetrics = {
   }),
 };
 
-/** A row change plus where it was read (for error messages), held by the gate until its transaction is decided. */
-export interface GateItem {
-  change: RowChange;
-  file: string | undefined;
-  pos: number | undefined;
-}
-
 export interface ChannelSessionOptions {
   pipeline: string;
   channel: ChannelConfig;
-  target: mysql.Connection;
+  target: TargetSession;
+  /** The SOURCE connection (MySQL/MariaDB): its mark table and the opposite pipeline's registration. */
   source: mysql.Connection;
-  tables: TableInfoSource;
   /** Changes held per undecided source transaction (the pipeline's batch size). */
   holdLimit: number;
   warn: (message: string) => void;
 }
 
-export class ChannelSession {
+export class ChannelSession implements ReplicationHooks {
   readonly gate: TransactionGate<GateItem>;
+  readonly rewritesPlans = true;
+  private readonly marks: ChannelMarks;
+  private readonly mark: ChannelMark;
   private readonly checker: ConflictChecker;
   private readonly sitePriority: number;
   /** Conflicts of the open target transaction (stored just before its COMMIT). */
@@ -72,6 +62,12 @@ export class ChannelSession {
   constructor(private readonly opts: ChannelSessionOptions) {
     const c = opts.channel.conflict;
     this.sitePriority = c?.sitePriority ?? 0;
+    if (!opts.target.marks)
+      throw new Error(
+        `pipeline "${opts.pipeline}": a ${opts.target.dialect} target cannot take part in a bidirectional channel`,
+      );
+    this.marks = opts.target.marks;
+    this.mark = { channel: opts.channel.id, pipeline: opts.pipeline, sitePriority: this.sitePriority };
     this.gate = new TransactionGate<GateItem>(opts.channel.id, Math.max(1, opts.holdLimit));
     this.checker = new ConflictChecker({
       pipeline: opts.pipeline,
@@ -81,8 +77,8 @@ export class ChannelSession {
         ...(c?.column !== undefined ? { column: c.column } : {}),
         sitePriority: this.sitePriority,
       },
-      tables: opts.tables,
-      reader: new MysqlTargetRowReader(opts.target),
+      tables: opts.target.tables,
+      reader: this.marks.rows,
       peer: () => this.peerSite(),
       warn: opts.warn,
     });
@@ -95,10 +91,9 @@ export class ChannelSession {
    * suppress-sync marker.
    */
   async prepare(): Promise<void> {
-    await ensureChannelTables(this.opts.target);
-    await writeMark(this.opts.target, this.opts.channel.id, this.opts.pipeline, this.sitePriority);
+    await this.marks.prepare(this.mark);
     try {
-      await ensureMarksTable(this.opts.source);
+      await ensureSourceMarksTable(this.opts.source);
     } catch (err) {
       this.opts.warn(`cannot create otterflow.marks on the source (${(err as Error).message})`);
     }
@@ -106,11 +101,11 @@ export class ChannelSession {
 
   /** Right after the epoch fence of every target transaction: the mark comes before any row. */
   async transactionOpened(): Promise<void> {
-    await writeMark(this.opts.target, this.opts.channel.id, this.opts.pipeline, this.sitePriority);
+    await this.marks.write(this.mark);
   }
 
   /** Inside the open target transaction, before applying: drops the ops that lose their conflict. */
-  async resolve(plan: ApplyPlan): Promise<ApplyPlan> {
+  async beforeApply(plan: ApplyPlan): Promise<ApplyPlan> {
     const r = await this.checker.check(plan);
     this.pending.push(...r.conflicts);
     return r.plan;
@@ -118,7 +113,7 @@ export class ChannelSession {
 
   /** Just before COMMIT: the conflict records join the transaction they are about. */
   async beforeCommit(): Promise<void> {
-    if (this.pending.length > 0) await insertConflicts(this.opts.target, this.pending);
+    if (this.pending.length > 0) await this.marks.insertConflicts(this.pending);
   }
 
   afterCommit(): void {
@@ -139,7 +134,7 @@ export class ChannelSession {
   }
 
   /** A whole source transaction was dropped (ours or suppress-sync). */
-  transactionDropped(): void {
+  sourceTransactionDropped(): void {
     this.droppedTransactions++;
     channelMetrics.droppedTransactions.inc({ pipeline: this.opts.pipeline });
   }

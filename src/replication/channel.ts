@@ -1,5 +1,5 @@
 import type { RowChange } from '../binlog/types';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 
 /**
  * Loop prevention for active-active channels (docs/bidirectional.md), pure logic.

@@ -1,8 +1,7 @@
-import type mysql from 'mysql2/promise';
 import type { BinlogPosition } from '../binlog/types';
-import type { TableInfoSource } from '../connectors/dialect';
+import type { TargetSession } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
-import { analyzeDdl, quoteIdent } from '../pipeline/ddl';
+import { analyzeDdl } from '../pipeline/ddl';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
 import { logger } from '../util/logger';
@@ -11,30 +10,13 @@ import { channelMetrics } from './channel-session';
 import { PipelineHaltError } from './errors';
 import { formatPosition } from './positions';
 
-/**
- * MySQL errors that mean "this DDL is already in effect on the target": table/column/index already
- * there, or already gone. A DDL is not transactional, so after a crash between the DDL and its
- * checkpoint the statement is read again; these errors then mean it was applied the first time.
- * Otter users saw channels hang on exactly this replay (complaint 5); we apply, warn and move on.
- */
-const ALREADY_APPLIED = new Map<number, string>([
-  [1007, 'database exists'],
-  [1008, 'database does not exist'],
-  [1050, 'table exists'],
-  [1051, 'unknown table'],
-  [1060, 'duplicate column'],
-  [1061, 'duplicate key name'],
-  [1091, 'cannot drop: column or key does not exist'],
-  [1146, 'table does not exist'],
-]);
-
 export interface DdlOutcome {
   applied: boolean;
   /** `schema.table` keys of target tables whose cached key columns are stale now. */
   invalidated: string[];
   warning?: string;
   /**
-   * [bidirectional] Why a channel pipeline did not apply the DDL: `echo` — it carries our channel's
+   * Why a channel pipeline did not apply the DDL: `echo` — it carries our channel's
    * (or the suppress-sync) marker; `gone` — a DROP TABLE of tables the target does not have.
    */
   skipped?: 'echo' | 'gone';
@@ -45,8 +27,7 @@ export class DdlHandler {
   constructor(
     private readonly config: PipelineConfig,
     private readonly mapper: Mapper,
-    private readonly target: mysql.Connection,
-    private readonly tables: TableInfoSource,
+    private readonly target: TargetSession,
   ) {}
 
   async handle(
@@ -57,13 +38,19 @@ export class DdlHandler {
   ): Promise<DdlOutcome> {
     const none: DdlOutcome = { applied: false, invalidated: [] };
     const channel = this.config.options.channel;
-    // [bidirectional] The opposite pipeline applied this DDL (or an application asked no channel to
+    // The opposite pipeline applied this DDL (or an application asked no channel to
     // replicate it): skip it whatever the policy, like a marked transaction.
     const mark = channel ? ddlSkipMark(sql, channel.id) : undefined;
     if (mark) return this.skipped('echo', `marked by ${mark.pipeline ?? mark.channel}`, where, sql);
     const a = analyzeDdl(sql, schema || undefined, this.mapper);
     if (a.mapped === 'none') return none;
-    const names = a.tables.map(tableKey).join(', ');
+    // What the statement touches, for messages: its tables, or the database of CREATE/DROP DATABASE.
+    const names =
+      a.tables.length > 0
+        ? a.tables.map(tableKey).join(', ')
+        : a.database !== undefined
+          ? `database ${a.database}`
+          : a.kind;
     const at = `${where} (checkpoint ${formatPosition(committed)})`;
     if (a.mapped === 'some') {
       throw new PipelineHaltError(
@@ -72,7 +59,7 @@ export class DdlHandler {
         at,
       );
     }
-    // [bidirectional] The server logs DROP TABLE in its own words, without our marker: the echo of a
+    // The server logs DROP TABLE in its own words, without our marker: the echo of a
     // drop the opposite pipeline applied is recognised by its tables being gone here already.
     if (
       channel &&
@@ -82,14 +69,27 @@ export class DdlHandler {
     )
       return this.skipped('gone', 'its tables do not exist on the target', where, sql);
     const policy = this.config.options.ddl;
+    if (policy !== 'apply' && a.kind === 'create_database') {
+      // Creating a mapped table's database changes no mapped table: nothing to stop for.
+      return {
+        ...none,
+        warning: `${names} (a schema of mapped tables) was created on the source and not on the target (options.ddl is "${policy}"): ${sql}`,
+      };
+    }
     if (policy === 'stop') {
       throw new PipelineHaltError(
-        `DDL on mapped table(s) ${names} and options.ddl is "stop". Apply it on the target (${a.rewritten ?? 'rewritten by the mapping'}) ` +
+        `DDL on mapped ${a.tables.length > 0 ? 'table(s) ' : ''}${names} and options.ddl is "stop". Apply it on the target (${a.rewritten ?? 'rewritten by the mapping'}) ` +
           `and update the pipeline with options.ddl "skip", or set options.ddl to "apply". Statement: ${sql}`,
         at,
       );
     }
     if (policy === 'skip') return { ...none, warning: `DDL skipped by policy at ${where}: ${sql}` };
+    if (!this.target.capabilities.sourceDdl)
+      throw new PipelineHaltError(
+        `DDL on mapped ${names} and options.ddl is "apply", but a ${this.target.dialect} target cannot run MySQL DDL. ` +
+          `Apply the equivalent change on the target by hand, then set options.ddl to "skip" (or "stop"). Statement: ${sql}`,
+        at,
+      );
     if (a.problem)
       throw new PipelineHaltError(
         `DDL cannot be rewritten for the target: ${a.problem}. Statement: ${sql}`,
@@ -114,37 +114,35 @@ export class DdlHandler {
     }
     const warnings: string[] = [];
     for (const rewritten of a.statements ?? (a.rewritten ? [a.rewritten] : [])) {
-      // [bidirectional] Our marker travels with the DDL into the target's binlog: the opposite
+      // Our marker travels with the DDL into the target's binlog: the opposite
       // pipeline skips it there instead of applying it back here.
       const statement = channel ? withDdlMark(rewritten, channel.id, this.config.name) : rewritten;
+      let outcome: Awaited<ReturnType<TargetSession['applyDdl']>>;
       try {
-        await this.target.query(statement);
+        outcome = await this.target.applyDdl(statement);
       } catch (err) {
-        const errno = (err as { errno?: number }).errno ?? 0;
-        const why = ALREADY_APPLIED.get(errno);
-        if (!why) {
-          throw new PipelineHaltError(
-            `DDL failed on the target: ${(err as Error).message}. Statement: ${statement}`,
-            at,
-            {
-              cause: err,
-            },
-          );
-        }
-        warnings.push(`DDL already in effect on the target (${why}), skipped: ${statement}`);
+        throw new PipelineHaltError(
+          `DDL failed on the target: ${(err as Error).message}. Statement: ${statement}`,
+          at,
+          { cause: err },
+        );
       }
+      // A DDL is not transactional: after a crash between the DDL and its checkpoint the statement is
+      // read again, and "already there / already gone" then means it was applied the first time.
+      if (outcome.result === 'already-in-effect')
+        warnings.push(`DDL already in effect on the target (${outcome.why}), skipped: ${statement}`);
     }
     const invalidated: string[] = [];
     for (const t of a.tables) {
       for (const route of this.mapper.routes(t.schema, t.table)) {
-        this.tables.invalidate(route.target);
+        this.target.tables.invalidate(route.target);
         invalidated.push(tableKey(route.target));
       }
     }
     return { applied: true, invalidated, ...(warnings.length ? { warning: warnings.join('; ') } : {}) };
   }
 
-  /** [bidirectional] A DDL a channel pipeline does not apply: counted and logged at debug level, no warning. */
+  /** A DDL a channel pipeline does not apply: counted and logged at debug level, no warning. */
   private skipped(reason: 'echo' | 'gone', why: string, where: string, sql: string): DdlOutcome {
     channelMetrics.skippedDdl.inc({ pipeline: this.config.name, reason });
     logger.debug({ pipeline: this.config.name, at: where, reason, sql }, `channel DDL skipped: ${why}`);
@@ -152,7 +150,7 @@ export class DdlHandler {
   }
 
   /**
-   * [bidirectional] True when no target table of a DROP TABLE exists (every fan-out target of every
+   * True when no target table of a DROP TABLE exists (every fan-out target of every
    * source table). Any doubt (an error other than "no such table/database") counts as existing, so
    * the statement runs as it would without a channel.
    */
@@ -167,13 +165,7 @@ export class DdlHandler {
     return true;
   }
 
-  private async targetTableExists(t: TableRef): Promise<boolean> {
-    try {
-      await this.target.query(`SELECT 1 FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)} LIMIT 0`);
-      return true;
-    } catch (err) {
-      const errno = (err as { errno?: number }).errno;
-      return errno !== 1146 && errno !== 1049;
-    }
+  private targetTableExists(t: TableRef): Promise<boolean> {
+    return this.target.tableExists(t);
   }
 }

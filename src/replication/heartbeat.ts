@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 
 /**
  * Lag measurement: the pipeline writes `now()` in ms into a heartbeat row on the SOURCE every

@@ -94,41 +94,7 @@ export interface PipelineTuning {
   runsPerHistory?: number;
 }
 
-/** Input of one replicate activity run. */
-export interface ReplicateInput {
-  config: PipelineConfig;
-  configVersion: number;
-  /** Stop and return after this many seconds (the workflow then starts the next run). */
-  maxSeconds: number;
-}
-
-/** What one replicate run reports back: a few hundred bytes. */
-export interface ReplicateResult {
-  position?: BinlogPosition;
-  transactions: number;
-  sourceRowChanges: number;
-  batches: number;
-  inserted: number;
-  updated: number;
-  deleted: number;
-  missingOnUpdate: number;
-  missingOnDelete: number;
-  ddlApplied: number;
-  lagMs?: number;
-  elapsedMs: number;
-  warnings: string[];
-  worker: string;
-}
-
-/** Progress the replicate activity heartbeats (read by `describe()` for a live status). */
-export interface ReplicateProgress {
-  position?: BinlogPosition;
-  rowsApplied: number;
-  transactions: number;
-  lagMs?: number;
-  at: string;
-  worker: string;
-}
+export type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../replication/contract';
 
 export const pauseUpdate = defineUpdate<PipelineStatus>('pause');
 export const resumeUpdate = defineUpdate<PipelineStatus>('resume');

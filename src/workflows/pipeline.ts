@@ -149,7 +149,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     setState('running');
     runScope = new CancellationScope();
     try {
-      // Initial load (backfill, issue 6): copy existing rows once, before the first replicate run.
+      // Initial load (backfill): copy existing rows once, before the first replicate run.
       if (config.options.loadExistingData && !status.initialLoadDone) {
         await runScope.run(() => executeChild(backfillWorkflow, initialLoadChildOptions(config)));
         status.initialLoadDone = true;

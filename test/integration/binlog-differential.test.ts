@@ -10,7 +10,7 @@ import type { RowChange } from '../../src/binlog/types';
 import { compareWithOracle, oracleRows } from '../helpers/mariadb-binlog-oracle';
 import { freshDatabases, testStack } from '../helpers/stack';
 
-/** Every column type and edge value of issue 3, written on the live source. */
+/** Every column type and edge value the decoder must handle, written on the live source. */
 const SQL = `
 CREATE TABLE t_all (
   id INT PRIMARY KEY AUTO_INCREMENT,

@@ -6,10 +6,11 @@ import {
   type DeleteOp,
   RetryableTargetError,
   RowApplyError,
+  TargetTableMissingError,
   type UpsertOp,
 } from '../../src/connectors/dialect';
 import { MysqlApplier, type MysqlProtocol } from '../../src/connectors/mysql/applier';
-import { MysqlTableInfoCache, TargetTableMissingError } from '../../src/connectors/mysql/table-info';
+import { MysqlTableInfoCache } from '../../src/connectors/mysql/table-info';
 import type { ApplyPlan, TableRef } from '../../src/pipeline/model';
 import { connectTo, freshDatabases, testStack } from '../helpers/stack';
 

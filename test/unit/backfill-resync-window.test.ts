@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ResyncRequestRow } from '../../src/backfill/progress-store';
 import { ResyncCoordinator, WATERMARK_TABLE } from '../../src/backfill/resync-coordinator';
 import type { SourceTable } from '../../src/backfill/source-table';
 import {
@@ -10,6 +9,7 @@ import {
   type RowImage,
   type TableSchema,
 } from '../../src/binlog/types';
+import type { ResyncRequestRow } from '../../src/connectors/mysql/backfill/progress-store';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { compileMapper } from '../../src/pipeline/mapping/mapper';
 
@@ -72,7 +72,7 @@ function coordinator() {
   return new ResyncCoordinator({
     pipeline: 'p',
     source: unused,
-    target: unused,
+    openTarget: () => Promise.reject(new Error('no target in this test')),
     mapper: compileMapper(config),
   });
 }
@@ -96,21 +96,21 @@ test('DBLog window: keys changed between LOW and HIGH are dropped from the chunk
   c.acceptChunk('T', request, table, rows, { keysDone: 0, finished: true, lastKey: [5n] });
 
   // Before LOW: changes are older than the SELECT; the chunk keeps its (newer) rows.
-  assert.deepEqual(c.onRowChange(upd(2n, 1)), []);
+  assert.deepEqual(c.onRow(upd(2n, 1)), []);
   // Another pipeline's and another run's watermarks are ignored.
-  assert.deepEqual(c.onRowChange(mark('T', 'low', 'other')), []);
-  assert.deepEqual(c.onRowChange(mark('OLD', 'low')), []);
-  assert.deepEqual(c.onRowChange(mark('T', 'high')), [], 'HIGH before LOW hands nothing over');
+  assert.deepEqual(c.onRow(mark('T', 'low', 'other')), []);
+  assert.deepEqual(c.onRow(mark('OLD', 'low')), []);
+  assert.deepEqual(c.onRow(mark('T', 'high')), [], 'HIGH before LOW hands nothing over');
   assert.equal(c.wantsCommit(), false);
 
-  c.onRowChange(mark('T', 'low'));
-  c.onRowChange(upd(3n, 7)); // newer than the chunk row: the stream's version wins
-  c.onRowChange({ kind: 'delete', table: items, before: [4n, 100] }); // must not come back
-  c.onRowChange({ kind: 'insert', table: items, after: [9n, 1] }); // not in the chunk
-  c.onRowChange({ kind: 'update', table: items, before: [10n, 1], after: [1n, 1] }); // key change INTO 1
-  c.onRowChange({ kind: 'update', table: { ...items, table: 'other' }, before: [5n, 0], after: [5n, 1] });
+  c.onRow(mark('T', 'low'));
+  c.onRow(upd(3n, 7)); // newer than the chunk row: the stream's version wins
+  c.onRow({ kind: 'delete', table: items, before: [4n, 100] }); // must not come back
+  c.onRow({ kind: 'insert', table: items, after: [9n, 1] }); // not in the chunk
+  c.onRow({ kind: 'update', table: items, before: [10n, 1], after: [1n, 1] }); // key change INTO 1
+  c.onRow({ kind: 'update', table: { ...items, table: 'other' }, before: [5n, 0], after: [5n, 1] });
 
-  const handed = c.onRowChange(mark('T', 'high'));
+  const handed = c.onRow(mark('T', 'high'));
   assert.deepEqual(
     handed.map((m) => (m.kind === 'insert' ? [m.target.schema, m.target.table, m.after.get('id')] : m.kind)),
     [
@@ -128,7 +128,7 @@ test('DBLog window: keys changed between LOW and HIGH are dropped from the chunk
     finished: true,
   });
   // After HIGH the chunk is gone: later changes pass untouched and nothing more is handed over.
-  assert.deepEqual(c.onRowChange(mark('T', 'high')), []);
-  c.afterCommit();
+  assert.deepEqual(c.onRow(mark('T', 'high')), []);
+  c.afterCommit({ position: { file: 'b.000001', pos: 4 }, wantedBy: new Set([c]) });
   assert.equal(c.wantsCommit(), false);
 });

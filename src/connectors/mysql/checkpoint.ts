@@ -1,5 +1,8 @@
 import type mysql from 'mysql2/promise';
 import type { BinlogPosition } from '../../binlog/types';
+import { type CheckpointClaim, StaleEpochError, SYSTEM_SCHEMA, type TargetCheckpoint } from '../target';
+
+export { StaleEpochError };
 
 /**
  * The pipeline checkpoint lives in the TARGET, in the `otterflow` schema, and is written in the same
@@ -12,23 +15,9 @@ import type { BinlogPosition } from '../../binlog/types';
  * superseded and rolls back before it writes anything.
  */
 
-export const SYSTEM_SCHEMA = 'otterflow';
+export { SYSTEM_SCHEMA };
 
-export class StaleEpochError extends Error {
-  constructor(pipeline: string, epoch: number) {
-    super(
-      `pipeline "${pipeline}": epoch ${epoch} was superseded by a newer attempt; this attempt must not commit`,
-    );
-    this.name = 'StaleEpochError';
-  }
-}
-
-export interface Claim {
-  epoch: number;
-  position: BinlogPosition;
-  /** True when this claim created the checkpoint (first run of the pipeline). */
-  created: boolean;
-}
+export type Claim = CheckpointClaim;
 
 export async function ensureCheckpointTable(conn: mysql.Connection): Promise<void> {
   await conn.query(`CREATE DATABASE IF NOT EXISTS \`${SYSTEM_SCHEMA}\``);
@@ -153,4 +142,32 @@ function positionOf(row: mysql.RowDataPacket): BinlogPosition {
   const p: BinlogPosition = { file: String(row.binlog_file), pos: Number(row.binlog_pos) };
   if (row.gtid) p.gtid = String(row.gtid);
   return p;
+}
+
+/** The checkpoint of one pipeline on one MySQL/MariaDB target connection. */
+export class MysqlCheckpoint implements TargetCheckpoint {
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly pipeline: string,
+  ) {}
+
+  claim(initial: () => Promise<BinlogPosition>): Promise<CheckpointClaim> {
+    return claimCheckpoint(this.conn, this.pipeline, initial);
+  }
+
+  read(): Promise<BinlogPosition | undefined> {
+    return readCheckpoint(this.conn, this.pipeline);
+  }
+
+  fence(epoch: number, position?: BinlogPosition): Promise<void> {
+    return fenceBatch(this.conn, this.pipeline, epoch, position);
+  }
+
+  write(epoch: number, position: BinlogPosition): Promise<void> {
+    return writeCheckpoint(this.conn, this.pipeline, epoch, position);
+  }
+
+  remove(): Promise<void> {
+    return deleteCheckpoint(this.conn, this.pipeline);
+  }
 }

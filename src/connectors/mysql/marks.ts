@@ -4,10 +4,10 @@ import type { TargetTableInfo } from '../../pipeline/model';
 import {
   CONFLICT_OPS,
   type ConflictRecord,
-  type PeerSite,
   type TargetRow,
   type TargetRowReader,
 } from '../../replication/conflicts';
+import type { ChannelMark, ChannelMarks, StoredConflict } from '../target';
 import { SYSTEM_SCHEMA } from './checkpoint';
 import { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 
@@ -83,29 +83,6 @@ export async function writeMark(
   );
 }
 
-/**
- * The other pipelines of `channel` that write into this server (read on our SOURCE: the opposite
- * pipeline's target). Undefined when none registered yet or the table does not exist.
- */
-export async function readPeerSite(
-  conn: mysql.Connection,
-  channel: string,
-  pipeline: string,
-): Promise<PeerSite | undefined> {
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>(
-      `SELECT pipeline, site_priority FROM ${MARKS} WHERE channel = ? AND pipeline <> ? ORDER BY pipeline LIMIT 1`,
-      [channel, pipeline],
-    );
-    const r = rows[0];
-    return r ? { pipeline: String(r.pipeline), sitePriority: Number(r.site_priority ?? 0) } : undefined;
-  } catch (err) {
-    if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049)
-      return undefined; // no such table / database: the peer never ran
-    throw err;
-  }
-}
-
 /** Keys per SELECT of the conflict check. */
 const KEYS_PER_SELECT = 500;
 
@@ -170,12 +147,7 @@ export async function insertConflicts(
   }
 }
 
-/** A stored conflict as the API lists it. */
-export interface StoredConflict extends ConflictRecord {
-  id: number;
-  /** ISO time of detection. */
-  at: string;
-}
+export type { StoredConflict };
 
 /** The newest conflicts recorded for `pipeline` on this target (newest first), and how many there are in all. */
 export async function listConflicts(
@@ -215,5 +187,34 @@ export async function listConflicts(
     if ((err as { errno?: number }).errno === 1146 || (err as { errno?: number }).errno === 1049)
       return { total: 0, conflicts: [] }; // the pipeline never ran with a channel on this target
     throw err;
+  }
+}
+
+/** Channel marks and conflict records on a MySQL/MariaDB target connection. */
+export class MysqlChannelMarks implements ChannelMarks {
+  readonly rows: TargetRowReader;
+
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly pipeline: string,
+  ) {
+    this.rows = new MysqlTargetRowReader(conn);
+  }
+
+  async prepare(mark: ChannelMark): Promise<void> {
+    await ensureChannelTables(this.conn);
+    await writeMark(this.conn, mark.channel, mark.pipeline, mark.sitePriority);
+  }
+
+  write(mark: ChannelMark): Promise<void> {
+    return writeMark(this.conn, mark.channel, mark.pipeline, mark.sitePriority);
+  }
+
+  insertConflicts(records: readonly ConflictRecord[]): Promise<void> {
+    return insertConflicts(this.conn, records);
+  }
+
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }> {
+    return listConflicts(this.conn, this.pipeline, limit);
   }
 }

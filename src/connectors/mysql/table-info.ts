@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { type TableRef, tableKey } from '../../pipeline/model';
-import type { TableInfoSource } from '../dialect';
+import { type TableInfoSource, TargetTableMissingError } from '../dialect';
 import { type MysqlTableInfo, quoteMysqlIdentifier } from './dialect';
 
 /** One row of `SHOW INDEX`, reduced to what key selection needs. */
@@ -17,14 +17,6 @@ export interface ColumnRow {
   name: string;
   nullable: boolean;
   dataType: string;
-}
-
-/** Raised when the target has no such table: the pipeline stops with this message (or applies the DDL first). */
-export class TargetTableMissingError extends Error {
-  constructor(readonly ref: TableRef) {
-    super(`target table ${tableKey(ref)} does not exist`);
-    this.name = 'TargetTableMissingError';
-  }
 }
 
 /**

@@ -1,0 +1,287 @@
+import type { BinlogPosition } from '../binlog/types';
+import type { ResolvedDatasource } from '../config/datasources';
+import type { ApplyPlan, TableRef } from '../pipeline/model';
+import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
+import type { BackfillConnector } from './backfill-target';
+import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
+
+/**
+ * The target connector interface: everything the replication engine, the backfill and the service
+ * layer need from a TARGET database, and nothing that says which database it is. Each database lives in
+ * its own folder (`connectors/mysql`, `connectors/oracle`) and implements {@link TargetConnector};
+ * the registry (`connectors/registry.ts`) picks one by datasource kind. Outside `src/connectors`, code
+ * talks to these types only: differences between databases are {@link TargetCapabilities}, never a
+ * test of the kind.
+ *
+ * Ownership: a {@link TargetSession} owns its connection(s). Nothing else writes on them, and nothing
+ * in a session is shared with another session, so a committer may later run several sessions of one
+ * target side by side (ordered parallel lanes: one session per lane, commits kept in source order by
+ * the committer, the checkpoint fenced and written by one of them).
+ */
+
+/** The schema (MySQL database, Oracle user) that holds Otterflow's own tables on a server. */
+export const SYSTEM_SCHEMA = 'otterflow';
+
+/** What a target can do beyond the core contract. The engine branches on these, never on the kind. */
+export interface TargetCapabilities {
+  /**
+   * DDL statements run inside a transaction and roll back with it. False for MySQL/MariaDB (a DDL
+   * commits implicitly): the engine then applies DDL only with no transaction open and writes the
+   * checkpoint right after it.
+   */
+  readonly transactionalDdl: boolean;
+  /**
+   * The target can run the source's DDL (as rewritten by the mapping) through
+   * {@link TargetSession.applyDdl}. Without it, `ddl: apply` stops the pipeline with a message saying
+   * so; `skip` and `stop` behave as everywhere.
+   */
+  readonly sourceDdl: boolean;
+  /** {@link TargetSession.marks} is present: the target can be one side of a bidirectional channel. */
+  readonly channels: boolean;
+  /**
+   * The connector's backfill copier has a bulk path besides the applier (LOAD DATA LOCAL for
+   * MySQL/MariaDB); without it initial loads and re-syncs write through the applier.
+   */
+  readonly bulkLoad: boolean;
+  /**
+   * {@link TargetSession.prebuild} does real work: statements of the next batch can be built while the
+   * batch before is still being applied on the connection.
+   */
+  readonly prebuild: boolean;
+}
+
+/** The result of {@link TargetCheckpoint.claim}. */
+export interface CheckpointClaim {
+  /**
+   * The new epoch, strictly greater than every epoch claimed before for this pipeline on this target.
+   * Every batch transaction of this attempt is fenced with it.
+   */
+  epoch: number;
+  /**
+   * Where to resume: the position committed last (with the rows it covers), or `initial()` on the
+   * first run. Never a position whose rows are not committed.
+   */
+  position: BinlogPosition;
+  /** True when this claim created the checkpoint (first run of the pipeline). */
+  created: boolean;
+}
+
+/**
+ * The pipeline checkpoint, stored in the TARGET (authoritative), one row per pipeline. The position is
+ * written in the SAME target transaction as the rows it covers: both commit or neither does. That is the
+ * whole exactly-once argument, so every implementation must keep it.
+ *
+ * Epoch fence: each replicate attempt claims a new epoch. The fence is the first statement of every
+ * batch transaction; it succeeds only while the attempt's epoch is still the current one and it locks
+ * the checkpoint row until COMMIT/ROLLBACK, so a newer claim waits for an older batch in flight and then
+ * reads the position that batch committed. A superseded attempt gets {@link StaleEpochError} and must
+ * roll back without committing anything.
+ */
+export interface TargetCheckpoint {
+  /**
+   * Claims a new epoch (creating the system table and the row when needed) in a transaction of its own
+   * that it commits before returning. Call with no transaction open. `initial` is called, outside any
+   * transaction, only when the pipeline has no checkpoint yet.
+   */
+  claim(initial: () => Promise<BinlogPosition>): Promise<CheckpointClaim>;
+  /** The committed position, or undefined for a pipeline that never ran. No epoch, no lock, no transaction. */
+  read(): Promise<BinlogPosition | undefined>;
+  /**
+   * First statement of every batch transaction (right after {@link TargetSession.begin}). Given the
+   * batch's end `position` (known when the transaction opens), it writes the checkpoint too, saving
+   * {@link write} a round trip. Throws {@link StaleEpochError} when `epoch` was superseded.
+   */
+  fence(epoch: number, position?: BinlogPosition): Promise<void>;
+  /**
+   * Writes `position` in the open transaction (a batch whose fence did not know its end: slices of a
+   * source transaction still being read). Throws {@link StaleEpochError} when superseded.
+   */
+  write(epoch: number, position: BinlogPosition): Promise<void>;
+  /** Deletes the pipeline's checkpoint (pipeline deleted). Call with no transaction open. */
+  remove(): Promise<void>;
+}
+
+/** A fenced attempt found that a newer attempt claimed the pipeline: it must not commit. */
+export class StaleEpochError extends Error {
+  constructor(pipeline: string, epoch: number) {
+    super(
+      `pipeline "${pipeline}": epoch ${epoch} was superseded by a newer attempt; this attempt must not commit`,
+    );
+    this.name = 'StaleEpochError';
+  }
+}
+
+/** This pipeline's registration in a bidirectional channel. */
+export interface ChannelMark {
+  channel: string;
+  pipeline: string;
+  sitePriority: number;
+}
+
+/** Loop prevention and conflict bookkeeping of a channel pipeline on its target (capability `channels`). */
+export interface ChannelMarks {
+  /**
+   * Run start, no transaction open: creates the mark and conflict tables and registers `mark` (with its
+   * site priority) in a transaction of its own. That transaction carries the mark, so the opposite
+   * pipeline drops it.
+   */
+  prepare(mark: ChannelMark): Promise<void>;
+  /** In the open batch transaction, right after the fence and before any replicated row. */
+  write(mark: ChannelMark): Promise<void>;
+  /** Reads (and locks) target rows by key inside the open batch transaction, for conflict checks. */
+  readonly rows: TargetRowReader;
+  /** In the open batch transaction, before the commit: conflicts commit with the rows they are about. */
+  insertConflicts(records: readonly ConflictRecord[]): Promise<void>;
+  /**
+   * The newest conflicts recorded for the session's pipeline (newest first) and how many there are in
+   * all; none when the pipeline never ran with a channel on this target. No transaction needed.
+   */
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }>;
+}
+
+/** A stored conflict as the API lists it. */
+export interface StoredConflict extends ConflictRecord {
+  id: number;
+  /** ISO time of detection. */
+  at: string;
+}
+
+/** A DBLog re-sync request as stored in the target (inserted by the backfill workflow). */
+export interface ResyncRequest {
+  requestId: string;
+  backfillId: string;
+  /** The SOURCE table to re-read. */
+  table: TableRef;
+  where?: string;
+  keysJson?: string;
+  chunkSize: number;
+  maxRowsPerSecond?: number;
+  status: 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
+  lastKey?: string;
+  keysDone: number;
+  rowsCopied: number;
+  rowsSkipped: number;
+  chunksDone: number;
+  estimatedRows: number;
+  error?: string;
+}
+
+/** Progress of one re-sync chunk, written in the batch transaction that holds its rows. */
+export interface ResyncChunkProgress {
+  requestId: string;
+  lastKey?: string;
+  keysDone: number;
+  rows: number;
+  skipped: number;
+  finished: boolean;
+}
+
+/** The pipeline's re-sync requests on the target. */
+export interface ResyncRequests {
+  /** The oldest unfinished request of the pipeline, creating the tables when needed. No transaction. */
+  next(): Promise<ResyncRequest | undefined>;
+  /**
+   * In the open batch transaction that holds the chunk's rows (so progress and rows commit together).
+   * A request cancelled meanwhile stays cancelled.
+   */
+  recordChunk(progress: ResyncChunkProgress): Promise<void>;
+  /** Marks a request failed (its table or condition is no longer valid). No transaction. */
+  fail(requestId: string, message: string): Promise<void>;
+}
+
+/** What {@link TargetSession.applyDdl} did. */
+export type DdlApplyOutcome =
+  | { result: 'applied' }
+  /** The statement failed because its effect is already there (a replay after a crash): `why` says how. */
+  | { result: 'already-in-effect'; why: string };
+
+/**
+ * One open target: connection(s), table information, the applier, transaction control, the
+ * checkpoint, channel marks and DDL. Calls are made one after the other (each awaited before the
+ * next), with one exception: `tables.get` may be called while a batch commit is in flight (the driver
+ * must serialise the two, or read table information on a connection of its own).
+ *
+ * Transactions: the committer calls {@link begin}, then `checkpoint.fence`, then (channels)
+ * `marks.write`, then `apply`/`applyRowByRow`, hooks, `checkpoint.write` when the fence did not write
+ * the position, then {@link commit}. Nothing in the session commits on its own between begin and
+ * commit, except {@link applyDdl} when `transactionalDdl` is false (never called with a transaction
+ * open). Any error inside the transaction leaves it to the committer to {@link rollback}.
+ */
+export interface TargetSession {
+  /** Short name for logs and errors: `mysql`, `oracle`. */
+  readonly dialect: string;
+  readonly capabilities: TargetCapabilities;
+  /** Target table information (key columns, types), cached until invalidated after DDL. */
+  readonly tables: TableInfoSource;
+  /** The pipeline's checkpoint on this target. */
+  readonly checkpoint: TargetCheckpoint;
+  /** Present when `capabilities.channels`. */
+  readonly marks?: ChannelMarks;
+  /** True between {@link begin} and {@link commit}/{@link rollback}. */
+  readonly inTransaction: boolean;
+
+  /** Opens a transaction. Throws when one is open already. */
+  begin(): Promise<void>;
+  /** Commits the open transaction: its rows and its checkpoint become visible together. */
+  commit(): Promise<void>;
+  /** Rolls back the open transaction, if any. Never throws (a dead connection rolls back by itself). */
+  rollback(): Promise<void>;
+
+  /**
+   * Applies a merged batch inside the open transaction (multi-row statements; per table deletes, then
+   * upserts; tables in plan order). Never begins, commits or rolls back. Throws
+   * {@link RetryableTargetError} for deadlocks and the like; data errors (see {@link isDataError}) as
+   * the driver reported them.
+   */
+  apply(plan: ApplyPlan, context?: ApplyContext): Promise<ApplyResult>;
+  /**
+   * `onError: retryRowByRow`: one statement per operation, in a fresh transaction opened by the
+   * committer after rolling back the one whose `apply` failed; with `skipFailures`, failed rows are
+   * skipped and listed.
+   */
+  applyRowByRow(plan: ApplyPlan, options?: { skipFailures?: boolean }): Promise<RowByRowResult>;
+  /**
+   * Builds (and caches) the statements of a plan that will be applied next, while another batch is still
+   * being applied. Must not touch the connection's transaction state. A no-op when `capabilities.prebuild`
+   * is false.
+   */
+  prebuild(plan: ApplyPlan): Promise<void>;
+  /**
+   * True for errors about the data itself (a value the target refuses, a duplicate in a secondary
+   * unique key, a foreign key): retrying the same batch cannot succeed, unlike a lost connection.
+   */
+  isDataError(err: unknown): boolean;
+
+  /** Runs one DDL statement (capability `sourceDdl`), outside any transaction unless `transactionalDdl`. */
+  applyDdl(statement: string): Promise<DdlApplyOutcome>;
+  /** Whether a target table exists (no transaction needed). */
+  tableExists(ref: TableRef): Promise<boolean>;
+
+  /** DBLog re-sync request bookkeeping (the requests live in the target). */
+  readonly resyncRequests: ResyncRequests;
+
+  /** Rolls back what is open and closes the connection(s). Never throws. */
+  close(): Promise<void>;
+}
+
+/** How a session is opened. */
+export interface TargetSessionOptions {
+  /** The pipeline whose checkpoint, marks and re-sync requests the session works with. */
+  pipeline: string;
+  session?: SessionOptions;
+}
+
+/** One target database: its capabilities and how to open a session on a datasource of its kind. */
+export interface TargetConnector {
+  readonly dialect: string;
+  readonly capabilities: TargetCapabilities;
+  /**
+   * Opens a session for one pipeline: connection(s) made, session settings applied. Connection errors
+   * come out as the driver raised them (the caller describes them; they never contain the password).
+   */
+  open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
+  /** Connects, asks the server's version, disconnects (the datasource connection test). */
+  serverVersion(datasource: ResolvedDatasource): Promise<string>;
+  /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
+  readonly backfill?: BackfillConnector;
+}

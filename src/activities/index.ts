@@ -1,4 +1,5 @@
 import type { DatasourceCatalog } from '../config/datasources';
+import type { TargetConnector } from '../connectors/target';
 import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
 import { defaultTransformsDir, makeReplicate } from './replicate';
@@ -8,13 +9,15 @@ export interface ActivityDeps {
   catalog: DatasourceCatalog;
   /** Folder that relative transform module paths resolve against (default: the working directory). */
   transformsDir?: string;
+  /** Opens every pipeline's target sessions instead of the registry's connector (tests without a real target). */
+  targetConnector?: TargetConnector;
 }
 
 /** All activities, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
   return {
     inspectDatasource: makeInspectDatasource(deps.catalog),
-    replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
     ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
   };
 }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { DatasourceCatalog } from '../config/datasources';
+import type { TargetConnector } from '../connectors/target';
 import { loadTransforms } from '../pipeline/transform-loader';
 import type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../replication/contract';
 import { PipelineHaltError } from '../replication/errors';
@@ -12,7 +13,11 @@ import { replicate } from '../replication/replicator';
  * on the worker), heartbeats progress, turns cancellation into an abort of the run, and marks errors
  * that need a person as non-retryable.
  */
-export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: string) {
+export function makeReplicate(
+  catalog: DatasourceCatalog,
+  transformsBaseDir: string,
+  targetConnector?: TargetConnector,
+) {
   return async function replicateActivity(input: ReplicateInput): Promise<ReplicateResult> {
     const ctx = Context.current();
     // Same form as the SDK's default worker identity, so status and the Web UI name workers alike.
@@ -46,6 +51,7 @@ export function makeReplicate(catalog: DatasourceCatalog, transformsBaseDir: str
         },
         transforms: loadTransforms(config, transformsBaseDir),
         worker,
+        ...(targetConnector ? { targetConnector } : {}),
       });
     } catch (err) {
       if (controller.signal.aborted) throw new CancelledFailure('replicate run cancelled');

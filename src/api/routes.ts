@@ -149,7 +149,8 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
     {
       method: 'post',
       path: '/v1/datasources/:name/check',
-      summary: 'Check source prerequisites (binlog settings, grants); each failed check carries its fix',
+      summary:
+        'Check prerequisites: a MySQL/MariaDB source (binlog settings, grants) or an Oracle target (privileges, quota); each failed check carries its fix',
       tag: 'Datasources',
       role: 'readonly',
       response: { status: 200, description: 'the checks (ready = all passed)', schema: sourceCheckSchema },

@@ -28,6 +28,16 @@ export const datasourceSchema = z
     passwordFile: z.string().min(1).optional(),
     /** Oracle service name; unused for MySQL. */
     serviceName: z.string().min(1).optional(),
+    /** How an Oracle target stores values and names (docs/oracle.md); unused for MySQL. */
+    oracle: z
+      .object({
+        identifierCase: z.enum(['upper', 'exact']).optional(),
+        zeroDates: z.enum(['error', 'null']).optional(),
+        emptyStrings: z.enum(['null', 'error']).optional(),
+        checkpointSchema: z.string().min(1).max(128).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

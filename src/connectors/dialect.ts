@@ -87,6 +87,11 @@ export interface MissingRow {
 export interface ApplyResult {
   stats: ApplyStats;
   missing: MissingRow[];
+  /**
+   * What the target changed about values it was given, one stable sentence per column (e.g. Oracle
+   * storing '' as NULL): the run reports them as warnings.
+   */
+  notes?: string[];
 }
 
 /** One operation that failed in {@link TargetApplier.applyRowByRow}. */

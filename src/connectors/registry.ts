@@ -1,5 +1,6 @@
 import type { Datasource, ResolvedDatasource } from '../config/datasources';
 import { mysqlTargetConnector } from './mysql/target-session';
+import { oracleTargetConnector } from './oracle/target-session';
 import type { TargetConnector, TargetSession, TargetSessionOptions } from './target';
 
 /**
@@ -11,7 +12,7 @@ import type { TargetConnector, TargetSession, TargetSessionOptions } from './tar
 const CONNECTORS: Record<Datasource['kind'], TargetConnector | undefined> = {
   mysql: mysqlTargetConnector,
   mariadb: mysqlTargetConnector,
-  oracle: undefined,
+  oracle: oracleTargetConnector,
 };
 
 /** The connector for a datasource's kind; a clear error when this build has none. */

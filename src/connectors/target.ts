@@ -284,4 +284,15 @@ export interface TargetConnector {
   serverVersion(datasource: ResolvedDatasource): Promise<string>;
   /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
   readonly backfill?: BackfillConnector;
+  /**
+   * Connects and checks what the target needs (privileges, space); each failed check says what to
+   * change. Absent: a connection test is all there is to check.
+   */
+  check?(datasource: ResolvedDatasource): Promise<TargetCheckResult>;
+}
+
+/** What {@link TargetConnector.check} found. */
+export interface TargetCheckResult {
+  serverVersion: string;
+  checks: Array<{ name: string; ok: boolean; actual: string; fix?: string }>;
 }

@@ -123,6 +123,11 @@ export interface ApplyStats {
   missingOnUpdate: number;
   /** DELETEs whose row was already gone on the target. */
   missingOnDelete: number;
+  /**
+   * Empty strings stored as NULL because the target does not tell them apart (Oracle); absent for
+   * targets that store them as they are.
+   */
+  emptyAsNull?: number;
 }
 
 export function emptyStats(): ApplyStats {

@@ -191,6 +191,7 @@ export class BatchCommitter {
     metrics.rowsApplied.inc({ pipeline: p, op: 'delete' }, res.stats.deleted);
     metrics.missingRows.inc({ pipeline: p, op: 'update' }, res.stats.missingOnUpdate);
     metrics.missingRows.inc({ pipeline: p, op: 'delete' }, res.stats.missingOnDelete);
+    for (const note of res.notes ?? []) report.warn(note);
     if (res.missing.length === 0) return;
     const sample = res.missing
       .slice(0, 3)
@@ -218,6 +219,7 @@ export class BatchCommitter {
     await this.open(position);
     const res = await session.applyRowByRow(plan, { skipFailures: true });
     report.addStats(res.stats);
+    for (const note of res.notes ?? []) report.warn(note);
     for (const f of res.failures.slice(0, 5)) {
       report.warn(
         `row skipped at ${formatPosition(position)}: ${f.op} ${f.table} ${JSON.stringify(f.key)}: ${f.message}`,

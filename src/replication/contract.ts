@@ -26,6 +26,8 @@ export interface ReplicateResult {
   deleted: number;
   missingOnUpdate: number;
   missingOnDelete: number;
+  /** Empty strings the target stored as NULL (Oracle). */
+  emptyAsNull?: number;
   ddlApplied: number;
   lagMs?: number;
   elapsedMs: number;

@@ -1,7 +1,7 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
 import { targetConnectorFor } from '../connectors/registry';
-import type { TargetSession } from '../connectors/target';
+import type { TargetConnector, TargetSession } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -35,6 +35,8 @@ export interface ReplicatorOptions {
   streamHeartbeatSeconds?: number;
   /** Write the lag heartbeat row on the source (needs write access to the `otterflow` schema there). */
   sourceHeartbeat?: boolean;
+  /** Opens the target sessions (default: the registry's connector for the target datasource's kind). */
+  targetConnector?: TargetConnector;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
   let source: MysqlSource | undefined;
   let hooks: HookList | undefined;
   try {
-    const connector = connectorOf(opts.target);
+    const connector = opts.targetConnector ?? connectorOf(opts.target);
     target = await connector.open(opts.target, { pipeline });
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;

@@ -37,6 +37,7 @@ export class RunReport {
     t.deleted += s.deleted;
     t.missingOnUpdate += s.missingOnUpdate;
     t.missingOnDelete += s.missingOnDelete;
+    if (s.emptyAsNull) t.emptyAsNull = (t.emptyAsNull ?? 0) + s.emptyAsNull;
   }
 
   progress(now: number): ReplicateProgress {

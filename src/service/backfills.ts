@@ -14,6 +14,7 @@ import {
 } from '../backfill/contract';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import { targetConnectorFor } from '../connectors/registry';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { backfillWorkflow } from '../workflows/backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
@@ -112,6 +113,19 @@ export interface BackfillServiceDeps {
 export class BackfillService {
   constructor(private readonly deps: BackfillServiceDeps) {}
 
+  /** A target whose connector has no backfill (Oracle today) is refused before anything runs. */
+  private assertTargetCanCopy(target: string): void {
+    const ds = this.deps.datasources.get(target);
+    const connector = targetConnectorFor(ds);
+    if (!connector.backfill)
+      throw new ServiceError(
+        'unprocessable',
+        `target "${ds.name}" is ${connector.dialect}: backfills (initial load and re-sync) are available for MySQL/MariaDB targets ` +
+          'only; load the tables into it by other means, then start the pipeline at the position of that copy',
+        [{ path: 'target', message: `${connector.dialect} targets cannot be backfilled` }],
+      );
+  }
+
   async start(rawPipeline: string, body: unknown): Promise<BackfillView> {
     const name = parseName('pipeline', rawPipeline);
     const def = this.deps.store.get(name);
@@ -125,6 +139,7 @@ export class BackfillService {
       );
     const req = parsed.data;
     const config = def.config;
+    this.assertTargetCanCopy(config.target);
     const tables = (req.tables ?? []).map((t) => {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };

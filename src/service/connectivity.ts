@@ -72,6 +72,54 @@ function connectorOf(ds: ResolvedDatasource): TargetConnector {
   }
 }
 
+/** Runs a connector's own checks (see {@link TargetConnector.check}); 422 when it cannot connect. */
+async function connectorCheck(
+  ds: ResolvedDatasource,
+  check: NonNullable<TargetConnector['check']>,
+): Promise<SourceCheckResult> {
+  try {
+    const r = await check(ds);
+    return {
+      datasource: ds.name,
+      ready: r.checks.every((c) => c.ok),
+      serverVersion: r.serverVersion,
+      checks: r.checks,
+    };
+  } catch (err) {
+    throw unreachable(ds, err);
+  }
+}
+
+/**
+ * Prerequisites of a datasource: its target connector's own checks where it has them (Oracle:
+ * privileges, quota), else its readiness as a binlog source (settings and grants).
+ */
+export async function checkDatasource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
+  const connector = connectorOf(ds);
+  return connector.check ? connectorCheck(ds, connector.check.bind(connector)) : checkSource(ds);
+}
+
+/**
+ * Whether a pipeline can write into `ds`: the connector's checks when it has them (a 422 lists each
+ * failed check with its fix), else a connection test.
+ */
+export async function checkTarget(ds: ResolvedDatasource): Promise<void> {
+  const connector = connectorOf(ds);
+  if (!connector.check) {
+    await testConnection(ds);
+    return;
+  }
+  const r = await connectorCheck(ds, connector.check.bind(connector));
+  const failed = r.checks.filter((c) => !c.ok);
+  if (failed.length)
+    throw new ServiceError(
+      'unprocessable',
+      `target "${ds.name}" is not ready: ${failed.map((c) => `${c.name} is ${c.actual} (fix: ${c.fix})`).join('; ')}`,
+      failed.map((c) => ({ path: `target.${c.name}`, message: `${c.actual}; fix: ${c.fix}` })),
+      { checks: r.checks },
+    );
+}
+
 /** Connects, asks the server its version, disconnects. Throws a 422 ServiceError when it cannot. */
 export async function testConnection(ds: ResolvedDatasource): Promise<ConnectionTestResult> {
   const connector = connectorOf(ds);

@@ -7,7 +7,7 @@ import {
 } from '../config/datasources';
 import {
   type ConnectionTestResult,
-  checkSource,
+  checkDatasource,
   type SourceCheckResult,
   testConnection,
 } from './connectivity';
@@ -63,6 +63,7 @@ export const datasourceViewSchema = z
     port: z.number().int(),
     user: z.string(),
     serviceName: z.string().optional(),
+    oracle: datasourceSchema.shape.oracle,
     passwordSource: z.enum(['stored', 'env', 'file', 'none']).meta({
       description: 'stored: given to the API; env: passwordEnv on the worker; file: a file on the host',
     }),
@@ -138,9 +139,9 @@ export class DatasourceService {
     return testConnection(this.resolve(rawName));
   }
 
-  /** Checks the datasource as a CDC source: each failed check carries its fix. */
+  /** Checks the datasource's prerequisites (as a CDC source, or as a target with checks of its own): each failed check carries its fix. */
   async check(rawName: string): Promise<SourceCheckResult> {
-    return checkSource(this.resolve(rawName));
+    return checkDatasource(this.resolve(rawName));
   }
 
   /** The datasource with its password, for connecting from this process. */
@@ -194,6 +195,7 @@ export class DatasourceService {
       port: d.port,
       user: d.user,
       ...(d.serviceName !== undefined ? { serviceName: d.serviceName } : {}),
+      ...(d.oracle !== undefined ? { oracle: d.oracle } : {}),
       passwordSource,
       ...(d.passwordEnv !== undefined ? { passwordEnv: d.passwordEnv } : {}),
     };

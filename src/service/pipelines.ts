@@ -6,6 +6,7 @@ import {
 } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
+import { targetConnectorFor } from '../connectors/registry';
 import { type PipelineConfig, pipelineConfigSchema, validatePipelineConfig } from '../pipeline/config';
 import type { pipelineWorkflow } from '../workflows/pipeline';
 import {
@@ -21,7 +22,7 @@ import {
 } from '../workflows/pipeline-contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
 import { type ConflictList, listPipelineConflicts } from './conflicts'; // [bidirectional]
-import { checkSource, testConnection } from './connectivity';
+import { checkSource, checkTarget } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import {
@@ -269,7 +270,39 @@ export class PipelineService {
         `pipeline "${result.config.name}" names ${missing.map((m) => m.message).join(' and ')}; register it first`,
         missing,
       );
+    if (result.config.options.channel) this.assertChannelSides(result.config);
     return result.config;
+  }
+
+  /**
+   * [bidirectional] Both datasources of a channel pipeline are each the other pipeline's target: both
+   * must keep channel marks (a database without them cannot tell its own echoes from new changes).
+   */
+  private assertChannelSides(config: PipelineConfig): void {
+    const refused: FieldError[] = [];
+    for (const field of ['source', 'target'] as const) {
+      const ds = this.deps.datasources.get(config[field]);
+      let connector: ReturnType<typeof targetConnectorFor> | undefined;
+      try {
+        connector = targetConnectorFor(ds);
+      } catch {
+        connector = undefined;
+      }
+      if (!connector?.capabilities.channels)
+        refused.push({
+          path: 'options.channel',
+          message:
+            `${field} datasource "${ds.name}" (${ds.kind}) cannot be a side of a bidirectional channel: ` +
+            `a ${connector?.dialect ?? ds.kind} target keeps no channel marks, so the opposite pipeline could not ` +
+            'recognise its own changes coming back (and only MySQL/MariaDB binlogs can be read as a source)',
+        });
+    }
+    if (refused.length)
+      throw new ServiceError(
+        'unprocessable',
+        `pipeline "${config.name}": ${refused.map((r) => r.message).join('; ')}. Replicate one way (leave out options.channel).`,
+        refused,
+      );
   }
 
   private async preflight(config: PipelineConfig): Promise<void> {
@@ -295,7 +328,7 @@ export class PipelineService {
         failed.map((c) => ({ path: `source.${c.name}`, message: `${c.actual}; fix: ${c.fix}` })),
         { checks: check.checks },
       );
-    await testConnection(this.deps.datasources.resolve(config.target)).catch((err: unknown) => {
+    await checkTarget(this.deps.datasources.resolve(config.target)).catch((err: unknown) => {
       throw prefixed(err, `cannot start pipeline "${config.name}": `);
     });
   }

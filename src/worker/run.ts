@@ -4,6 +4,7 @@ import client from 'prom-client';
 import { createActivities } from '../activities';
 import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { type StackSettings, temporalAddress } from '../config/stack';
+import type { TargetConnector } from '../connectors/target';
 import { logger } from '../util/logger';
 import { installRuntime } from './runtime';
 
@@ -12,7 +13,13 @@ export const workflowsPath = require.resolve('../workflows');
 /** Creates a worker for the given task queue on an existing connection (tests use this too). */
 export async function createWorker(
   connection: NativeConnection,
-  opts: { namespace: string; taskQueue: string; home: string; identity?: string },
+  opts: {
+    namespace: string;
+    taskQueue: string;
+    home: string;
+    identity?: string;
+    targetConnector?: TargetConnector;
+  },
 ): Promise<Worker> {
   const catalog = new DatasourceCatalog(catalogFile(opts.home));
   return Worker.create({
@@ -23,7 +30,10 @@ export async function createWorker(
     // Cancellation (pause, stop, config update) reaches a running activity with its next heartbeat
     // that goes to the server; the SDK throttles those to 80% of the heartbeat timeout unless capped.
     maxHeartbeatThrottleInterval: '1 second',
-    activities: createActivities({ catalog }),
+    activities: createActivities({
+      catalog,
+      ...(opts.targetConnector ? { targetConnector: opts.targetConnector } : {}),
+    }),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }

@@ -28,6 +28,8 @@ export interface PipelineCounters {
   deleted: number;
   missingOnUpdate: number;
   missingOnDelete: number;
+  /** Empty strings a target stored as NULL (Oracle); absent until one did. */
+  emptyAsNull?: number;
   ddlApplied: number;
   batches: number;
 }

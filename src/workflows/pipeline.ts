@@ -209,6 +209,7 @@ function record(status: PipelineStatus, r: ReplicateResult): void {
   c.rowsApplied += r.inserted + r.updated + r.deleted;
   c.missingOnUpdate += r.missingOnUpdate;
   c.missingOnDelete += r.missingOnDelete;
+  if (r.emptyAsNull) c.emptyAsNull = (c.emptyAsNull ?? 0) + r.emptyAsNull;
   c.ddlApplied += r.ddlApplied;
   if (r.position) status.position = r.position;
   if (r.lagMs !== undefined) status.lagMs = r.lagMs;

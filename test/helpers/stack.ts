@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import mysql from 'mysql2/promise';
 import { type StackSettings, stackSettingsFromEnv, temporalAddress } from '../../src/config/stack';
+import type { TargetConnector } from '../../src/connectors/target';
 import { createWorker } from '../../src/worker/run';
 import { installRuntime } from '../../src/worker/runtime';
 
@@ -70,7 +71,7 @@ export interface TemporalHarness {
  */
 export async function withWorker<T>(
   fn: (h: TemporalHarness) => Promise<T>,
-  opts: { home?: string } = {},
+  opts: { home?: string; targetConnector?: TargetConnector } = {},
 ): Promise<T> {
   const s = testStack();
   const taskQueue = uniqueName('tq');
@@ -84,6 +85,7 @@ export async function withWorker<T>(
       namespace: s.namespace,
       taskQueue,
       home: opts.home ?? s.home,
+      ...(opts.targetConnector ? { targetConnector: opts.targetConnector } : {}),
     });
     return await worker.runUntil(fn({ client, taskQueue, worker }));
   } finally {

@@ -1,45 +1,62 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import oracledb from 'oracledb';
 import type { CellValue } from '../../src/binlog/types';
+import type { ResolvedDatasource } from '../../src/config/datasources';
 import type { UpsertOp } from '../../src/connectors/dialect';
 import { OracleApplier } from '../../src/connectors/oracle/applier';
+import { openOracle } from '../../src/connectors/oracle/connection';
+import { OracleTargetConnector } from '../../src/connectors/oracle/target-session';
+import { parsePipelineConfig } from '../../src/pipeline/config';
+import { replicate } from '../../src/replication/replicator';
+import { samePipelineConfig } from '../helpers/pipeline';
+import { oracleError, RecordingOracleDatabase } from '../helpers/recording-oracle';
+import { freshDatabases, testStack } from '../helpers/stack';
 
 /**
  * Runs against a real Oracle database only when ORACLE_URL is set, e.g.
- *   ORACLE_URL='oracle://user:password@host:1521/FREEPDB1'
- * (thin mode: no Instant Client needed). The user needs CREATE TABLE in its own schema.
+ *   ORACLE_URL='oracle://otter:otter@127.0.0.1:1521/FREEPDB1'
+ * (thin mode: no Instant Client needed; docs/oracle.md shows how to start Oracle Database Free in a
+ * container). The user needs CREATE SESSION, CREATE TABLE and quota in its own schema, where the
+ * tests create and drop their tables. The engine scenarios are those of oracle-engine.test.ts, with
+ * the recording connection in front of the real one.
  */
 const url = process.env.ORACLE_URL;
+const SKIPPED = 'ORACLE_URL not set: Oracle integration test skipped (see docs/oracle.md)';
+if (!url) console.log(`# ${SKIPPED}`);
 
-function parseUrl(u: string) {
+function oracleDatasource(u: string): ResolvedDatasource {
   const p = new URL(u);
   return {
+    name: 'ora',
+    kind: 'oracle',
+    host: p.hostname,
+    port: Number(p.port || 1521),
     user: decodeURIComponent(p.username),
     password: decodeURIComponent(p.password),
-    connectString: `${p.hostname}:${p.port || '1521'}${p.pathname}`,
+    serviceName: p.pathname.replace(/^\//, ''),
   };
 }
 
+async function adminConnection(t: TestContext, ds: ResolvedDatasource) {
+  const conn = await openOracle(ds);
+  t.after(() => conn.close().catch(() => {}));
+  return conn;
+}
+
 test('Oracle applier: MERGE, UPDATE, DELETE and missing rows on a real Oracle', async (t) => {
-  if (!url) {
-    t.skip('ORACLE_URL not set: Oracle integration test skipped');
-    return;
-  }
-  const cfg = parseUrl(url);
-  const conn = await oracledb.getConnection(cfg);
+  if (!url) return t.skip(SKIPPED);
+  const ds = oracleDatasource(url);
+  const conn = await adminConnection(t, ds);
   const table = `OTF_${randomBytes(4).toString('hex').toUpperCase()}`;
-  t.after(async () => {
-    await conn.execute(`DROP TABLE "${table}" PURGE`).catch(() => {});
-    await conn.close();
-  });
+  t.after(() => conn.execute(`DROP TABLE "${table}" PURGE`).catch(() => {}));
   await conn.execute(
     `CREATE TABLE "${table}" (id NUMBER(20) PRIMARY KEY, name VARCHAR2(100), amount NUMBER(38,10), ` +
       'created DATE, ts TIMESTAMP(6), dur INTERVAL DAY(2) TO SECOND(6), raw RAW(256), doc BLOB)',
   );
   // Default identifier case: pipeline names in lower case reach Oracle's upper-case catalog names.
-  const target = { schema: cfg.user.toLowerCase(), table: table.toLowerCase() };
+  const target = { schema: ds.user.toLowerCase(), table: table.toLowerCase() };
   const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   const up = (id: bigint, row: Record<string, CellValue>, expectExisting = false): UpsertOp => ({
     kind: 'upsert',
@@ -80,15 +97,13 @@ test('Oracle applier: MERGE, UPDATE, DELETE and missing rows on a real Oracle', 
           { kind: 'delete', target, key: [2n], before: new Map() },
           { kind: 'delete', target, key: [99n], before: new Map() },
         ],
-        upserts: [
-          up(18446744073709551615n, { name: 'renamed' }, true),
-          up(77n, { name: 'was missing' }, true),
-        ],
+        upserts: [up(18446744073709551615n, { name: 'renamed' }, true), up(77n, { name: '' }, true)],
       },
     ],
   });
   await conn.commit();
   assert.deepEqual(r2.stats, { inserted: 1, updated: 1, deleted: 1, missingOnUpdate: 1, missingOnDelete: 1 });
+  assert.equal(r2.tally.total, 1, "'' stored as NULL is counted");
   const res = await conn.execute<Record<string, unknown>>(
     `SELECT TO_CHAR(id) id, name, TO_CHAR(amount) amount, TO_CHAR(created, 'YYYY-MM-DD') created, ` +
       `TO_CHAR(ts, 'YYYY-MM-DD HH24:MI:SS.FF6') ts, TO_CHAR(dur) dur, RAWTOHEX(raw) raw, DBMS_LOB.GETLENGTH(doc) doclen ` +
@@ -105,4 +120,117 @@ test('Oracle applier: MERGE, UPDATE, DELETE and missing rows on a real Oracle', 
   assert.equal(big.TS, '2038-01-19 03:14:07.999999');
   assert.equal(big.RAW, all.toString('hex').toUpperCase());
   assert.equal(big.DOCLEN, 512);
+  assert.equal(rows.find((r) => r.ID === '77')?.NAME, null);
+});
+
+/** A source database and the same tables in the Oracle user's schema; a pipeline between them. */
+async function enginePair(t: TestContext, ds: ResolvedDatasource) {
+  const admin = await adminConnection(t, ds);
+  const { name: db, source } = await freshDatabases(t, 'ora');
+  const suffix = randomBytes(3).toString('hex');
+  const items = `items_${suffix}`;
+  await source.query(
+    `CREATE TABLE ${items} (id INT PRIMARY KEY, name VARCHAR(50), amount DECIMAL(10,2), note VARCHAR(20), seen DATETIME(6))`,
+  );
+  const ITEMS = items.toUpperCase();
+  await admin.execute(
+    `CREATE TABLE "${ITEMS}" (id NUMBER(10) PRIMARY KEY, name VARCHAR2(50), amount NUMBER(10,2), note VARCHAR2(20), seen TIMESTAMP(6))`,
+  );
+  t.after(() => admin.execute(`DROP TABLE "${ITEMS}" PURGE`).catch(() => {}));
+  const config = parsePipelineConfig(
+    await samePipelineConfig(source, db, {
+      target: ds.name,
+      mappings: [{ source: { schema: db, table: items }, target: { schema: ds.user.toLowerCase() } }],
+    }),
+  );
+  t.after(() =>
+    admin
+      .execute('DELETE FROM "OTTERFLOW_CHECKPOINTS" WHERE pipeline = :1', [config.name])
+      .then(() => admin.commit())
+      .catch(() => {}),
+  );
+  const rdb = new RecordingOracleDatabase();
+  const stack = testStack();
+  const run = (signal?: AbortSignal) =>
+    replicate({
+      config,
+      source: {
+        name: 'source',
+        kind: 'mariadb',
+        host: stack.host,
+        port: stack.sourcePort,
+        user: 'root',
+        password: '',
+      },
+      target: ds,
+      maxSeconds: 3,
+      worker: 'test',
+      targetConnector: new OracleTargetConnector(async (d) => rdb.connectTo(await openOracle(d))),
+      ...(signal ? { signal } : {}),
+    });
+  const ids = async () =>
+    ((await admin.execute<[number]>(`SELECT id FROM "${ITEMS}" ORDER BY id`)).rows ?? []).map((r) =>
+      Number(r[0]),
+    );
+  return { source, items, ITEMS, config, rdb, run, ids, admin };
+}
+
+test('engine on a real Oracle: rows, the checkpoint in the same transaction, a batch failing halfway, a worker dying mid-batch', async (t) => {
+  if (!url) return t.skip(SKIPPED);
+  const ds = oracleDatasource(url);
+  const { source, items, ITEMS, config, rdb, run, ids, admin } = await enginePair(t, ds);
+  const checkpoint = async () =>
+    Number(
+      (
+        await admin.execute<[number]>('SELECT binlog_pos FROM "OTTERFLOW_CHECKPOINTS" WHERE pipeline = :1', [
+          config.name,
+        ])
+      ).rows?.[0]?.[0],
+    );
+
+  await source.query(
+    `INSERT INTO ${items} VALUES (1, 'Zoë', 12.50, 'x', '2024-02-29 23:59:59.123456'), (2, 'two', -0.01, '', NULL)`,
+  );
+  const first = await run();
+  assert.equal(first.inserted, 2);
+  assert.equal(first.emptyAsNull, 1);
+  assert.deepEqual(await ids(), [1, 2]);
+  assert.equal(await checkpoint(), first.position?.pos);
+  const row = (
+    await admin.execute<Record<string, unknown>>(
+      `SELECT name, TO_CHAR(amount) amount, note, TO_CHAR(seen, 'YYYY-MM-DD HH24:MI:SS.FF6') seen FROM "${ITEMS}" WHERE id = 1`,
+      [],
+      { outFormat: oracledb.OUT_FORMAT_OBJECT },
+    )
+  ).rows?.[0];
+  assert.deepEqual(row, { NAME: 'Zoë', AMOUNT: '12.5', NOTE: 'x', SEEN: '2024-02-29 23:59:59.123456' });
+
+  // A batch failing halfway (the connection breaks after its rows were sent): nothing of it stays.
+  const before = await checkpoint();
+  await source.query(`INSERT INTO ${items} (id, name) VALUES (10, 'a'), (11, 'b')`);
+  const mark = rdb.calls.length;
+  rdb.failWhen(
+    (c) => c.method === 'commit' && rdb.calls.some((x) => x.method === 'executeMany' && x.n > mark),
+    oracleError('ORA-03113'),
+  );
+  await assert.rejects(run(), /ORA-03113/);
+  assert.deepEqual(await ids(), [1, 2]);
+  assert.equal(await checkpoint(), before);
+  await run();
+  assert.deepEqual(await ids(), [1, 2, 10, 11]);
+
+  // A worker dying mid-batch: aborted while its rows are on the wire; the next run applies them once.
+  const mid = await checkpoint();
+  await source.query(`INSERT INTO ${items} (id, name) VALUES (20, 'x'), (21, 'y')`);
+  const abort = new AbortController();
+  rdb.failWhen((c) => {
+    if (c.method !== 'executeMany') return false;
+    abort.abort();
+    return true;
+  }, oracleError('ORA-03135'));
+  await assert.rejects(run(abort.signal), /ORA-03135/);
+  assert.deepEqual(await ids(), [1, 2, 10, 11]);
+  assert.equal(await checkpoint(), mid);
+  await run();
+  assert.deepEqual(await ids(), [1, 2, 10, 11, 20, 21]);
 });

@@ -7,13 +7,12 @@ import { OracleApplier, type OracleConnectionLike } from '../../src/connectors/o
 import {
   OracleDialect,
   type OracleTableInfo,
-  OracleValueError,
   oracleName,
   pipelineName,
   quoteOracleIdentifier,
-  timeToInterval,
 } from '../../src/connectors/oracle/dialect';
-import { chooseOracleTableInfo } from '../../src/connectors/oracle/table-info';
+import { chooseOracleTableInfo, oracleColumnType } from '../../src/connectors/oracle/table-info';
+import { OracleValueError, timeToInterval } from '../../src/connectors/oracle/values';
 import type { TableRef } from '../../src/pipeline/model';
 
 const ref: TableRef = { schema: 'shop', table: 'orders' };
@@ -173,7 +172,8 @@ test('full-row tables: NULL-safe DECODE match of one row; LOB columns are refuse
 test('zero dates: an error naming the column by default, NULL when configured', () => {
   assert.throws(
     () => new OracleDialect().upsertStatements(info, [up([1], { id: 1, created: '0000-00-00' })]),
-    (e: unknown) => e instanceof OracleValueError && /column created: zero date 0000-00-00/.test(e.message),
+    (e: unknown) =>
+      e instanceof OracleValueError && /column shop\.orders\.created: zero date 0000-00-00/.test(e.message),
   );
   const [c] = new OracleDialect({ zeroDates: 'null' }).upsertStatements(info, [
     up([1], { id: 1, created: '2020-00-15', ts: '0000-00-00 00:00:00' }),
@@ -203,6 +203,15 @@ test('table info from the catalog: primary, else NOT NULL unique, else full row;
   ]);
   assert.deepEqual([uk.keyKind, uk.keyColumns], ['unique', ['code']]);
   assert.equal(chooseOracleTableInfo(ref, cols, []).keyKind, 'fullRow');
+});
+
+test('catalog types keep the precision and scale the value checks need', () => {
+  assert.equal(oracleColumnType('NUMBER', 10, 2), 'NUMBER(10,2)');
+  assert.equal(oracleColumnType('NUMBER', null, 0), 'NUMBER(38,0)'); // INTEGER, NUMBER(*,0)
+  assert.equal(oracleColumnType('NUMBER', null, null), 'NUMBER');
+  assert.equal(oracleColumnType('FLOAT', 126, null), 'FLOAT(126)');
+  assert.equal(oracleColumnType('TIMESTAMP(3)', null, 3), 'TIMESTAMP(3)');
+  assert.equal(oracleColumnType('VARCHAR2', null, null), 'VARCHAR2');
 });
 
 /** A scripted connection: records executeMany calls, answers with the row counts the script gives. */
@@ -283,4 +292,36 @@ test('Oracle applier: per-row counts find missing deletes and updates; missing u
       ['INSERT', [['4', 'd']]],
     ],
   );
+});
+
+test("'' stored as NULL is counted once per stored value: not for WHERE keys, not twice for a missing UPDATE", async () => {
+  const small: OracleTableInfo = {
+    ref,
+    columns: ['id', 'name'],
+    keyColumns: ['id'],
+    keyKind: 'primary',
+    columnTypes: { id: 'VARCHAR2', name: 'VARCHAR2' },
+  };
+  // The UPDATE of key 'b' finds no row (it is inserted instead); the DELETE of key '' finds none.
+  const { conn } = scriptedConnection((sql, binds) =>
+    binds.map((b) => (sql.startsWith('UPDATE') && b[1] === 'b' ? 0 : sql.startsWith('DELETE') ? 0 : 1)),
+  );
+  const applier = new OracleApplier(conn, { tableInfo: { get: async () => small, invalidate: () => {} } });
+  const r = await applier.apply({
+    tables: [
+      {
+        target: ref,
+        deletes: [del([''])],
+        upserts: [
+          up(['a'], { id: 'a', name: '' }, { expectExisting: true }),
+          up(['b'], { id: 'b', name: '' }, { expectExisting: true }),
+          up(['c'], { id: 'c', name: '' }),
+        ],
+      },
+    ],
+  });
+  // a (UPDATE found it), b (INSERT after the UPDATE found nothing), c (MERGE): 3 values stored as NULL.
+  assert.equal(r.tally.total, 3);
+  assert.deepEqual([...r.tally.emptyAsNull], [['shop.orders.name', 3]]);
+  assert.equal(r.stats.missingOnDelete, 1);
 });

@@ -12,7 +12,9 @@ export async function openMysql(
   extra: Pick<mysql.ConnectionOptions, 'typeCast'> = {},
 ): Promise<mysql.Connection> {
   if (ds.kind === 'oracle')
-    throw new Error(`datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB`);
+    throw new Error(
+      `datasource "${ds.name}" is an Oracle database, not MySQL/MariaDB: Oracle can only be a pipeline's target (sources, backfills and re-syncs need MySQL/MariaDB)`,
+    );
   return mysql.createConnection({
     host: ds.host,
     port: ds.port,

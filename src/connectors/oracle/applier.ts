@@ -1,8 +1,8 @@
-import type oracledb from 'oracledb';
 import {
   type ApplyPlan,
   type ApplyStats,
   emptyStats,
+  type TableRef,
   type TargetTableInfo,
   tableKey,
 } from '../../pipeline/model';
@@ -21,11 +21,12 @@ import {
   type TargetApplier,
   type UpsertOp,
 } from '../dialect';
+import type { OracleConnectionLike } from './connection';
 import { type OracleChunk, OracleDialect, type OracleDialectOptions, type OracleTableInfo } from './dialect';
 import { OracleTableInfoCache } from './table-info';
+import { ValueTally } from './values';
 
-/** The part of an oracledb connection the applier uses (thin mode works). */
-export type OracleConnectionLike = Pick<oracledb.Connection, 'execute' | 'executeMany'>;
+export type { OracleConnectionLike } from './connection';
 
 export interface OracleApplierOptions extends OracleDialectOptions {
   session?: SessionOptions;
@@ -50,6 +51,11 @@ function asRetryable(err: unknown): unknown {
       cause: err,
     },
   );
+}
+
+/** An apply's result plus the values Oracle forced to change ('' stored as NULL), per column. */
+export interface OracleApplyResult extends ApplyResult {
+  tally: ValueTally;
 }
 
 /** One row of an executeMany that Oracle rejected (batchErrors). */
@@ -77,16 +83,20 @@ export class OracleApplier implements TargetApplier {
   private readonly tableInfo: TableInfoSource;
 
   constructor(
-    private readonly conn: OracleConnectionLike,
+    private readonly conn: Pick<OracleConnectionLike, 'execute' | 'executeMany'>,
     private readonly options: OracleApplierOptions = {},
   ) {
     this.dialect = new OracleDialect(options);
-    this.tableInfo =
-      options.tableInfo ?? new OracleTableInfoCache(conn as oracledb.Connection, this.dialect.identifierCase);
+    this.tableInfo = options.tableInfo ?? new OracleTableInfoCache(conn, this.dialect.identifierCase);
   }
 
   get tables(): TableInfoSource {
     return this.tableInfo;
+  }
+
+  /** `"SCHEMA"."TABLE"` as this applier spells target names. */
+  quoteTable(ref: TableRef): string {
+    return this.dialect.quoteTable(ref);
   }
 
   /** Session setup; run it once per connection (and `SET CONSTRAINTS` again per transaction, which apply does). */
@@ -94,24 +104,29 @@ export class OracleApplier implements TargetApplier {
     for (const s of this.dialect.sessionSetup(this.options.session)) await this.conn.execute(s.sql, s.params);
   }
 
-  async apply(plan: ApplyPlan): Promise<ApplyResult> {
+  async apply(plan: ApplyPlan): Promise<OracleApplyResult> {
     const stats = emptyStats();
     const missing: MissingRow[] = [];
+    const tally = new ValueTally();
     try {
       await this.deferConstraints();
       for (const tp of plan.tables) {
         if (tp.deletes.length === 0 && tp.upserts.length === 0) continue;
         const info = (await this.tableInfo.get(tp.target)) as OracleTableInfo;
-        await this.applyDeletes(info, tp.deletes, stats, missing);
-        await this.applyUpserts(info, tp.upserts, stats, missing);
+        await this.applyDeletes(info, tp.deletes, stats, missing, tally);
+        await this.applyUpserts(info, tp.upserts, stats, missing, tally);
       }
     } catch (err) {
       throw asRetryable(err);
     }
-    return { stats, missing };
+    return { stats, missing, tally };
   }
 
-  async applyRowByRow(plan: ApplyPlan, options: { skipFailures?: boolean } = {}): Promise<RowByRowResult> {
+  async applyRowByRow(
+    plan: ApplyPlan,
+    options: { skipFailures?: boolean } = {},
+  ): Promise<RowByRowResult & { tally: ValueTally }> {
+    const tally = new ValueTally();
     const stats = emptyStats();
     const missing: MissingRow[] = [];
     const failures: RowFailure[] = [];
@@ -121,8 +136,8 @@ export class OracleApplier implements TargetApplier {
       const info = (await this.tableInfo.get(tp.target)) as OracleTableInfo;
       for (const op of [...tp.deletes, ...tp.upserts] as Array<DeleteOp | UpsertOp>) {
         try {
-          if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing);
-          else await this.applyUpserts(info, [op], stats, missing);
+          if (op.kind === 'delete') await this.applyDeletes(info, [op], stats, missing, tally);
+          else await this.applyUpserts(info, [op], stats, missing, tally);
         } catch (err) {
           if (isRetryableOracleError(err)) throw asRetryable(err);
           const failure =
@@ -140,7 +155,7 @@ export class OracleApplier implements TargetApplier {
         }
       }
     }
-    return { stats, missing, failures };
+    return { stats, missing, failures, tally };
   }
 
   private async deferConstraints() {
@@ -153,9 +168,10 @@ export class OracleApplier implements TargetApplier {
     deletes: DeleteOp[],
     stats: ApplyStats,
     missing: MissingRow[],
+    tally: ValueTally,
   ) {
     for (const chunk of this.dialect.deleteStatements(info, deletes)) {
-      const counts = await this.run(info, chunk);
+      const counts = await this.run(info, chunk, tally);
       const gone = chunk.ops.filter((_, i) => (counts[i] ?? 0) === 0);
       stats.deleted += chunk.ops.length - gone.length;
       // A row created earlier in the same batch (insert then delete) was never here: not worth reporting.
@@ -174,10 +190,11 @@ export class OracleApplier implements TargetApplier {
     upserts: UpsertOp[],
     stats: ApplyStats,
     missing: MissingRow[],
+    tally: ValueTally,
   ) {
     const missingUpdates: UpsertOp[] = [];
     for (const chunk of this.dialect.upsertStatements(info, upserts)) {
-      const counts = await this.run(info, chunk);
+      const counts = await this.run(info, chunk, tally);
       if (chunk.kind === 'update' || chunk.kind === 'deleteBeforeImage')
         chunk.ops.forEach((op, i) => {
           if ((counts[i] ?? 0) === 0) missingUpdates.push(op);
@@ -185,7 +202,7 @@ export class OracleApplier implements TargetApplier {
     }
     // Keyed UPDATEs that found no row: insert the whole row (FIELD mode included), and report it.
     const toInsert = info.keyKind === 'fullRow' ? [] : missingUpdates;
-    for (const chunk of this.dialect.insertStatements(info, toInsert)) await this.run(info, chunk);
+    for (const chunk of this.dialect.insertStatements(info, toInsert)) await this.run(info, chunk, tally);
     noteMissing(info, 'update', missingUpdates, stats, missing);
     const missingSet = new Set(missingUpdates);
     for (const op of upserts) {
@@ -198,6 +215,7 @@ export class OracleApplier implements TargetApplier {
   private async run<Op extends DeleteOp | UpsertOp>(
     info: TargetTableInfo,
     chunk: OracleChunk<Op>,
+    tally: ValueTally,
   ): Promise<number[]> {
     const s = chunk.statement;
     const result = await this.conn.executeMany(s.sql, s.binds, {
@@ -222,7 +240,12 @@ export class OracleApplier implements TargetApplier {
         { cause: first },
       );
     }
-    return result.dmlRowCounts ?? [];
+    const counts = result.dmlRowCounts ?? [];
+    // Only values that were stored count: an UPDATE's rows that found nothing (inserted later, and
+    // counted there) and the key values in a DELETE's WHERE store nothing.
+    if (chunk.kind === 'update') chunk.tally.onlyRows((i) => (counts[i] ?? 0) > 0).addTo(tally);
+    else if (chunk.kind === 'merge' || chunk.kind === 'insert') chunk.tally.addTo(tally);
+    return counts;
   }
 }
 

@@ -2,6 +2,14 @@ import oracledb from 'oracledb';
 import type { CellValue } from '../../binlog/types';
 import type { TableRef, TargetTableInfo } from '../../pipeline/model';
 import type { Chunk, DeleteOp, SessionOptions, Statement, TargetDialect, UpsertOp } from '../dialect';
+import {
+  type ColumnBinding,
+  columnBinding,
+  type EmptyStringPolicy,
+  type OracleDataType,
+  ValueTally,
+  type ZeroDatePolicy,
+} from './values';
 
 /**
  * Oracle SQL generation for the applier (pure; unit-tested without a server). Oracle has no
@@ -14,11 +22,8 @@ import type { Chunk, DeleteOp, SessionOptions, Statement, TargetDialect, UpsertO
  * - delete:            DELETE FROM t WHERE "ID" = :1   (`dmlRowCounts` names missing rows)
  * - full-row tables:   DELETE … WHERE ROWID IN (SELECT ROWID … WHERE DECODE(c, :n, 1, 0) = 1 … AND ROWNUM = 1)
  *
- * Values are converted to Oracle binds by {@link OracleValueMapper} from the target column's type.
+ * Values are converted to Oracle binds by `values.ts` from the target column's type.
  */
-
-/** Oracle column type as ALL_TAB_COLUMNS spells DATA_TYPE (`NUMBER`, `VARCHAR2`, `TIMESTAMP(6)`, …). */
-export type OracleDataType = string;
 
 export interface OracleTableInfo extends TargetTableInfo {
   /** Pipeline column name → Oracle DATA_TYPE; columns not listed are bound as text. */
@@ -44,13 +49,9 @@ export interface OracleChunk<Op> extends Chunk<Op, OracleBatch> {
     | 'delete'
     /** Full-row tables: removes one row equal to an UPDATE's before image. */
     | 'deleteBeforeImage';
+  /** Values the conversion changed as Oracle forces ('' stored as NULL), counted once the chunk ran. */
+  tally: ValueTally;
 }
-
-/**
- * What to do with MySQL zero dates ('0000-00-00', '2020-00-15'), which Oracle cannot store:
- * `error` (default) stops with a message naming the column, `null` stores NULL.
- */
-export type ZeroDatePolicy = 'error' | 'null';
 
 export interface OracleDialectOptions {
   /**
@@ -60,6 +61,7 @@ export interface OracleDialectOptions {
    */
   identifierCase?: 'upper' | 'exact';
   zeroDates?: ZeroDatePolicy;
+  emptyStrings?: EmptyStringPolicy;
   /** executeMany takes at most 65,535 rows per call (and the applier bounds memory with maxBatchBytes). */
   maxRowsPerBatch?: number;
   maxBatchBytes?: number;
@@ -68,16 +70,6 @@ export interface OracleDialectOptions {
 export const ORACLE_MAX_ROWS_PER_EXECUTE_MANY = 65_535;
 
 const SIMPLE_NAME = /^[A-Za-z][A-Za-z0-9_$#]*$/;
-const TIMESTAMP_FORMAT = 'YYYY-MM-DD HH24:MI:SS.FF6';
-
-/** Raised for a value Oracle cannot hold under the configured policy (e.g. a zero date with `zeroDates: error`). */
-export class OracleValueError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OracleValueError';
-  }
-}
-
 /** The Oracle spelling of a pipeline name (see {@link OracleDialectOptions.identifierCase}). */
 export function oracleName(name: string, identifierCase: 'upper' | 'exact' = 'upper'): string {
   return identifierCase === 'upper' && SIMPLE_NAME.test(name) ? name.toUpperCase() : name;
@@ -102,128 +94,10 @@ export function quoteOracleIdentifier(name: string): string {
   return `"${name}"`;
 }
 
-/** Which bind type and SQL wrapper a column's values need. */
-interface ColumnBinding {
-  type: oracledb.DbType;
-  /** SQL around the placeholder, `$` standing for `:n`. */
-  expr: string;
-  convert: (v: CellValue, column: string) => unknown;
-  /** Whether `=` can compare the column (LOBs cannot). */
-  comparable: boolean;
-}
-
-/**
- * Converts CellValues (docs/value-representation.md) to Oracle binds by target column type:
- * - NUMBER/FLOAT/INTEGER: bigint, DECIMAL strings and numbers travel as text into TO_NUMBER (exact
- *   up to Oracle's 38 digits; the session sets NLS_NUMERIC_CHARACTERS to '.,')
- * - BINARY_DOUBLE/BINARY_FLOAT: JS numbers, exact
- * - DATE: TO_DATE of the text cut to seconds; TIMESTAMP: TO_TIMESTAMP with 6 fractional digits;
- *   TIMESTAMP WITH (LOCAL) TIME ZONE: FROM_TZ(…, 'UTC') (MySQL TIMESTAMP values are UTC text)
- * - INTERVAL DAY TO SECOND: MySQL TIME '-838:59:59.5' → TO_DSINTERVAL('-34 22:59:59.5')
- * - RAW: Buffer as RAW; BLOB: Buffer as BLOB; CLOB/NCLOB: text as CLOB
- * - everything else (VARCHAR2, CHAR, JSON …): text; numbers and bigints are written as decimal text,
- *   Buffers as their bytes decoded as UTF-8
- */
-export class OracleValueMapper {
-  constructor(private readonly zeroDates: ZeroDatePolicy = 'error') {}
-
-  binding(dataType: OracleDataType | undefined): ColumnBinding {
-    const t = (dataType ?? 'VARCHAR2').toUpperCase();
-    if (t === 'NUMBER' || t === 'FLOAT' || t === 'INTEGER')
-      return {
-        type: oracledb.DB_TYPE_VARCHAR,
-        expr: 'TO_NUMBER($)',
-        convert: (v) => this.numberText(v),
-        comparable: true,
-      };
-    if (t === 'BINARY_DOUBLE' || t === 'BINARY_FLOAT')
-      return {
-        type: oracledb.DB_TYPE_BINARY_DOUBLE,
-        expr: '$',
-        convert: (v) => (v === null ? null : Number(v)),
-        comparable: true,
-      };
-    if (t === 'DATE')
-      return {
-        type: oracledb.DB_TYPE_VARCHAR,
-        expr: "TO_DATE($, 'YYYY-MM-DD HH24:MI:SS')",
-        convert: (v, c) => this.dateText(v, c)?.slice(0, 19) ?? null,
-        comparable: true,
-      };
-    if (t.startsWith('TIMESTAMP') && t.includes('TIME ZONE'))
-      return {
-        type: oracledb.DB_TYPE_VARCHAR,
-        expr: `FROM_TZ(TO_TIMESTAMP($, '${TIMESTAMP_FORMAT}'), 'UTC')`,
-        convert: (v, c) => this.dateText(v, c),
-        comparable: true,
-      };
-    if (t.startsWith('TIMESTAMP'))
-      return {
-        type: oracledb.DB_TYPE_VARCHAR,
-        expr: `TO_TIMESTAMP($, '${TIMESTAMP_FORMAT}')`,
-        convert: (v, c) => this.dateText(v, c),
-        comparable: true,
-      };
-    if (t.startsWith('INTERVAL DAY'))
-      return {
-        type: oracledb.DB_TYPE_VARCHAR,
-        expr: 'TO_DSINTERVAL($)',
-        convert: (v) => timeToInterval(v),
-        comparable: true,
-      };
-    if (t === 'RAW' || t === 'LONG RAW')
-      return { type: oracledb.DB_TYPE_RAW, expr: '$', convert: (v) => toBuffer(v), comparable: true };
-    if (t === 'BLOB')
-      return { type: oracledb.DB_TYPE_BLOB, expr: '$', convert: (v) => toBuffer(v), comparable: false };
-    if (t === 'CLOB' || t === 'NCLOB')
-      return { type: oracledb.DB_TYPE_CLOB, expr: '$', convert: (v) => toText(v), comparable: false };
-    return { type: oracledb.DB_TYPE_VARCHAR, expr: '$', convert: (v) => toText(v), comparable: true };
-  }
-
-  private numberText(v: CellValue): string | null {
-    if (v === null) return null;
-    if (Buffer.isBuffer(v)) return BigInt(`0x${v.toString('hex') || '0'}`).toString(); // BIT → its number
-    return String(v);
-  }
-
-  /** MySQL temporal text → 'YYYY-MM-DD HH24:MI:SS.FF6'; zero dates per policy. */
-  private dateText(v: CellValue, column: string): string | null {
-    if (v === null) return null;
-    const s = String(v);
-    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$/.exec(s);
-    if (!m) throw new OracleValueError(`column ${column}: ${JSON.stringify(s)} is not a date/time value`);
-    if (m[1] === '0000' || m[2] === '00' || m[3] === '00') {
-      if (this.zeroDates === 'null') return null;
-      throw new OracleValueError(
-        `column ${column}: zero date ${s} cannot be stored in Oracle (set zeroDates: 'null' to store NULL)`,
-      );
-    }
-    return `${m[1]}-${m[2]}-${m[3]} ${m[4] ?? '00'}:${m[5] ?? '00'}:${m[6] ?? '00'}.${(m[7] ?? '').padEnd(6, '0')}`;
-  }
-}
-
-/** MySQL TIME text ('-838:59:59.000000') → Oracle day-to-second interval text ('-34 22:59:59.000000'). */
-export function timeToInterval(v: CellValue): string | null {
-  if (v === null) return null;
-  const m = /^(-?)(\d+):(\d{2}):(\d{2})(\.\d+)?$/.exec(String(v));
-  if (!m) throw new OracleValueError(`${JSON.stringify(v)} is not a TIME value`);
-  const hours = Number(m[2]);
-  return `${m[1]}${Math.floor(hours / 24)} ${String(hours % 24).padStart(2, '0')}:${m[3]}:${m[4]}${m[5] ?? ''}`;
-}
-
-function toBuffer(v: CellValue): Buffer | null {
-  if (v === null) return null;
-  return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
-}
-
-function toText(v: CellValue): string | null {
-  if (v === null) return null;
-  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-}
-
 const DEFAULTS = {
   identifierCase: 'upper' as 'upper' | 'exact',
   zeroDates: 'error' as ZeroDatePolicy,
+  emptyStrings: 'null' as EmptyStringPolicy,
   maxRowsPerBatch: 10_000,
   maxBatchBytes: 16 * 1024 * 1024,
 };
@@ -231,7 +105,7 @@ const DEFAULTS = {
 export class OracleDialect implements TargetDialect<OracleBatch> {
   readonly name = 'oracle';
   private readonly opts: typeof DEFAULTS;
-  private readonly values: OracleValueMapper;
+  private readonly bindings = new Map<string, ColumnBinding>();
 
   constructor(options: OracleDialectOptions = {}) {
     this.opts = {
@@ -240,7 +114,6 @@ export class OracleDialect implements TargetDialect<OracleBatch> {
     } as typeof DEFAULTS;
     if (this.opts.maxRowsPerBatch > ORACLE_MAX_ROWS_PER_EXECUTE_MANY)
       throw new Error(`maxRowsPerBatch must be at most ${ORACLE_MAX_ROWS_PER_EXECUTE_MANY}`);
-    this.values = new OracleValueMapper(this.opts.zeroDates);
   }
 
   get identifierCase(): 'upper' | 'exact' {
@@ -381,7 +254,7 @@ export class OracleDialect implements TargetDialect<OracleBatch> {
 
   private deleteOneMatchingSql(info: OracleTableInfo): string {
     const conds = info.keyColumns.map((c, i) => {
-      if (!this.values.binding(info.columnTypes[c]).comparable)
+      if (!this.binding(info.columnTypes[c]).comparable)
         throw new Error(
           `full-row matching on Oracle cannot compare LOB column ${c} of ${info.ref.schema}.${info.ref.table}: give the table a key`,
         );
@@ -400,7 +273,17 @@ export class OracleDialect implements TargetDialect<OracleBatch> {
   }
 
   private expr(info: OracleTableInfo, column: string, position: number): string {
-    return this.values.binding(info.columnTypes[column]).expr.replace('$', `:${position}`);
+    return this.binding(info.columnTypes[column]).expr.replace('$', `:${position}`);
+  }
+
+  private binding(dataType: OracleDataType | undefined): ColumnBinding {
+    const key = dataType ?? '';
+    let b = this.bindings.get(key);
+    if (!b) {
+      b = columnBinding(dataType, this.opts);
+      this.bindings.set(key, b);
+    }
+    return b;
   }
 
   private updateColumns(info: TargetTableInfo, columns: string[], changed: string[] | undefined): string[] {
@@ -428,35 +311,48 @@ export class OracleDialect implements TargetDialect<OracleBatch> {
     sql: string,
     kind: OracleChunk<Op>['kind'],
   ): Array<OracleChunk<Op>> {
-    const bindings = columns.map((c) => this.values.binding(info.columnTypes[c]));
+    const bindings = columns.map((c) => this.binding(info.columnTypes[c]));
     const out: Array<OracleChunk<Op>> = [];
     let rows: unknown[][] = [];
     let batchOps: Op[] = [];
     let bytes = 0;
+    let tally = new ValueTally();
+    // A row's conversions are tallied apart first: the row may open the next chunk.
+    const rowTally = new ValueTally();
+    const names = columns.map((c) => `${info.ref.schema}.${info.ref.table}.${c}`);
     const flush = () => {
       if (rows.length === 0) return;
       const bindDefs = bindings.map((b, i) => {
-        if (b.type === oracledb.DB_TYPE_VARCHAR || b.type === oracledb.DB_TYPE_RAW) {
+        if (
+          b.type === oracledb.DB_TYPE_VARCHAR ||
+          b.type === oracledb.DB_TYPE_NVARCHAR ||
+          b.type === oracledb.DB_TYPE_RAW
+        ) {
           let max = 1;
           for (const r of rows) max = Math.max(max, byteLength(r[i]));
           return { type: b.type, maxSize: max };
         }
         return { type: b.type };
       });
-      out.push({ kind, statement: { sql, binds: rows, bindDefs }, ops: batchOps });
+      out.push({ kind, statement: { sql, binds: rows, bindDefs }, ops: batchOps, tally });
+      tally = new ValueTally();
       rows = [];
       batchOps = [];
       bytes = 0;
     };
     for (const op of ops) {
       const values = valuesOf(op);
-      const row = values.map((v, i) => bindings[i]!.convert(v, columns[i]!));
+      const row = values.map((v, i) => bindings[i]!.convert(v, names[i]!, rowTally));
       const b = row.reduce<number>((n, v) => n + byteLength(v) + 8, 0);
       if (
         rows.length >= this.opts.maxRowsPerBatch ||
         (rows.length > 0 && bytes + b > this.opts.maxBatchBytes)
       )
         flush();
+      if (rowTally.emptyAsNull.size > 0) {
+        tally.addRow(rows.length, rowTally);
+        rowTally.emptyAsNull.clear();
+      }
       rows.push(row);
       batchOps.push(op);
       bytes += b;

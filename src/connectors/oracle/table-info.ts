@@ -1,12 +1,24 @@
-import type oracledb from 'oracledb';
 import { type TableRef, tableKey } from '../../pipeline/model';
-import type { TableInfoSource } from '../dialect';
+import { type TableInfoSource, TargetTableMissingError } from '../dialect';
+import type { OracleConnectionLike } from './connection';
 import { type OracleTableInfo, oracleName, pipelineName } from './dialect';
 
 export interface OracleColumnRow {
   name: string;
+  /** DATA_TYPE, with precision and scale where they decide exactness (see {@link oracleColumnType}). */
   dataType: string;
   nullable: boolean;
+}
+
+/**
+ * The type string the value mapping reads: `NUMBER(p,s)` for constrained numbers (`NUMBER(*,0)`
+ * is `NUMBER(38,0)`), `FLOAT(b)`, otherwise DATA_TYPE as ALL_TAB_COLUMNS spells it.
+ */
+export function oracleColumnType(dataType: string, precision: number | null, scale: number | null): string {
+  if (dataType === 'NUMBER' && (precision !== null || scale !== null))
+    return `NUMBER(${precision ?? 38},${scale ?? 0})`;
+  if (dataType === 'FLOAT' && precision !== null) return `FLOAT(${precision})`;
+  return dataType;
 }
 
 export interface OracleConstraintRow {
@@ -53,20 +65,24 @@ export function chooseOracleTableInfo(
 
 /** Reads a table's columns and key constraints from ALL_TAB_COLUMNS / ALL_CONSTRAINTS. */
 export async function readOracleTableInfo(
-  conn: oracledb.Connection,
+  conn: Pick<OracleConnectionLike, 'execute'>,
   ref: TableRef,
   identifierCase: 'upper' | 'exact' = 'upper',
 ): Promise<OracleTableInfo> {
   const owner = oracleName(ref.schema, identifierCase);
   const table = oracleName(ref.table, identifierCase);
-  const cols = await conn.execute<[string, string, string]>(
-    'SELECT column_name, data_type, nullable FROM all_tab_columns WHERE owner = :1 AND table_name = :2 ORDER BY column_id',
+  const cols = await conn.execute<[string, string, string, number | null, number | null]>(
+    'SELECT column_name, data_type, nullable, data_precision, data_scale FROM all_tab_columns ' +
+      'WHERE owner = :1 AND table_name = :2 ORDER BY column_id',
     [owner, table],
     { outFormat: 4001 /* oracledb.OUT_FORMAT_ARRAY */ },
   );
-  const colRows = (cols.rows ?? []).map(([n, t, nl]) => ({ name: n, dataType: t, nullable: nl === 'Y' }));
-  if (colRows.length === 0)
-    throw new Error(`target table ${tableKey(ref)} (${owner}.${table}) does not exist`);
+  const colRows = (cols.rows ?? []).map(([n, t, nl, p, sc]) => ({
+    name: n,
+    dataType: oracleColumnType(t, p, sc),
+    nullable: nl === 'Y',
+  }));
+  if (colRows.length === 0) throw new TargetTableMissingError(ref);
   const cons = await conn.execute<[string, string, string, number]>(
     'SELECT c.constraint_name, c.constraint_type, cc.column_name, cc.position FROM all_constraints c ' +
       'JOIN all_cons_columns cc ON cc.owner = c.owner AND cc.constraint_name = c.constraint_name ' +
@@ -88,7 +104,7 @@ export class OracleTableInfoCache implements TableInfoSource {
   private readonly cache = new Map<string, Promise<OracleTableInfo>>();
 
   constructor(
-    private readonly conn: oracledb.Connection,
+    private readonly conn: Pick<OracleConnectionLike, 'execute'>,
     private readonly identifierCase: 'upper' | 'exact' = 'upper',
   ) {}
 

@@ -12,8 +12,9 @@ import { uniqueName } from '../helpers/stack';
  * The API fuzzer: schemathesis reads /openapi.json and sends schema-valid and schema-invalid
  * requests. Every check is on: no 5xx, responses match their schemas, a valid request is never
  * rejected (positive_data_acceptance), an invalid one never accepted, and a method the document
- * does not declare gets 405 with `Allow`. Examples are bounded so the whole file takes about a
- * minute on 2 cores.
+ * does not declare gets 405 with `Allow`. Fuzzing is bounded (--max-examples); most of the time goes
+ * to the coverage phase's boundary cases (~2,800 requests): about a minute on 2 quiet cores, up to
+ * four on a machine loaded by other work.
  *
  * Operations that make the server connect to a datasource's host (test, check, start, resume,
  * conflicts, backfills) only run in the second pass, where datasources cannot be registered or

@@ -234,9 +234,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
         schema: z.object({ deleted: z.string(), stopped: z.boolean() }),
       },
       handle: async ({ name, query, ifMatch }) => {
-        const parsed = deleteQuerySchema.safeParse(query);
-        const force = parsed.success && parsed.data.force === 'true';
-        const r = await pl.remove(name, force, parseIfMatch(ifMatch));
+        const r = await pl.remove(name, query.force === 'true', parseIfMatch(ifMatch));
         return { status: 200, body: { deleted: name, ...r } };
       },
     },
@@ -283,7 +281,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       query: conflictQuerySchema,
       response: { status: 200, description: 'the conflicts and their total', schema: conflictListSchema },
       handle: async ({ name, query }) => {
-        const limit = typeof query.limit === 'string' ? Number(query.limit) : DEFAULT_CONFLICT_LIMIT;
+        const limit = typeof query.limit === 'number' ? query.limit : DEFAULT_CONFLICT_LIMIT;
         return { status: 200, body: await pl.conflicts(name, limit) };
       },
     },

@@ -49,7 +49,28 @@ export const backfillRequestSchema = z
     }),
   })
   .strict()
-  .meta({ id: 'BackfillRequest' });
+  .meta({
+    id: 'BackfillRequest',
+    // What start() refuses with a 400, stated for the OpenAPI document (kind defaults to resync).
+    allOf: [
+      {
+        anyOf: [{ required: ['kind'], properties: { kind: { const: 'initial' } } }, { required: ['tables'] }],
+      },
+      {
+        anyOf: [
+          { not: { required: ['secondaryIndexes'] } },
+          { required: ['kind'], properties: { kind: { const: 'initial' } } },
+        ],
+      },
+      { anyOf: [{ not: { required: ['keys'] } }, { properties: { tables: { maxItems: 1 } } }] },
+      {
+        anyOf: [
+          { not: { required: ['kind'], properties: { kind: { const: 'initial' } } } },
+          { not: { anyOf: [{ required: ['tables'] }, { required: ['where'] }, { required: ['keys'] }] } },
+        ],
+      },
+    ],
+  });
 
 export const backfillViewSchema = z
   .object({
@@ -250,7 +271,7 @@ export class BackfillService {
     const unmapped = tables.filter((t) => !mapper.isMapped(t.schema, t.table));
     if (unmapped.length)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `not mapped by this pipeline: ${unmapped.map((t) => `${t.schema}.${t.table}`).join(', ')}`,
         unmapped.map((t) => ({ path: 'tables', message: `${t.schema}.${t.table} is not mapped` })),
       );
@@ -258,20 +279,18 @@ export class BackfillService {
     try {
       for (const t of tables) {
         const info = await readSourceTable(conn, t).catch((err: Error) => {
-          throw new ServiceError('invalid-request', err.message, [{ path: 'tables', message: err.message }]);
+          throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
         });
         if (info.keyColumns.length === 0)
           throw new ServiceError(
-            'invalid-request',
+            'unprocessable',
             `${t.schema}.${t.table} has no primary or NOT NULL unique key`,
             [{ path: 'tables', message: 'a resync pages by key' }],
           );
         if (where !== undefined) {
           await validateWhere(conn, t, where).catch((err: unknown) => {
             if (err instanceof InvalidWhereError)
-              throw new ServiceError('invalid-request', err.message, [
-                { path: 'where', message: err.message },
-              ]);
+              throw new ServiceError('unprocessable', err.message, [{ path: 'where', message: err.message }]);
             throw err;
           });
         }

@@ -54,11 +54,13 @@ export const conflictListSchema = z
 export type ConflictList = z.infer<typeof conflictListSchema>;
 
 export const conflictQuerySchema = z.object({
-  limit: z
-    .string()
-    .regex(/^\d+$/)
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
     .optional()
-    .meta({ description: 'how many of the newest conflicts (1–1000, default 50)' }),
+    .meta({ description: 'how many of the newest conflicts (default 50)' }),
 });
 
 export const DEFAULT_CONFLICT_LIMIT = 50;

@@ -35,7 +35,7 @@ export const datasourceInputSchema = datasourceSchema
     message: 'give either password or passwordEnv, not both',
     path: ['password'],
   })
-  .meta({ id: 'DatasourceInput' });
+  .meta({ id: 'DatasourceInput', not: { required: ['password', 'passwordEnv'] } });
 
 export type DatasourceInput = z.infer<typeof datasourceInputSchema>;
 
@@ -53,7 +53,7 @@ export const datasourceUpdateSchema = datasourceSchema
     message: 'give either password or passwordEnv, not both',
     path: ['password'],
   })
-  .meta({ id: 'DatasourceUpdate' });
+  .meta({ id: 'DatasourceUpdate', not: { required: ['password', 'passwordEnv'] } });
 
 /** A datasource as the API shows it: where the password comes from, never the password. */
 export const datasourceViewSchema = z
@@ -123,7 +123,7 @@ export class DatasourceService {
     const current = existing.datasource;
     if (name !== undefined && name !== current.name)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `a datasource cannot be renamed (URL says "${current.name}", body says "${name}")`,
         [{ path: 'name', message: `must be "${current.name}" or left out` }],
       );

@@ -162,7 +162,7 @@ export class PipelineService {
     const config = await this.validate(body);
     if (config.name !== name)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `a pipeline cannot be renamed (URL says "${name}", body says "${config.name}")`,
         [{ path: 'name', message: `must be "${name}"` }],
       );
@@ -304,7 +304,7 @@ export class PipelineService {
     if (!result.ok) {
       const list = result.errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
       throw new ServiceError(
-        'invalid-request',
+        result.stage === 'schema' ? 'invalid-request' : 'unprocessable',
         `pipeline configuration is not valid: ${list}`,
         result.errors,
       );

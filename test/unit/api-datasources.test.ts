@@ -97,7 +97,7 @@ test('datasource input: strict schema, no server-side file paths, no renames, no
   await rejects(() => service.create({ ...base, name: 'a`b' }), 400, 'name');
   await service.create(base);
   await rejects(() => service.create(base), 409);
-  await rejects(() => service.update('shop', { ...base, name: 'other' }), 400, 'name');
+  await rejects(() => service.update('shop', { ...base, name: 'other' }), 422, 'name');
   await rejects(() => service.update('nosuch', base), 404);
   await rejects(() => service.get("a'b"), 400, 'name');
   await service.create({ ...base, name: 'used' });

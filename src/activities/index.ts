@@ -2,6 +2,7 @@ import type { DatasourceCatalog } from '../config/datasources';
 import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
 import { defaultTransformsDir, makeReplicate } from './replicate';
+import { makeVerifyActivities } from './verify';
 
 /** What activities need from the worker process; built once in src/worker/run.ts. */
 export interface ActivityDeps {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     inspectDatasource: makeInspectDatasource(deps.catalog),
     replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
     ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    ...makeVerifyActivities(deps.catalog),
   };
 }
 

@@ -1,0 +1,448 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type mysql from 'mysql2/promise';
+import { keyIn } from '../backfill/keys';
+import { openSourceReader } from '../backfill/source-table';
+import { RateLimit } from '../backfill/throttle';
+import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import type { CellValue } from '../binlog/types';
+import type { DatasourceCatalog, ResolvedDatasource } from '../config/datasources';
+import { quoteMysqlTable } from '../connectors/mysql/dialect';
+import type { PipelineConfig } from '../pipeline/config';
+import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
+import { type TableRef, tableKey } from '../pipeline/model';
+import { verifyChunk } from '../verification/chunk-verifier';
+import type {
+  RepairInput,
+  RepairResync,
+  RepairStatus,
+  VerifyChunkInput,
+  VerifyChunkResult,
+  VerifyFinishInput,
+  VerifyPlanInput,
+} from '../verification/contract';
+import { verificationMetrics } from '../verification/metrics';
+import { MysqlVerifySource, MysqlVerifyTarget } from '../verification/mysql-side';
+import { type LoadedComparison, loadComparison, planChunks, targetsToVerify } from '../verification/planner';
+import {
+  beginVerification,
+  finishVerification,
+  hasPlan,
+  markRepair,
+  pendingChunks,
+  readDifferences,
+  readStoredChunk,
+  recordChunk,
+  type StoredChunk,
+  type StoredDifference,
+  storeChunks,
+  storeRepairStatus,
+} from '../verification/report-store';
+import { ComparisonPlanError } from '../verification/table-plan';
+
+const DEFAULT_CATCH_UP_SECONDS = 120;
+
+/**
+ * Verification activities (src/workflows/verification.ts): thin shells around src/verification that
+ * resolve datasources on the worker, keep a pair of connections per verification between chunks,
+ * heartbeat, and turn cancellation into an abort.
+ */
+export function makeVerifyActivities(catalog: DatasourceCatalog) {
+  const resolve = (config: PipelineConfig): { source: ResolvedDatasource; target: ResolvedDatasource } => {
+    try {
+      return { source: catalog.resolve(config.source), target: catalog.resolve(config.target) };
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+  };
+  // Transforms are not verified (the plan refuses them), so the mapper never needs their modules.
+  const mapperOf = (config: PipelineConfig): Mapper =>
+    compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
+  const pool = new SessionPool();
+  const session = (config: PipelineConfig, id: string) => pool.take(id, () => openSession(resolve(config)));
+
+  async function verifyPlan(input: VerifyPlanInput): Promise<{ chunks: number; tables: number }> {
+    const ctx = Context.current();
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      await beginVerification(s.target, input.verificationId, input.config.name, {
+        tables: input.tables?.map(tableKey),
+        where: input.where,
+      });
+      if (!(await hasPlan(s.target, input.verificationId))) {
+        const mapper = mapperOf(input.config);
+        const groups = await targetsToVerify(s.source, mapper, input.tables);
+        const chunks: Omit<StoredChunk, 'chunkNo' | 'done'>[] = [];
+        for (const g of groups) {
+          const loaded = await loadComparison(s.source, s.target, input.config, mapper, g.target, g.sources);
+          if (input.where !== undefined)
+            for (const src of g.sources) await validateWhere(s.source, src, input.where);
+          const planned = await planChunks(s.source, s.target, loaded, {
+            ...(input.chunkSize ? { chunkSize: input.chunkSize } : {}),
+            ...(input.laneRowsPerSecond ? { laneRowsPerSecond: input.laneRowsPerSecond } : {}),
+            onStep: () => ctx.heartbeat(),
+          });
+          for (const c of planned)
+            chunks.push({
+              table: g.target,
+              sources: g.sources,
+              keyColumns: loaded.comparison.target.keyColumns,
+              ...(c.after ? { after: c.after } : {}),
+              ...(c.upTo ? { upTo: c.upTo } : {}),
+            });
+        }
+        await storeChunks(s.target, input.verificationId, chunks);
+      }
+      const { total } = await pendingChunks(s.target, input.verificationId);
+      healthy = true;
+      return { chunks: total, tables: 0 };
+    } catch (err) {
+      if (err instanceof ComparisonPlanError)
+        throw ApplicationFailure.nonRetryable(err.message, 'ComparisonPlan');
+      if (err instanceof InvalidWhereError)
+        throw ApplicationFailure.nonRetryable(err.message, 'InvalidWhere');
+      throw err;
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyPendingChunks(input: {
+    verificationId: string;
+    config: PipelineConfig;
+  }): Promise<number[]> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const r = await pendingChunks(s.target, input.verificationId);
+      healthy = true;
+      return r.pending;
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  /** Compares one chunk (online: in-flight changes are compared again) and records it with its differences. */
+  async function verifyCompareChunk(input: VerifyChunkInput): Promise<VerifyChunkResult & { table: string }> {
+    const ctx = Context.current();
+    const controller = new AbortController();
+    ctx.cancelled.catch(() => controller.abort());
+    const beat = setInterval(() => ctx.heartbeat(), 2000);
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const chunk = await readStoredChunk(s.target, input.verificationId, input.chunkNo);
+      if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${input.chunkNo} is not in the plan`);
+      const table = tableKey(chunk.table);
+      if (chunk.done) {
+        healthy = true;
+        return { table, rowsSource: 0, rowsTarget: 0, differences: 0, skipped: true };
+      }
+      const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
+      const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds, controller.signal);
+      const where = await s.where(input.verificationId);
+      const outcome = await verifyChunk(
+        sides.source,
+        sides.target,
+        { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
+        { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
+      );
+      await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
+      const pipeline = input.config.name;
+      verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
+      verificationMetrics.chunks.inc({
+        pipeline,
+        outcome:
+          outcome.rowsSource === outcome.rowsTarget && outcome.differences.length === 0
+            ? 'equal'
+            : 'rechecked',
+      });
+      for (const d of outcome.differences) verificationMetrics.differences.inc({ pipeline, kind: d.kind });
+      const pause = new RateLimit(input.maxRowsPerSecond, Date.now()).take(outcome.rowsSource, Date.now());
+      healthy = true;
+      if (pause > 0) await ctx.sleep(pause);
+      return {
+        table,
+        rowsSource: outcome.rowsSource,
+        rowsTarget: outcome.rowsTarget,
+        differences: outcome.differences.length,
+        skipped: false,
+      };
+    } catch (err) {
+      if (controller.signal.aborted) throw new CancelledFailure('verification chunk cancelled');
+      if (err instanceof ComparisonPlanError)
+        throw ApplicationFailure.nonRetryable(err.message, 'ComparisonPlan');
+      throw err;
+    } finally {
+      clearInterval(beat);
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyFinish(input: VerifyFinishInput): Promise<void> {
+    const { target } = resolve(input.config);
+    const conn = await openSourceReader(target);
+    try {
+      await finishVerification(conn, input.verificationId, input.state, input.error);
+    } finally {
+      await conn.end().catch(() => {});
+      await pool.drop(input.verificationId);
+    }
+  }
+
+  /**
+   * First step of a repair: rows only on the target (`extra`) that the source still lacks, once the
+   * pipeline has applied what the source showed, are deleted on the target; the keys of `missing` and
+   * `different` rows are returned per source table, in source key order, for re-syncs.
+   */
+  async function verifyRepairPrepare(input: RepairInput): Promise<RepairResync[]> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const all = await allDifferences(s.target, input.verificationId);
+      const mapper = mapperOf(input.config);
+      const byChunk = groupByChunk(all);
+      const resyncs = new Map<string, RepairResync>();
+      for (const [chunkNo, diffs] of byChunk) {
+        const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
+        const loaded = await s.comparison(chunk, () => mapper, input.config);
+        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
+        if (extras.length) {
+          const onSource = new Set(
+            (await sides.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
+          );
+          await sides.target.caughtUp(await sides.source.position());
+          const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
+          if (gone.length) {
+            const w = keyIn(loaded.comparison.target.keyColumns, gone);
+            await s.target.query(`DELETE FROM ${quoteMysqlTable(chunk.table)} WHERE ${w.sql}`, w.params);
+          }
+        }
+        const resync = diffs.filter((d) => d.kind !== 'extra').map((d) => d.key);
+        if (!resync.length) continue;
+        loaded.comparison.sources.forEach((src, i) => {
+          const st = loaded.sourceTables[i];
+          if (!st) return;
+          // The re-sync pages by the source table's own key: the target key must be made of the same columns.
+          const at = st.keyColumns.map((c) => src.side.keyColumns.indexOf(c));
+          if (at.some((j) => j < 0) || at.length !== src.side.keyColumns.length)
+            throw ApplicationFailure.nonRetryable(
+              `${tableKey(src.side.ref)}: its key (${st.keyColumns.join(', ')}) is not the target key of ${tableKey(chunk.table)}; repair it with a re-sync by WHERE condition`,
+            );
+          const k = tableKey(src.side.ref);
+          const entry = resyncs.get(k) ?? { table: src.side.ref, keys: [] };
+          for (const key of resync) entry.keys.push(at.map((j) => keyValueInput(key[j] as CellValue)));
+          resyncs.set(k, entry);
+        });
+      }
+      healthy = true;
+      return [...resyncs.values()];
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  /** Last step of a repair: every difference compared again by key; the outcome recorded per difference. */
+  async function verifyRepairCheck(
+    input: RepairInput,
+  ): Promise<Pick<RepairStatus, 'repaired' | 'remaining'>> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const all = await allDifferences(s.target, input.verificationId);
+      const mapper = mapperOf(input.config);
+      let repaired = 0;
+      let remaining = 0;
+      for (const [chunkNo, diffs] of groupByChunk(all)) {
+        const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
+        const loaded = await s.comparison(chunk, () => mapper, input.config);
+        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const outcome = await verifyChunk(
+          sides.source,
+          sides.target,
+          {},
+          {
+            columns: loaded.comparison.target.columns.map((c) => c.name),
+            keys: diffs.map((d) => d.key),
+          },
+        );
+        const still = new Set(outcome.differences.map((d) => JSON.stringify(d.key, jsonSafe)));
+        const outcomes = diffs.map((d) => ({
+          chunkNo,
+          seq: d.seq,
+          repaired: !still.has(JSON.stringify(d.key, jsonSafe)),
+        }));
+        await markRepair(s.target, input.verificationId, outcomes);
+        for (const o of outcomes)
+          if (o.repaired) repaired++;
+          else remaining++;
+      }
+      healthy = true;
+      return { repaired, remaining };
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyRepairStatus(input: RepairInput & { repair: RepairStatus }): Promise<void> {
+    const s = await session(input.config, input.verificationId);
+    try {
+      await storeRepairStatus(s.target, input.verificationId, input.repair);
+    } finally {
+      await pool.give(input.verificationId, s, true);
+    }
+  }
+
+  return {
+    verifyPlan,
+    verifyPendingChunks,
+    verifyCompareChunk,
+    verifyFinish,
+    verifyRepairPrepare,
+    verifyRepairCheck,
+    verifyRepairStatus,
+  };
+}
+
+function jsonSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v) <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString();
+  return v;
+}
+
+/** A key value as a re-sync request takes it (KeyValueInput). */
+function keyValueInput(v: CellValue): string | number | null {
+  if (v === null || typeof v === 'number' || typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  throw ApplicationFailure.nonRetryable(
+    'binary key values cannot be re-synced by key; re-sync by WHERE condition',
+  );
+}
+
+async function allDifferences(conn: mysql.Connection, id: string): Promise<StoredDifference[]> {
+  const out: StoredDifference[] = [];
+  for (let offset = 0; ; offset += 10_000) {
+    const page = await readDifferences(conn, id, offset, 10_000);
+    out.push(...page.differences);
+    if (page.differences.length < 10_000) return out;
+  }
+}
+
+function groupByChunk(all: readonly StoredDifference[]): Map<number, StoredDifference[]> {
+  const m = new Map<number, StoredDifference[]>();
+  for (const d of all) m.set(d.chunkNo, [...(m.get(d.chunkNo) ?? []), d]);
+  return m;
+}
+
+function sidesOf(
+  s: VerifySession,
+  loaded: LoadedComparison,
+  pipeline: string,
+  catchUpSeconds: number | undefined,
+  signal?: AbortSignal,
+) {
+  return {
+    source: new MysqlVerifySource(
+      s.source,
+      loaded.comparison.sources.map((c, i) => ({ comparison: c, columns: loaded.sourceColumns[i] ?? [] })),
+    ),
+    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, {
+      pipeline,
+      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+      ...(signal ? { signal } : {}),
+    }),
+  };
+}
+
+/** A source and a target connection of one verification, with its table comparisons cached. */
+interface VerifySession {
+  source: mysql.Connection;
+  target: mysql.Connection;
+  comparison(chunk: StoredChunk, mapper: () => Mapper, config: PipelineConfig): Promise<LoadedComparison>;
+  /** The verification's WHERE condition, as stored with its request. */
+  where(id: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+async function openSession(ds: {
+  source: ResolvedDatasource;
+  target: ResolvedDatasource;
+}): Promise<VerifySession> {
+  const source = await openSourceReader(ds.source);
+  const target = await openSourceReader(ds.target).catch(async (err) => {
+    await source.end().catch(() => {});
+    throw err;
+  });
+  const comparisons = new Map<string, Promise<LoadedComparison>>();
+  let where: Promise<string | undefined> | undefined;
+  return {
+    source,
+    target,
+    comparison(chunk, mapper, config) {
+      const k = tableKey(chunk.table);
+      let c = comparisons.get(k);
+      if (!c) {
+        c = loadComparison(source, target, config, mapper(), chunk.table, chunk.sources as TableRef[]);
+        c.catch(() => comparisons.delete(k));
+        comparisons.set(k, c);
+      }
+      return c;
+    },
+    where(id) {
+      where ??= target
+        .query<mysql.RowDataPacket[]>(
+          'SELECT request_json FROM `otterflow`.verifications WHERE verification_id = ?',
+          [id],
+        )
+        .then(([rows]) => {
+          const r = rows[0]?.request_json
+            ? (JSON.parse(String(rows[0].request_json)) as { where?: string })
+            : {};
+          return r.where ?? undefined;
+        });
+      return where;
+    },
+    close: async () => {
+      await source.end().catch(() => {});
+      await target.end().catch(() => {});
+    },
+  };
+}
+
+/** Idle sessions per verification between chunk activities; closed after a minute idle. */
+class SessionPool {
+  private readonly idle = new Map<string, { session: VerifySession; timer: NodeJS.Timeout }[]>();
+
+  async take(key: string, create: () => Promise<VerifySession>): Promise<VerifySession> {
+    const hit = this.idle.get(key)?.pop();
+    if (hit) {
+      clearTimeout(hit.timer);
+      return hit.session;
+    }
+    return create();
+  }
+
+  async give(key: string, session: VerifySession, healthy: boolean): Promise<void> {
+    if (!healthy) return session.close();
+    const list = this.idle.get(key) ?? [];
+    const entry = {
+      session,
+      timer: setTimeout(() => {
+        const at = list.indexOf(entry);
+        if (at >= 0) list.splice(at, 1);
+        void session.close();
+      }, 60_000),
+    };
+    entry.timer.unref();
+    list.push(entry);
+    this.idle.set(key, list);
+  }
+
+  async drop(key: string): Promise<void> {
+    for (const e of this.idle.get(key) ?? []) {
+      clearTimeout(e.timer);
+      await e.session.close();
+    }
+    this.idle.delete(key);
+  }
+}

@@ -1,0 +1,148 @@
+import type { BinlogPosition, CellValue } from '../binlog/types';
+import type { RowSelection } from './checksum-sql';
+import {
+  type DigestMap,
+  diffDigests,
+  differingColumns,
+  digestMap,
+  type KeyDifference,
+  keyId,
+  type RowDigest,
+  settle,
+} from './classify';
+import type { DifferenceKind } from './contract';
+
+/**
+ * One chunk's online comparison, written against two small interfaces so that it knows nothing of
+ * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
+ *
+ * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range: equal → done.
+ * 2. Otherwise, repeat at most `attempts` times on the keys still in question: read the source's row
+ *    digests, then its binlog position P; wait until the pipeline has applied P on the target; read the
+ *    target's digests; read the source again for the keys that differ. A key whose source row did not
+ *    change between the two source reads and still differs on the target is a real difference; a key
+ *    that changed is in flight and is compared again (see classify.ts `settle`).
+ * 3. The target columns of `different` rows come from per-column hashes of both sides.
+ */
+
+/** The aggregate of a set of rows. */
+export interface ChunkDigest {
+  rows: number;
+  /** SUM of the row hashes, as decimal text. */
+  sum: string;
+}
+
+/** What a verification reads from either side. */
+export interface DigestReader {
+  chunkDigest(selection: RowSelection): Promise<ChunkDigest>;
+  rowDigests(selection: RowSelection): Promise<RowDigest[]>;
+  /** One hash per compared column (NULL for NULL), by key identity (classify.ts keyId). */
+  columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>>;
+}
+
+export interface VerifySource extends DigestReader {
+  /** The source's binlog position now (after whatever was read before the call). */
+  position(): Promise<BinlogPosition>;
+}
+
+export interface VerifyTarget extends DigestReader {
+  /** Waits until the pipeline has applied the source up to `position` (throws on timeout or abort). */
+  caughtUp(position: BinlogPosition): Promise<void>;
+}
+
+export interface ChunkDifference {
+  key: CellValue[];
+  kind: DifferenceKind;
+  /** `different`: target names of the differing columns. */
+  columns: string[];
+}
+
+export interface ChunkOutcome {
+  rowsSource: number;
+  rowsTarget: number;
+  differences: ChunkDifference[];
+  /** Keys that changed on the source in every attempt: not reported. */
+  unsettled: number;
+}
+
+export interface ChunkVerifyOptions {
+  /** Target names of the compared columns (for `different`). */
+  columns: readonly string[];
+  /** Re-compares of keys in flight before giving up on them (default 6). */
+  attempts?: number;
+  /** The user's condition (source side): rows only on the target are then not looked for. */
+  where?: string;
+  /** Compare only these keys (a repair's second look): no aggregate, no range. */
+  keys?: CellValue[][];
+}
+
+export async function verifyChunk(
+  source: VerifySource,
+  target: VerifyTarget,
+  range: { after?: CellValue[]; upTo?: CellValue[] },
+  o: ChunkVerifyOptions,
+): Promise<ChunkOutcome> {
+  const where = o.where;
+  let rowsSource = 0;
+  let rowsTarget = 0;
+  if (where === undefined && !o.keys) {
+    const [s, t] = await Promise.all([source.chunkDigest(range), target.chunkDigest(range)]);
+    rowsSource = s.rows;
+    rowsTarget = t.rows;
+    if (s.rows === t.rows && s.sum === t.sum)
+      return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
+  }
+  const confirmed: KeyDifference[] = [];
+  let keys: CellValue[][] | undefined = o.keys;
+  const attempts = Math.max(1, o.attempts ?? 6);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const sel: RowSelection = keys ? { keys } : { ...range, ...(where !== undefined ? { where } : {}) };
+    const before = digestMap(await source.rowDigests(sel));
+    await target.caughtUp(await source.position());
+    // With a condition only the source knows which rows are in: the target is read by their keys.
+    const targetSel: RowSelection =
+      keys || where === undefined ? (keys ? { keys } : range) : { keys: keysOf(before) };
+    const tgt: DigestMap =
+      targetSel.keys?.length === 0 ? new Map() : digestMap(await target.rowDigests(targetSel));
+    if (attempt === 0 && (where !== undefined || o.keys)) {
+      rowsSource = before.size;
+      rowsTarget = tgt.size;
+    }
+    const candidates = diffDigests(before, tgt).map((d) => d.key);
+    if (candidates.length === 0) {
+      keys = [];
+      break;
+    }
+    const after = digestMap(await source.rowDigests({ keys: candidates }));
+    const r = settle(candidates, before, tgt, after);
+    confirmed.push(...r.confirmed);
+    keys = r.unsettled;
+    if (keys.length === 0) break;
+  }
+  const differences = await nameColumns(source, target, confirmed, o.columns);
+  return { rowsSource, rowsTarget, differences, unsettled: keys?.length ?? 0 };
+}
+
+function keysOf(m: DigestMap): CellValue[][] {
+  return [...m.values()].map((r) => r.key);
+}
+
+async function nameColumns(
+  source: DigestReader,
+  target: DigestReader,
+  found: readonly KeyDifference[],
+  columns: readonly string[],
+): Promise<ChunkDifference[]> {
+  const different = found.filter((d) => d.kind === 'different').map((d) => d.key);
+  let s = new Map<string, CellValue[]>();
+  let t = new Map<string, CellValue[]>();
+  if (different.length)
+    [s, t] = await Promise.all([source.columnDigests(different), target.columnDigests(different)]);
+  return found.map((d) => {
+    if (d.kind !== 'different') return { key: d.key, kind: d.kind, columns: [] };
+    const id = keyId(d.key);
+    const named = differingColumns(columns, s.get(id) ?? [], t.get(id) ?? []);
+    // The row changed again between the digests and this read: the whole row is what differed.
+    return { key: d.key, kind: d.kind, columns: named.length ? named : [...columns] };
+  });
+}

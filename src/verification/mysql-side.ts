@@ -1,0 +1,176 @@
+import type mysql from 'mysql2/promise';
+import { readServerBinlogState } from '../binlog/replica/server-state';
+import type { BinlogPosition, CellValue, ColumnDef, RowImage } from '../binlog/types';
+import { readCheckpoint } from '../connectors/mysql/checkpoint';
+import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
+import {
+  chunkAggregateSql,
+  columnDigestSql,
+  type RowSelection,
+  rowDigestSql,
+  type SideTable,
+} from './checksum-sql';
+import type { ChunkDigest, DigestReader, VerifySource, VerifyTarget } from './chunk-verifier';
+import { keyId, positionReached, type RowDigest } from './classify';
+import type { SourceComparison } from './table-plan';
+
+/**
+ * The two sides of a verification on MySQL/MariaDB. Connections come from the caller, opened with
+ * the backfill's exact reader settings (src/backfill/source-table.ts openSourceReader: UTC session,
+ * READ COMMITTED, decoder-style values), so keys and filter columns look as the pipeline sees them.
+ */
+
+/** A mapping's row filter, compiled for one source table. */
+interface RowFilter {
+  predicate: RowPredicate;
+  /** Source column names the filter reads, and their ordinals in the table. */
+  names: string[];
+  ordinals: number[];
+  width: number;
+}
+
+function rowFilter(comparison: SourceComparison, columns: readonly ColumnDef[]): RowFilter | undefined {
+  if (!comparison.filter) return undefined;
+  return {
+    predicate: compileFilter(comparison.filter, columns),
+    names: comparison.filterColumns,
+    ordinals: comparison.filterColumns.map((n) => columns.findIndex((c) => c.name === n)),
+    width: columns.length,
+  };
+}
+
+/** Rows of one table on one connection; with a row filter, rows are filtered here, as the mapper does. */
+class TableDigests implements DigestReader {
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly side: SideTable,
+    private readonly filter?: RowFilter,
+  ) {}
+
+  async chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
+    if (this.filter) {
+      const rows = await this.rowDigests(selection);
+      let sum = 0n;
+      for (const r of rows) sum += BigInt(r.hash);
+      return { rows: rows.length, sum: sum.toString() };
+    }
+    const q = chunkAggregateSql(this.side, selection);
+    const [rows] = await this.conn.query<mysql.RowDataPacket[]>(q.sql, q.params);
+    return { rows: Number(rows[0]?.n ?? 0), sum: String(rows[0]?.s ?? '0') };
+  }
+
+  async rowDigests(selection: RowSelection): Promise<RowDigest[]> {
+    if (selection.keys?.length === 0) return [];
+    const f = this.filter;
+    const q = rowDigestSql(this.side, selection, f ? f.names.map(quoteMysqlIdentifier) : []);
+    const [rows] = await this.conn.query({ sql: q.sql, rowsAsArray: true }, q.params);
+    const k = this.side.keyColumns.length;
+    const out: RowDigest[] = [];
+    for (const raw of rows as unknown as CellValue[][]) {
+      if (f) {
+        const image: RowImage = new Array(f.width);
+        f.ordinals.forEach((o, i) => {
+          image[o] = raw[k + 1 + i] as CellValue;
+        });
+        if (!f.predicate(image)) continue;
+      }
+      out.push({ key: raw.slice(0, k), hash: String(raw[k]) });
+    }
+    return out;
+  }
+
+  async columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>> {
+    const out = new Map<string, CellValue[]>();
+    if (keys.length === 0) return out;
+    const q = columnDigestSql(this.side, keys);
+    const [rows] = await this.conn.query({ sql: q.sql, rowsAsArray: true }, q.params);
+    const k = this.side.keyColumns.length;
+    for (const raw of rows as unknown as CellValue[][]) out.set(keyId(raw.slice(0, k)), raw.slice(k));
+    return out;
+  }
+}
+
+/**
+ * The source side: every source table mapped into the target table (one, or the shards of a merge),
+ * their aggregates added up and their rows put together.
+ */
+export class MysqlVerifySource implements VerifySource {
+  private readonly tables: TableDigests[];
+
+  constructor(
+    private readonly conn: mysql.Connection,
+    sources: readonly { comparison: SourceComparison; columns: readonly ColumnDef[] }[],
+  ) {
+    this.tables = sources.map(
+      (s) => new TableDigests(conn, s.comparison.side, rowFilter(s.comparison, s.columns)),
+    );
+  }
+
+  async chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
+    let rows = 0;
+    let sum = 0n;
+    for (const t of this.tables) {
+      const d = await t.chunkDigest(selection);
+      rows += d.rows;
+      sum += BigInt(d.sum);
+    }
+    return { rows, sum: sum.toString() };
+  }
+
+  async rowDigests(selection: RowSelection): Promise<RowDigest[]> {
+    const out: RowDigest[] = [];
+    for (const t of this.tables) out.push(...(await t.rowDigests(selection)));
+    return out;
+  }
+
+  async columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>> {
+    const out = new Map<string, CellValue[]>();
+    for (const t of this.tables) for (const [k, v] of await t.columnDigests(keys)) out.set(k, v);
+    return out;
+  }
+
+  position(): Promise<BinlogPosition> {
+    return readServerBinlogState(this.conn);
+  }
+}
+
+/** The target side: one table, and the pipeline's checkpoint to wait on. */
+export class MysqlVerifyTarget implements VerifyTarget {
+  private readonly table: TableDigests;
+
+  constructor(
+    private readonly conn: mysql.Connection,
+    side: SideTable,
+    private readonly wait: { pipeline: string; timeoutMs: number; signal?: AbortSignal; pollMs?: number },
+  ) {
+    this.table = new TableDigests(conn, side);
+  }
+
+  chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
+    return this.table.chunkDigest(selection);
+  }
+
+  rowDigests(selection: RowSelection): Promise<RowDigest[]> {
+    return this.table.rowDigests(selection);
+  }
+
+  columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>> {
+    return this.table.columnDigests(keys);
+  }
+
+  async caughtUp(position: BinlogPosition): Promise<void> {
+    const deadline = Date.now() + this.wait.timeoutMs;
+    let applied: BinlogPosition | undefined;
+    for (;;) {
+      applied = await readCheckpoint(this.conn, this.wait.pipeline);
+      if (positionReached(applied, position)) return;
+      if (this.wait.signal?.aborted) throw new Error('verification cancelled');
+      if (Date.now() > deadline)
+        throw new Error(
+          `pipeline ${this.wait.pipeline} has not applied the source up to ${position.file}:${position.pos} within ${Math.round(this.wait.timeoutMs / 1000)} s (applied: ${applied ? `${applied.file}:${applied.pos}` : 'nothing'}); is it running?`,
+        );
+      await new Promise((r) => setTimeout(r, this.wait.pollMs ?? 200));
+    }
+  }
+}

@@ -4,6 +4,7 @@ import type { BackfillService } from '../service/backfills';
 import type { DatasourceService } from '../service/datasources';
 import type { PipelineService } from '../service/pipelines';
 import { ServiceError } from '../service/problems';
+import type { VerificationService } from '../service/verifications';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { requireRole } from './auth';
 import { backfillRoutes } from './backfills';
@@ -12,6 +13,7 @@ import { buildOpenApiDocument } from './openapi';
 import { notFoundRoute, problemHandler, sendProblem } from './problem';
 import { apiRoutes } from './routes';
 import { renderStatusPage } from './status-page';
+import { verificationRoutes } from './verifications';
 
 /** Bodies over this size get a 413: definitions are small, and a big body is a mistake or an attack. */
 export const BODY_LIMIT = '256kb';
@@ -21,6 +23,8 @@ export interface ApiDeps {
   pipelines: PipelineService;
   /** Backfill routes (src/api/backfills.ts); omitted: not served. */
   backfills?: BackfillService;
+  /** Verification routes (src/api/verifications.ts); omitted: not served. */
+  verifications?: VerificationService;
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -73,6 +77,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const routes = [
     ...apiRoutes(deps.datasources, deps.pipelines),
     ...(deps.backfills ? backfillRoutes(deps.backfills) : []),
+    ...(deps.verifications ? verificationRoutes(deps.verifications) : []),
   ];
   const document = buildOpenApiDocument(routes, deps.version ?? '0.1.0');
   const page = renderApiPage(document as unknown as Record<string, unknown>);

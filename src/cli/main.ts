@@ -7,6 +7,7 @@ import { registerBinlogCommands } from './binlog';
 import { registerDatasourceCommands } from './datasource';
 import { registerDevCommands } from './dev';
 import { registerPipelineCommands } from './pipeline';
+import { registerVerifyCommands } from './verify';
 
 const program = new Command();
 program.name('otterflow').description('MySQL/MariaDB binlog replication on Temporal').version('0.1.0');
@@ -16,6 +17,7 @@ registerBinlogCommands(program);
 registerDatasourceCommands(program);
 registerPipelineCommands(program);
 registerBackfillCommands(program);
+registerVerifyCommands(program);
 
 program
   .command('worker')

@@ -7,7 +7,7 @@ import {
   type VerificationStatus,
   verificationWorkflowId,
 } from '../../src/verification/contract';
-import { readDifferences } from '../../src/verification/report-store';
+import { readDifferences, readReport } from '../../src/verification/report-store';
 import { connectTo, uniqueName } from './stack';
 
 /** Runs a verification workflow to its end on the caller's task queue. */
@@ -33,6 +33,16 @@ export async function differencesOf(id: string): Promise<string[]> {
     return differences
       .map((d) => `${d.kind} ${d.table.table} ${stringifyKey(d.key)} ${d.columns.join(',')}`.trim())
       .sort();
+  } finally {
+    await conn.end();
+  }
+}
+
+/** The report of a verification as stored on the target. */
+export async function reportOf(id: string) {
+  const conn: mysql.Connection = await connectTo('target');
+  try {
+    return await readReport(conn, id);
   } finally {
     await conn.end();
   }

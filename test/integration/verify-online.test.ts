@@ -5,7 +5,7 @@ import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipelin
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, waitFor } from '../helpers/pipeline';
 import { connectTo, type FreshDatabases, freshDatabases, withWorker } from '../helpers/stack';
-import { differencesOf, runVerification } from '../helpers/verify';
+import { differencesOf, reportOf, runVerification } from '../helpers/verify';
 
 const ROWS = 3000;
 
@@ -148,5 +148,56 @@ test('a verification under a source write load finds exactly the rows changed be
     const writes = await writer.stop();
     await pipeline.executeUpdate(stopUpdate);
     t.diagnostic(`source writes during the test: ${writes}; rows compared: ${found.rowsCompared}`);
+  });
+});
+
+test('ten verifications under continuous source writes (hot keys included) report no difference', async (t) => {
+  const db = await freshDatabases(t, 'vfq');
+  const mappings = await createTables(db);
+  const config = parsePipelineConfig({ ...(await samePipelineConfig(db.source, db.name)), mappings });
+  const writer = startWriter(db.name);
+  t.after(() => writer.stop());
+  let hot = true;
+  let hotWrites = 0;
+  const hotWriter = (async () => {
+    const w = await connectTo('source', db.name);
+    try {
+      while (hot) {
+        // The same few rows of every table over and over: always in flight somewhere.
+        await w.query(
+          'UPDATE a SET n = COALESCE(n, 0) + 1 WHERE id IN (2500, 2501); UPDATE src_people SET age = age + 1 WHERE id = 2500; UPDATE s_2 SET v = v + 1 WHERE id = 2999',
+        );
+        hotWrites++;
+      }
+    } finally {
+      await w.end();
+    }
+  })();
+
+  await withWorker(async ({ client, taskQueue }) => {
+    const pipeline = await startPipeline(client, taskQueue, config);
+    await waitFor('writes to flow', async () => writer.writes() > 50);
+    let rows = 0;
+    let unsettled = 0;
+    for (let i = 0; i < 10; i++) {
+      // Two of them small per run (continue-as-new between chunks) and one chunk at a time.
+      const extra =
+        i < 2 ? { chunkSize: 300, chunksPerRun: 3, parallelism: 1 } : { chunkSize: 300 + i * 100 };
+      const r = await runVerification(client, taskQueue, config, extra);
+      assert.equal(r.state, 'done');
+      assert.deepEqual(await differencesOf(r.id), [], `verification ${i} reported a difference`);
+      const report = await reportOf(r.id);
+      assert.equal(report?.state, 'done');
+      assert.equal(report?.chunksDone, report?.chunksTotal);
+      rows += report?.rowsCompared ?? 0;
+      unsettled += report?.tables.reduce((n, x) => n + x.unsettled, 0) ?? 0;
+    }
+    hot = false;
+    await hotWriter;
+    const writes = await writer.stop();
+    await pipeline.executeUpdate(stopUpdate);
+    t.diagnostic(
+      `10 verifications: ${rows} rows compared; source writes ${writes} + ${hotWrites} hot; unsettled keys ${unsettled}`,
+    );
   });
 });

@@ -122,54 +122,61 @@ export function makeVerifyActivities(catalog: DatasourceCatalog) {
     }
   }
 
-  /** Compares one chunk (online: in-flight changes are compared again) and records it with its differences. */
-  async function verifyCompareChunk(input: VerifyChunkInput): Promise<VerifyChunkResult & { table: string }> {
+  /**
+   * Compares chunks one after the other (online: in-flight changes are compared again), each recorded
+   * with its differences as soon as it is done; throttled; stops at once when cancelled.
+   */
+  async function verifyCompareChunks(input: VerifyChunkInput): Promise<VerifyChunkResult[]> {
     const ctx = Context.current();
     const controller = new AbortController();
     ctx.cancelled.catch(() => controller.abort());
     const beat = setInterval(() => ctx.heartbeat(), 2000);
     const s = await session(input.config, input.verificationId);
+    const limit = new RateLimit(input.maxRowsPerSecond, Date.now());
+    const pipeline = input.config.name;
+    const out: VerifyChunkResult[] = [];
     let healthy = false;
     try {
-      const chunk = await readStoredChunk(s.target, input.verificationId, input.chunkNo);
-      if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${input.chunkNo} is not in the plan`);
-      const table = tableKey(chunk.table);
-      if (chunk.done) {
-        healthy = true;
-        return { table, rowsSource: 0, rowsTarget: 0, differences: 0, skipped: true };
-      }
-      const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-      const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds, controller.signal);
       const where = await s.where(input.verificationId);
-      const outcome = await verifyChunk(
-        sides.source,
-        sides.target,
-        { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
-        { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
-      );
-      await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
-      const pipeline = input.config.name;
-      verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
-      verificationMetrics.chunks.inc({
-        pipeline,
-        outcome:
-          outcome.rowsSource === outcome.rowsTarget && outcome.differences.length === 0
-            ? 'equal'
-            : 'rechecked',
-      });
-      for (const d of outcome.differences) verificationMetrics.differences.inc({ pipeline, kind: d.kind });
-      const pause = new RateLimit(input.maxRowsPerSecond, Date.now()).take(outcome.rowsSource, Date.now());
+      for (const chunkNo of input.chunkNos) {
+        const chunk = await readStoredChunk(s.target, input.verificationId, chunkNo);
+        if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${chunkNo} is not in the plan`);
+        const table = tableKey(chunk.table);
+        if (chunk.done) {
+          out.push({ chunkNo, table, rowsSource: 0, rowsTarget: 0, differences: 0, skipped: true });
+          continue;
+        }
+        const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
+        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const outcome = await verifyChunk(
+          sides.source,
+          sides.target,
+          { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
+          { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
+        );
+        await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
+        verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
+        verificationMetrics.chunks.inc({
+          pipeline,
+          outcome: outcome.differences.length ? 'differing' : 'equal',
+        });
+        for (const d of outcome.differences) verificationMetrics.differences.inc({ pipeline, kind: d.kind });
+        out.push({
+          chunkNo,
+          table,
+          rowsSource: outcome.rowsSource,
+          rowsTarget: outcome.rowsTarget,
+          differences: outcome.differences.length,
+          skipped: false,
+        });
+        ctx.heartbeat({ chunkNo });
+        const pause = limit.take(outcome.rowsSource, Date.now());
+        if (pause > 0) await ctx.sleep(pause); // throws when cancelled
+      }
       healthy = true;
-      if (pause > 0) await ctx.sleep(pause);
-      return {
-        table,
-        rowsSource: outcome.rowsSource,
-        rowsTarget: outcome.rowsTarget,
-        differences: outcome.differences.length,
-        skipped: false,
-      };
+      return out;
     } catch (err) {
-      if (controller.signal.aborted) throw new CancelledFailure('verification chunk cancelled');
+      if (controller.signal.aborted) throw new CancelledFailure('verification cancelled');
       if (err instanceof ComparisonPlanError)
         throw ApplicationFailure.nonRetryable(err.message, 'ComparisonPlan');
       throw err;
@@ -297,7 +304,7 @@ export function makeVerifyActivities(catalog: DatasourceCatalog) {
   return {
     verifyPlan,
     verifyPendingChunks,
-    verifyCompareChunk,
+    verifyCompareChunks,
     verifyFinish,
     verifyRepairPrepare,
     verifyRepairCheck,

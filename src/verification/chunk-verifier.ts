@@ -17,12 +17,14 @@ import type { DifferenceKind } from './contract';
  * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
  *
  * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range: equal → done.
- * 2. Otherwise, repeat at most `attempts` times on the keys still in question: read the source's row
- *    digests, then its binlog position P; wait until the pipeline has applied P on the target; read the
- *    target's digests; read the source again for the keys that differ. A key whose source row did not
- *    change between the two source reads and still differs on the target is a real difference; a key
- *    that changed is in flight and is compared again (see classify.ts `settle`).
- * 3. The target columns of `different` rows come from per-column hashes of both sides.
+ * 2. Otherwise both sides' per-row (key, hash) lists, read at once: the keys that differ now are the
+ *    candidates (a real difference cannot hide from this look; changes in flight add candidates).
+ * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
+ *    position P; wait until the pipeline has applied P on the target; read the target's digests; read
+ *    the source again for the keys that differ. A key whose source row did not change between the two
+ *    source reads and still differs on the target is a real difference; a key that changed is in
+ *    flight and is compared again (see classify.ts `settle`).
+ * 4. The target columns of `different` rows come from per-column hashes of both sides.
  */
 
 /** The aggregate of a set of rows. */
@@ -93,21 +95,35 @@ export async function verifyChunk(
       return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
   }
   const confirmed: KeyDifference[] = [];
+  // First look: both sides at once, no waiting. Keys that agree now are done (a real difference does
+  // not come and go); the rest are candidates for the careful look below.
   let keys: CellValue[][] | undefined = o.keys;
-  const attempts = Math.max(1, o.attempts ?? 6);
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const sel: RowSelection = keys ? { keys } : { ...range, ...(where !== undefined ? { where } : {}) };
-    const before = digestMap(await source.rowDigests(sel));
-    await target.caughtUp(await source.position());
-    // With a condition only the source knows which rows are in: the target is read by their keys.
-    const targetSel: RowSelection =
-      keys || where === undefined ? (keys ? { keys } : range) : { keys: keysOf(before) };
-    const tgt: DigestMap =
-      targetSel.keys?.length === 0 ? new Map() : digestMap(await target.rowDigests(targetSel));
-    if (attempt === 0 && (where !== undefined || o.keys)) {
+  if (!keys) {
+    let before: DigestMap;
+    let tgt: DigestMap;
+    if (where === undefined) {
+      const [s, t] = await Promise.all([source.rowDigests(range), target.rowDigests(range)]);
+      before = digestMap(s);
+      tgt = digestMap(t);
+    } else {
+      // With a condition only the source knows which rows are in: the target is read by their keys.
+      before = digestMap(await source.rowDigests({ ...range, where }));
+      tgt = before.size === 0 ? new Map() : digestMap(await target.rowDigests({ keys: keysOf(before) }));
+    }
+    if (where !== undefined) {
       rowsSource = before.size;
       rowsTarget = tgt.size;
     }
+    keys = diffDigests(before, tgt).map((d) => d.key);
+  } else {
+    rowsSource = keys.length;
+    rowsTarget = keys.length;
+  }
+  const attempts = Math.max(1, o.attempts ?? 6);
+  for (let attempt = 0; attempt < attempts && keys.length > 0; attempt++) {
+    const before = digestMap(await source.rowDigests({ keys }));
+    await target.caughtUp(await source.position());
+    const tgt = digestMap(await target.rowDigests({ keys }));
     const candidates = diffDigests(before, tgt).map((d) => d.key);
     if (candidates.length === 0) {
       keys = [];
@@ -117,10 +133,9 @@ export async function verifyChunk(
     const r = settle(candidates, before, tgt, after);
     confirmed.push(...r.confirmed);
     keys = r.unsettled;
-    if (keys.length === 0) break;
   }
   const differences = await nameColumns(source, target, confirmed, o.columns);
-  return { rowsSource, rowsTarget, differences, unsettled: keys?.length ?? 0 };
+  return { rowsSource, rowsTarget, differences, unsettled: keys.length };
 }
 
 function keysOf(m: DigestMap): CellValue[][] {

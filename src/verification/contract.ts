@@ -109,12 +109,16 @@ export interface VerifyPlanInput {
 export interface VerifyChunkInput {
   verificationId: string;
   config: PipelineConfig;
-  chunkNo: number;
+  /** Chunks compared one after the other by one activity (fewer round trips than one each). */
+  chunkNos: number[];
   maxRowsPerSecond?: number;
   catchUpSeconds?: number;
 }
 
 export interface VerifyChunkResult {
+  chunkNo: number;
+  /** Target table, schema.table. */
+  table: string;
   rowsSource: number;
   rowsTarget: number;
   differences: number;

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition, CellValue, ColumnDef, RowImage } from '../binlog/types';
-import { readCheckpoint } from '../connectors/mysql/checkpoint';
+import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
 import {
@@ -159,11 +159,31 @@ export class MysqlVerifyTarget implements VerifyTarget {
     return this.table.columnDigests(keys);
   }
 
+  /** The pipeline's checkpoint (read without creating anything: a verification never writes it). */
+  private async applied(): Promise<BinlogPosition | undefined> {
+    const [rows] = await this.conn
+      .query<mysql.RowDataPacket[]>(
+        `SELECT binlog_file, binlog_pos, gtid FROM \`${SYSTEM_SCHEMA}\`.checkpoints WHERE pipeline = ?`,
+        [this.wait.pipeline],
+      )
+      .catch((err: { errno?: number }) => {
+        if (err.errno === 1146) return [[]] as unknown as [mysql.RowDataPacket[]]; // no pipeline ever ran here
+        throw err;
+      });
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      file: String(r.binlog_file),
+      pos: Number(r.binlog_pos),
+      ...(r.gtid ? { gtid: String(r.gtid) } : {}),
+    };
+  }
+
   async caughtUp(position: BinlogPosition): Promise<void> {
     const deadline = Date.now() + this.wait.timeoutMs;
     let applied: BinlogPosition | undefined;
     for (;;) {
-      applied = await readCheckpoint(this.conn, this.wait.pipeline);
+      applied = await this.applied();
       if (positionReached(applied, position)) return;
       if (this.wait.signal?.aborted) throw new Error('verification cancelled');
       if (Date.now() > deadline)

@@ -20,12 +20,15 @@ import {
   type VerificationInput,
   type VerificationState,
   type VerificationStatus,
+  type VerifyChunkResult,
   verificationStatusQuery,
 } from '../verification/contract';
 import { backfillWorkflow } from './backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from './search-attributes';
 
 const DEFAULT_PARALLELISM = 2;
+/** Chunks one activity compares (each recorded as it is done): fewer Temporal round trips per chunk. */
+const CHUNKS_PER_ACTIVITY = 4;
 /** Chunk activities per workflow run before continue-as-new (about 6 history events each). */
 const CHUNKS_PER_HISTORY = 1_500;
 
@@ -38,7 +41,7 @@ const activityOptions = {
 const {
   verifyPlan,
   verifyPendingChunks,
-  verifyCompareChunk,
+  verifyCompareChunks,
   verifyFinish,
   verifyRepairPrepare,
   verifyRepairCheck,
@@ -125,30 +128,39 @@ async function compareAll(
   setState('comparing');
   const budget = pending.slice(0, Math.max(1, input.chunksPerRun ?? CHUNKS_PER_HISTORY));
   const byTable = new Map<string, TableVerification>();
+  // Batches small enough that every lane gets work, at most CHUNKS_PER_ACTIVITY chunks each.
+  const perActivity = Math.max(
+    1,
+    Math.min(CHUNKS_PER_ACTIVITY, Math.floor(budget.length / (parallelism * 2))),
+  );
   let next = 0;
   const lane = async () => {
     while (next < budget.length) {
-      const chunkNo = budget[next++] as number;
-      const r = await verifyCompareChunk({
+      const chunkNos = budget.slice(next, next + perActivity);
+      next += chunkNos.length;
+      const results = await verifyCompareChunks({
         verificationId: input.id,
         config: input.config,
-        chunkNo,
+        chunkNos,
         ...(perLane ? { maxRowsPerSecond: perLane } : {}),
         ...(input.catchUpSeconds ? { catchUpSeconds: input.catchUpSeconds } : {}),
       });
-      const t = byTable.get(r.table) ?? emptyTable(r.table);
-      byTable.set(r.table, t);
-      t.chunksDone++;
-      t.rowsSource += r.rowsSource;
-      t.rowsTarget += r.rowsTarget;
-      status.tables = [...byTable.values()];
-      status.chunksDone++;
-      status.rowsCompared += r.rowsSource;
-      status.differences += r.differences;
-      const seconds = Math.max(0.001, (Date.now() - Date.parse(status.startedAt)) / 1000);
-      status.rowsPerSecond = Math.round(status.rowsCompared / seconds);
-      status.updatedAt = new Date().toISOString();
+      for (const r of results) count(r);
     }
+  };
+  const count = (r: VerifyChunkResult) => {
+    const t = byTable.get(r.table) ?? emptyTable(r.table);
+    byTable.set(r.table, t);
+    t.chunksDone++;
+    t.rowsSource += r.rowsSource;
+    t.rowsTarget += r.rowsTarget;
+    status.tables = [...byTable.values()];
+    status.chunksDone++;
+    status.rowsCompared += r.rowsSource;
+    status.differences += r.differences;
+    const seconds = Math.max(0.001, (Date.now() - Date.parse(status.startedAt)) / 1000);
+    status.rowsPerSecond = Math.round(status.rowsCompared / seconds);
+    status.updatedAt = new Date().toISOString();
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, budget.length) }, lane));
   if (budget.length < pending.length || workflowInfo().continueAsNewSuggested)

@@ -42,6 +42,8 @@ export interface RowSelection {
   keys?: readonly (readonly CellValue[])[];
   /** Validated SQL condition (source side only). */
   where?: string;
+  /** Only rows whose key falls in these buckets (see bucketExpr) out of `count`. */
+  buckets?: { count: number; in: readonly number[] };
 }
 
 /** The text a column's value is hashed as (see the file comment). */
@@ -64,6 +66,18 @@ export function columnHashExpr(c: ComparedColumn): string {
   return `IF(${quoteMysqlIdentifier(c.name)} IS NULL, NULL, CRC32(${canonicalExpr(c)}))`;
 }
 
+/**
+ * The bucket of a row, 0 … count-1, from its key alone (CRC32 of the key's canonical text): the same
+ * on both sides, so a differing chunk is narrowed to its differing buckets before any row is fetched.
+ */
+export function bucketExpr(t: SideTable, count: number): string {
+  const key = t.keyColumns.map((k) => {
+    const c = t.columns.find((x) => x.name === k);
+    return c ? canonicalExpr(c) : quoteMysqlIdentifier(k);
+  });
+  return `(CRC32(CONCAT_WS('#', ${key.join(', ')})) % ${Math.max(1, Math.floor(count))})`;
+}
+
 function whereClause(t: SideTable, s: RowSelection): SqlFragment {
   const conds: string[] = [];
   const params: CellValue[] = [];
@@ -75,6 +89,12 @@ function whereClause(t: SideTable, s: RowSelection): SqlFragment {
   if (s.upTo) add(keyCompare(t.keyColumns, s.upTo, '<='));
   if (s.keys) add(keyIn(t.keyColumns, s.keys));
   if (s.where) conds.push(`(${s.where})`);
+  if (s.buckets)
+    conds.push(
+      s.buckets.in.length
+        ? `${bucketExpr(t, s.buckets.count)} IN (${s.buckets.in.map((b) => Math.floor(b)).join(', ')})`
+        : 'FALSE',
+    );
   return { sql: conds.length ? ` WHERE ${conds.join(' AND ')}` : '', params };
 }
 
@@ -83,6 +103,15 @@ export function chunkAggregateSql(t: SideTable, s: RowSelection): SqlFragment {
   const w = whereClause(t, s);
   return {
     sql: `SELECT COUNT(*) AS n, CAST(COALESCE(SUM(${rowHashExpr(t.columns)}), 0) AS CHAR) AS s FROM ${quoteMysqlTable(t.ref)}${w.sql}`,
+    params: w.params,
+  };
+}
+
+/** `SELECT bucket AS b, COUNT(*) AS n, SUM(hash) AS s … GROUP BY b`: the aggregate per key bucket. */
+export function bucketAggregateSql(t: SideTable, s: RowSelection, count: number): SqlFragment {
+  const w = whereClause(t, s);
+  return {
+    sql: `SELECT ${bucketExpr(t, count)} AS b, COUNT(*) AS n, CAST(SUM(${rowHashExpr(t.columns)}) AS CHAR) AS s FROM ${quoteMysqlTable(t.ref)}${w.sql} GROUP BY b`,
     params: w.params,
   };
 }

@@ -16,9 +16,10 @@ import type { DifferenceKind } from './contract';
  * One chunk's online comparison, written against two small interfaces so that it knows nothing of
  * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
  *
- * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range: equal → done.
- * 2. Otherwise both sides' per-row (key, hash) lists, read at once: the keys that differ now are the
- *    candidates (a real difference cannot hide from this look; changes in flight add candidates).
+ * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range, per bucket of keys (64
+ *    buckets by a hash of the key, in one GROUP BY per side): all equal → done.
+ * 2. Otherwise both sides' per-row (key, hash) lists of the differing buckets only, read at once: the
+ *    keys that differ now are the candidates (a real difference cannot hide from this look; changes in flight add candidates).
  * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
  *    position P; wait until the pipeline has applied P on the target; read the target's digests; read
  *    the source again for the keys that differ. A key whose source row did not change between the two
@@ -36,7 +37,8 @@ export interface ChunkDigest {
 
 /** What a verification reads from either side. */
 export interface DigestReader {
-  chunkDigest(selection: RowSelection): Promise<ChunkDigest>;
+  /** Aggregates of the selected rows per key bucket (absent bucket: no rows), `count` buckets. */
+  bucketDigests(selection: RowSelection, count: number): Promise<Map<number, ChunkDigest>>;
   rowDigests(selection: RowSelection): Promise<RowDigest[]>;
   /** One hash per compared column (NULL for NULL), by key identity (classify.ts keyId). */
   columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>>;
@@ -67,6 +69,9 @@ export interface ChunkOutcome {
   unsettled: number;
 }
 
+/** Key buckets a chunk's aggregate is split into (a differing chunk fetches rows of its differing buckets only). */
+export const BUCKETS = 64;
+
 export interface ChunkVerifyOptions {
   /** Target names of the compared columns (for `different`). */
   columns: readonly string[];
@@ -87,12 +92,22 @@ export async function verifyChunk(
   const where = o.where;
   let rowsSource = 0;
   let rowsTarget = 0;
+  let narrowed: RowSelection = range;
   if (where === undefined && !o.keys) {
-    const [s, t] = await Promise.all([source.chunkDigest(range), target.chunkDigest(range)]);
-    rowsSource = s.rows;
-    rowsTarget = t.rows;
-    if (s.rows === t.rows && s.sum === t.sum)
-      return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
+    const [s, t] = await Promise.all([
+      source.bucketDigests(range, BUCKETS),
+      target.bucketDigests(range, BUCKETS),
+    ]);
+    const differing: number[] = [];
+    for (let b = 0; b < BUCKETS; b++) {
+      const x = s.get(b);
+      const y = t.get(b);
+      rowsSource += x?.rows ?? 0;
+      rowsTarget += y?.rows ?? 0;
+      if ((x?.rows ?? 0) !== (y?.rows ?? 0) || (x?.sum ?? '0') !== (y?.sum ?? '0')) differing.push(b);
+    }
+    if (differing.length === 0) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
+    narrowed = { ...range, buckets: { count: BUCKETS, in: differing } };
   }
   const confirmed: KeyDifference[] = [];
   // First look: both sides at once, no waiting. Keys that agree now are done (a real difference does
@@ -102,7 +117,7 @@ export async function verifyChunk(
     let before: DigestMap;
     let tgt: DigestMap;
     if (where === undefined) {
-      const [s, t] = await Promise.all([source.rowDigests(range), target.rowDigests(range)]);
+      const [s, t] = await Promise.all([source.rowDigests(narrowed), target.rowDigests(narrowed)]);
       before = digestMap(s);
       tgt = digestMap(t);
     } else {

@@ -5,7 +5,8 @@ import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
 import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
 import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
 import {
-  chunkAggregateSql,
+  bucketAggregateSql,
+  bucketExpr,
   columnDigestSql,
   type RowSelection,
   rowDigestSql,
@@ -48,22 +49,31 @@ class TableDigests implements DigestReader {
     private readonly filter?: RowFilter,
   ) {}
 
-  async chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
+  async bucketDigests(selection: RowSelection, count: number): Promise<Map<number, ChunkDigest>> {
+    const out = new Map<number, ChunkDigest>();
     if (this.filter) {
-      const rows = await this.rowDigests(selection);
-      let sum = 0n;
-      for (const r of rows) sum += BigInt(r.hash);
-      return { rows: rows.length, sum: sum.toString() };
+      // Filtered in the worker: the bucket comes with each row.
+      for (const r of await this.rowDigests(selection, bucketExpr(this.side, count))) {
+        const b = Number(r.extra);
+        const d = out.get(b) ?? { rows: 0, sum: '0' };
+        out.set(b, { rows: d.rows + 1, sum: (BigInt(d.sum) + BigInt(r.hash)).toString() });
+      }
+      return out;
     }
-    const q = chunkAggregateSql(this.side, selection);
+    const q = bucketAggregateSql(this.side, selection, count);
     const [rows] = await this.conn.query<mysql.RowDataPacket[]>(q.sql, q.params);
-    return { rows: Number(rows[0]?.n ?? 0), sum: String(rows[0]?.s ?? '0') };
+    for (const r of rows) out.set(Number(r.b), { rows: Number(r.n), sum: String(r.s ?? '0') });
+    return out;
   }
 
-  async rowDigests(selection: RowSelection): Promise<RowDigest[]> {
+  /** Row digests; `extra`: one more expression whose value each digest carries (the bucket). */
+  async rowDigests(selection: RowSelection, extra?: string): Promise<(RowDigest & { extra?: CellValue })[]> {
     if (selection.keys?.length === 0) return [];
     const f = this.filter;
-    const q = rowDigestSql(this.side, selection, f ? f.names.map(quoteMysqlIdentifier) : []);
+    const q = rowDigestSql(this.side, selection, [
+      ...(f ? f.names.map(quoteMysqlIdentifier) : []),
+      ...(extra ? [extra] : []),
+    ]);
     const [rows] = await this.conn.query({ sql: q.sql, rowsAsArray: true }, q.params);
     const k = this.side.keyColumns.length;
     const out: RowDigest[] = [];
@@ -75,7 +85,9 @@ class TableDigests implements DigestReader {
         });
         if (!f.predicate(image)) continue;
       }
-      out.push({ key: raw.slice(0, k), hash: String(raw[k]) });
+      const digest: RowDigest & { extra?: CellValue } = { key: raw.slice(0, k), hash: String(raw[k]) };
+      if (extra) digest.extra = raw[raw.length - 1] as CellValue;
+      out.push(digest);
     }
     return out;
   }
@@ -107,15 +119,14 @@ export class MysqlVerifySource implements VerifySource {
     );
   }
 
-  async chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
-    let rows = 0;
-    let sum = 0n;
-    for (const t of this.tables) {
-      const d = await t.chunkDigest(selection);
-      rows += d.rows;
-      sum += BigInt(d.sum);
-    }
-    return { rows, sum: sum.toString() };
+  async bucketDigests(selection: RowSelection, count: number): Promise<Map<number, ChunkDigest>> {
+    const out = new Map<number, ChunkDigest>();
+    for (const t of this.tables)
+      for (const [b, d] of await t.bucketDigests(selection, count)) {
+        const o = out.get(b) ?? { rows: 0, sum: '0' };
+        out.set(b, { rows: o.rows + d.rows, sum: (BigInt(o.sum) + BigInt(d.sum)).toString() });
+      }
+    return out;
   }
 
   async rowDigests(selection: RowSelection): Promise<RowDigest[]> {
@@ -147,8 +158,8 @@ export class MysqlVerifyTarget implements VerifyTarget {
     this.table = new TableDigests(conn, side);
   }
 
-  chunkDigest(selection: RowSelection): Promise<ChunkDigest> {
-    return this.table.chunkDigest(selection);
+  bucketDigests(selection: RowSelection, count: number): Promise<Map<number, ChunkDigest>> {
+    return this.table.bucketDigests(selection, count);
   }
 
   rowDigests(selection: RowSelection): Promise<RowDigest[]> {

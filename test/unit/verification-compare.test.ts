@@ -86,21 +86,22 @@ class MemorySide implements VerifySource, VerifyTarget {
     this.reads++;
     return [...this.rows].filter(([k]) => {
       if (sel.keys) return sel.keys.some((x) => x[0] === k);
+      if (sel.buckets && !sel.buckets.in.includes(k % sel.buckets.count)) return false;
       return (
         (sel.after === undefined || k > Number(sel.after[0])) &&
         (sel.upTo === undefined || k <= Number(sel.upTo[0]))
       );
     });
   }
-  async chunkDigest(sel: RowSelection): Promise<ChunkDigest> {
-    const rows = this.pick(sel);
-    return {
-      rows: rows.length,
-      sum: rows
-        .map(([, v]) => v.join('|'))
-        .sort()
-        .join(';'),
-    };
+  /** Bucket = key modulo the count; "sum": the sorted row texts (any order-independent aggregate will do). */
+  async bucketDigests(sel: RowSelection, count: number): Promise<Map<number, ChunkDigest>> {
+    const out = new Map<number, ChunkDigest>();
+    for (const [k, v] of this.pick(sel)) {
+      const d = out.get(k % count) ?? { rows: 0, sum: '' };
+      const texts = [...d.sum.split(';').filter(Boolean), v.join('|')].sort();
+      out.set(k % count, { rows: d.rows + 1, sum: texts.join(';') });
+    }
+    return out;
   }
   async rowDigests(sel: RowSelection) {
     return this.pick(sel).map(([k, v]) => ({ key: [k] as CellValue[], hash: v.join('|') }));
@@ -139,6 +140,33 @@ test('equal chunks cost one aggregate per side and no wait', async () => {
   assert.deepEqual(o, { rowsSource: 2, rowsTarget: 2, differences: [], unsettled: 0 });
   assert.equal(s.reads + t.reads, 2);
   assert.equal(t.waits, 0);
+});
+
+test('a differing chunk reads the rows of its differing key buckets only', async () => {
+  const many = (n: number) =>
+    rows(Array.from({ length: n }, (_, i) => [i + 1, [`r${i + 1}`]] as [number, string[]]));
+  const s = new MemorySide(many(640));
+  const t = new MemorySide(many(640));
+  t.rows.set(70, ['changed']);
+  let fetched = 0;
+  const count = (side: MemorySide) => {
+    const rowDigests = side.rowDigests.bind(side);
+    side.rowDigests = async (sel) => {
+      const r = await rowDigests(sel);
+      fetched += r.length;
+      return r;
+    };
+  };
+  count(s);
+  count(t);
+  const o = await verifyChunk(s, t, {}, { columns: ['v'] });
+  assert.deepEqual(
+    o.differences.map((d) => [d.key[0], d.kind]),
+    [[70, 'different']],
+  );
+  assert.equal(o.rowsSource, 640);
+  // 640 rows in 64 buckets: the first look reads bucket 70 % 64 = 6 of both sides (10 rows each).
+  assert.ok(fetched <= 20 + 4, `rows fetched: ${fetched}`);
 });
 
 test('a real difference is reported with its columns; a row the pipeline is still applying is not', async () => {

@@ -9,7 +9,7 @@ import type { TableRef } from '../pipeline/model';
  * aggregate, so the rows of several source shards add up to the one target table they merge into.
  *
  * Canonical text: the compared columns in mapping order, joined by `#`, followed by one ISNULL flag
- * per column (CONCAT_WS skips NULLs; the flags tell NULL from ''). Character columns that are not
+ * per column that may be NULL on either side (CONCAT_WS skips NULLs; the flags tell NULL from ''). Character columns that are not
  * utf8mb4 are converted to utf8mb4, so a latin1 source column and a utf8mb4 target column holding the
  * same text hash alike; other values use the server's own text form (numbers, DECIMAL, dates,
  * TIMESTAMP in the session time zone, which both sides set to UTC) or their bytes (binary, BIT,
@@ -24,6 +24,11 @@ export interface ComparedColumn {
   dataType: string;
   /** information_schema CHARACTER_SET_NAME (null for non-character columns). */
   charset: string | null;
+  /**
+   * False when the column is NOT NULL on BOTH sides (the plan decides, so both sides agree): its
+   * NULL flag is left out of the row hash. Undefined: nullable.
+   */
+  nullable?: boolean;
 }
 
 /** One table as one side of the comparison reads it. */
@@ -57,8 +62,11 @@ export function canonicalExpr(c: ComparedColumn): string {
 export function rowHashExpr(columns: readonly ComparedColumn[]): string {
   if (columns.length === 0) throw new Error('a row hash needs at least one column');
   const values = columns.map(canonicalExpr).join(', ');
-  const flags = columns.map((c) => `ISNULL(${quoteMysqlIdentifier(c.name)})`).join(', ');
-  return `CRC32(CONCAT_WS('#', ${values}, CONCAT(${flags})))`;
+  const flags = columns
+    .filter((c) => c.nullable !== false)
+    .map((c) => `ISNULL(${quoteMysqlIdentifier(c.name)})`)
+    .join(', ');
+  return flags ? `CRC32(CONCAT_WS('#', ${values}, CONCAT(${flags})))` : `CRC32(CONCAT_WS('#', ${values}))`;
 }
 
 /** The hash of one column's value alone, NULL for NULL (to name the columns of a `different` row). */

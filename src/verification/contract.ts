@@ -33,7 +33,7 @@ export interface VerificationInput {
   where?: string;
   /** Rows per chunk (default: chosen per table, as the initial load does). */
   chunkSize?: number;
-  /** Chunks compared at once (default 2). */
+  /** Chunks compared at once (default 4). */
   parallelism?: number;
   /** Cap on rows read per second from each side (undefined / 0: none). */
   maxRowsPerSecond?: number;

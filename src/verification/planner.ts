@@ -45,6 +45,7 @@ async function tableColumns(conn: mysql.Connection, t: SourceTable): Promise<Tab
       name: c.name,
       dataType: String(c.dataType ?? '').toLowerCase(),
       charset: charset.get(c.name) ?? null,
+      nullable: c.nullable,
     })),
     keyColumns: t.keyColumns,
   };

@@ -73,6 +73,7 @@ export function planTableComparison(
   const targetByName = new Map(target.columns.map((c) => [c.name, c]));
   let names: string[] | undefined;
   const out: SourceComparison[] = [];
+  const sourcesOf: Map<string, ComparedColumn>[] = [];
   for (const { table, mapping } of sources) {
     const from = tableKey(table.ref);
     if (mapping.transform !== undefined)
@@ -93,6 +94,7 @@ export function planTableComparison(
       const c = table.columns[projection.ordinals[j] as number] as ComparedColumn;
       sourceOf.set(n, c);
     });
+    sourcesOf.push(sourceOf);
     const missing = projection.names.filter((n) => !targetByName.has(n));
     if (missing.length)
       throw new ComparisonPlanError(
@@ -117,10 +119,25 @@ export function planTableComparison(
     });
   }
   const order = names as string[];
+  // A column NOT NULL on every side needs no NULL flag in the row hash; both sides must agree.
+  const nullable = new Map(
+    order.map((n) => [
+      n,
+      targetByName.get(n)?.nullable !== false || sourcesOf.some((m) => m.get(n)?.nullable !== false),
+    ]),
+  );
+  for (const src of out)
+    src.side.columns = src.side.columns.map((c, i) => ({
+      ...c,
+      nullable: nullable.get(order[i] as string) as boolean,
+    }));
   return {
     target: {
       ref: target.ref,
-      columns: order.map((n) => targetByName.get(n) as ComparedColumn),
+      columns: order.map((n) => ({
+        ...(targetByName.get(n) as ComparedColumn),
+        nullable: nullable.get(n) as boolean,
+      })),
       keyColumns: target.keyColumns,
     },
     sources: out,

@@ -26,7 +26,8 @@ import {
 import { backfillWorkflow } from './backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from './search-attributes';
 
-const DEFAULT_PARALLELISM = 2;
+/** Chunks compared at once: the work waits on two servers in turn, so more lanes than cores pay off. */
+const DEFAULT_PARALLELISM = 4;
 /** Chunks one activity compares (each recorded as it is done): fewer Temporal round trips per chunk. */
 const CHUNKS_PER_ACTIVITY = 4;
 /** Chunk activities per workflow run before continue-as-new (about 6 history events each). */

@@ -156,3 +156,14 @@ test('the columns a row filter reads, through all / any / not', () => {
   );
   assert.deepEqual(filterColumns(undefined), []);
 });
+
+test('NULL flags only for columns that may be NULL on either side, the same on both sides', () => {
+  const notNull = (name: string) => ({ ...col(name), nullable: false });
+  const source = table('s', [notNull('id'), notNull('a'), notNull('b')], ['id']);
+  const target = table('t', [notNull('id'), notNull('a'), col('b')], ['id']);
+  const plan = planTableComparison(target, [{ table: source, mapping: mapping() }]);
+  const expected = "CRC32(CONCAT_WS('#', `id`, `a`, `b`, CONCAT(ISNULL(`b`))))";
+  assert.equal(rowHashExpr(plan.target.columns), expected);
+  assert.equal(rowHashExpr(plan.sources[0]?.side.columns ?? []), expected);
+  assert.equal(rowHashExpr([notNull('id')]), "CRC32(CONCAT_WS('#', `id`))");
+});

@@ -32,6 +32,7 @@ import {
   readDifferences,
   readStoredChunk,
   recordChunk,
+  resumeVerification,
   type StoredChunk,
   type StoredDifference,
   storeChunks,
@@ -92,7 +93,7 @@ export function makeVerifyActivities(catalog: DatasourceCatalog) {
             });
         }
         await storeChunks(s.target, input.verificationId, chunks);
-      }
+      } else await resumeVerification(s.target, input.verificationId);
       const { total } = await pendingChunks(s.target, input.verificationId);
       healthy = true;
       return { chunks: total, tables: 0 };

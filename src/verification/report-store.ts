@@ -115,6 +115,14 @@ export async function hasPlan(conn: mysql.Connection, id: string): Promise<boole
   return rows.length > 0;
 }
 
+/** A verification run again under its id (resumed): comparing again, its chunks compared so far kept. */
+export async function resumeVerification(conn: mysql.Connection, id: string): Promise<void> {
+  await conn.query(
+    `UPDATE ${S}.verifications SET state = 'comparing', error = NULL, finished_at = NULL WHERE verification_id = ?`,
+    [id],
+  );
+}
+
 /** Stores the whole plan in one transaction, and sets the state to comparing. */
 export async function storeChunks(
   conn: mysql.Connection,

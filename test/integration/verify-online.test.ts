@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
 import type mysql from 'mysql2/promise';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
+import { verificationWorkflowId } from '../../src/verification/contract';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, waitFor } from '../helpers/pipeline';
 import { connectTo, type FreshDatabases, freshDatabases, withWorker } from '../helpers/stack';
@@ -199,5 +201,47 @@ test('ten verifications under continuous source writes (hot keys included) repor
     t.diagnostic(
       `10 verifications: ${rows} rows compared; source writes ${writes} + ${hotWrites} hot; unsettled keys ${unsettled}`,
     );
+  });
+});
+
+test('a cancelled verification keeps its compared chunks; run again under its id it compares only the rest', async (t) => {
+  const db = await freshDatabases(t, 'vfc');
+  const mappings = await createTables(db);
+  const config = parsePipelineConfig({ ...(await samePipelineConfig(db.source, db.name)), mappings });
+  await withWorker(async ({ client, taskQueue }) => {
+    const pipeline = await startPipeline(client, taskQueue, config);
+    const id = `${config.name}.verify-resume`;
+    const start = (extra: object) =>
+      client.workflow.start('verificationWorkflow', {
+        taskQueue,
+        workflowId: verificationWorkflowId(id),
+        args: [{ id, config, chunkSize: 200, parallelism: 1, ...extra }],
+      });
+    const slow = await start({ maxRowsPerSecond: 400 });
+    const partial = await waitFor('a few chunks compared', async () => {
+      const r = await reportOf(id);
+      return r && r.chunksDone >= 2 ? r : undefined;
+    });
+    await slow.cancel();
+    await assert.rejects(slow.result(), WorkflowFailedError);
+    const cancelled = await reportOf(id);
+    assert.equal(cancelled?.state, 'cancelled');
+    assert.ok((cancelled?.chunksDone ?? 0) >= partial.chunksDone);
+    assert.ok((cancelled?.chunksDone ?? 0) < (cancelled?.chunksTotal ?? 0), JSON.stringify(cancelled));
+
+    const resumed = await start({});
+    const status = (await resumed.result()) as {
+      chunksDone: number;
+      chunksTotal: number;
+      tables: { chunksDone: number }[];
+    };
+    const report = await reportOf(id);
+    assert.equal(report?.state, 'done');
+    assert.equal(report?.chunksDone, report?.chunksTotal);
+    assert.equal(report?.differences, 0);
+    // The second run compared only what the first had not: its own chunk count is the rest.
+    const comparedNow = status.tables.reduce((n, x) => n + x.chunksDone, 0);
+    assert.equal(comparedNow, (report?.chunksTotal ?? 0) - (cancelled?.chunksDone ?? 0));
+    await pipeline.executeUpdate(stopUpdate);
   });
 });

@@ -1,5 +1,4 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type mysql from 'mysql2/promise';
 import {
   chunksFromBoundaries,
   findBoundaries,
@@ -19,31 +18,15 @@ import type {
   ResyncRequestInput,
   ResyncRequestProgress,
 } from '../backfill/contract';
-import { ChunkCopier } from '../backfill/copy';
-import {
-  deferSecondaryIndexes,
-  restoreSecondaryIndexes,
-  statementProgress,
-} from '../backfill/deferred-indexes';
 import { stringifyKey } from '../backfill/keys';
-import {
-  cancelResyncRequests,
-  chunkRangesBySourceTable,
-  ensureBackfillTables,
-  insertResyncRequests,
-  pendingChunkNumbers,
-  readPlan,
-  resyncRequestsOf,
-  storePlan,
-  type TableChunks,
-} from '../backfill/progress-store';
 import { listSourceTables, openSourceReader, readSourceTable } from '../backfill/source-table';
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import { readServerBinlogState } from '../binlog/replica/server-state';
+import type { BinlogPosition } from '../binlog/types';
 import type { DatasourceCatalog, ResolvedDatasource } from '../config/datasources';
-import { claimCheckpoint, readCheckpoint } from '../connectors/mysql/checkpoint';
-import { openMysql } from '../connectors/mysql/connection';
+import type { BackfillConnector, BackfillStore, ChunkCopy, TableChunks } from '../connectors/backfill-target';
+import { openTargetSession, targetConnectorFor } from '../connectors/registry';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -64,25 +47,55 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   const mapperOf = (config: PipelineConfig): Mapper =>
     compileMapper(config, loadTransforms(config, transformsDir));
   const pool = new CopierPool();
+  /** The backfill side of the target's connector; a target without one cannot be loaded. */
+  const backfillOf = (target: ResolvedDatasource): BackfillConnector => {
+    let backfill: BackfillConnector | undefined;
+    try {
+      backfill = targetConnectorFor(target).backfill;
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+    if (!backfill)
+      throw ApplicationFailure.nonRetryable(
+        `datasource "${target.name}": initial loads and re-syncs into a ${target.kind} target are not available`,
+        'PipelineConfigError',
+      );
+    return backfill;
+  };
+  /** Runs `work` with the target's backfill store open. */
+  async function withStore<T>(
+    target: ResolvedDatasource,
+    work: (store: BackfillStore) => Promise<T>,
+  ): Promise<T> {
+    const store = await backfillOf(target).openStore(target);
+    try {
+      return await work(store);
+    } finally {
+      await store.close();
+    }
+  }
 
   /** Creates the pipeline checkpoint at the source's current position (if none) and plans the chunks. */
   async function backfillPlan(input: PlanInput): Promise<PlanResult> {
     const ctx = Context.current();
     const { source, target } = resolve(input.config);
-    const tconn = await openMysql(target);
-    let sconn: mysql.Connection | undefined;
+    const store = await backfillOf(target).openStore(target);
+    let sconn: Awaited<ReturnType<typeof openSourceReader>> | undefined;
     try {
-      await ensureBackfillTables(tconn);
       sconn = await openSourceReader(source);
       // The position first: every change after it reaches the target through CDC, so rows copied
       // later (newer or older than the stream) converge once CDC catches up.
-      let position = await readCheckpoint(tconn, input.config.name);
-      if (!position) {
-        const reader = sconn;
-        position = (await claimCheckpoint(tconn, input.config.name, () => readServerBinlogState(reader)))
-          .position;
+      const reader = sconn;
+      const session = await openTargetSession(target, { pipeline: input.config.name });
+      let position: BinlogPosition;
+      try {
+        position =
+          (await session.checkpoint.read()) ??
+          (await session.checkpoint.claim(() => readServerBinlogState(reader))).position;
+      } finally {
+        await session.close();
       }
-      const known = await readPlan(tconn, input.backfillId);
+      const known = await store.readPlan(input.backfillId);
       if (known) return { ...known, position };
       const mapper = mapperOf(input.config);
       const plan: TableChunks[] = [];
@@ -101,8 +114,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
           (await findBoundaries(sconn, table, chunkSize, () => ctx.heartbeat({ table: tableKey(ref) })));
         plan.push({ table: ref, chunks: chunksFromBoundaries(boundaries) });
       }
-      const stored = await storePlan(
-        tconn,
+      const stored = await store.storePlan(
         input.backfillId,
         input.config.name,
         plan,
@@ -112,7 +124,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
       return { ...stored, position };
     } finally {
       await sconn?.end().catch(() => {});
-      await tconn.end().catch(() => {});
+      await store.close();
     }
   }
 
@@ -121,12 +133,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     config: PipelineConfig;
   }): Promise<number[]> {
     const { target } = resolve(input.config);
-    const conn = await openMysql(target);
-    try {
-      return await pendingChunkNumbers(conn, input.backfillId);
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    return withStore(target, (store) => store.pendingChunks(input.backfillId));
   }
 
   /** Copies chunks (skipping done ones), throttled, stopping at once when cancelled. */
@@ -137,14 +144,14 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     const beat = setInterval(() => ctx.heartbeat(), 2000);
     const { source, target } = resolve(input.config);
     const copier = await pool.take(input.backfillId, () =>
-      newCopier(source, target, mapperOf(input.config), input.config),
+      backfillOf(target).openCopier(source, target, mapperOf(input.config), input.config),
     );
     let healthy = false;
     const limit = new RateLimit(input.maxRowsPerSecond, Date.now());
     const result: CopyChunksResult = { rows: 0, written: 0, copied: 0, skipped: 0 };
     try {
       for (const chunkNo of input.chunkNos) {
-        const r = await copier.copy.copy(input.backfillId, chunkNo, controller.signal);
+        const r = await copier.copy(input.backfillId, chunkNo, controller.signal);
         result.rows += r.rows;
         result.written += r.written;
         if (r.skipped) result.skipped++;
@@ -172,19 +179,16 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   async function backfillDeferIndexes(input: IndexDeferralInput): Promise<IndexDeferralResult> {
     const { target } = resolve(input.config);
     const mapper = mapperOf(input.config);
-    const conn = await openMysql(target);
-    try {
-      await ensureBackfillTables(conn);
+    return withStore(target, async (store) => {
       const ranges = new Map<string, { table: TableRef; chunkRanges: [number, number][] }>();
-      for (const r of await chunkRangesBySourceTable(conn, input.backfillId))
+      for (const r of await store.chunkRangesBySourceTable(input.backfillId))
         for (const route of mapper.routes(r.table.schema, r.table.table)) {
           const key = tableKey(route.target);
           const entry = ranges.get(key) ?? { table: route.target, chunkRanges: [] };
           entry.chunkRanges.push([r.first, r.last]);
           ranges.set(key, entry);
         }
-      const deferral = await deferSecondaryIndexes(
-        conn,
+      const deferral = await store.deferSecondaryIndexes(
         input.backfillId,
         input.decide ? [...ranges.values()].map((r) => r.table) : [],
       );
@@ -195,9 +199,7 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
         restored: t.restored,
       }));
       return { tables, kept: deferral.kept };
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    });
   }
 
   /**
@@ -208,34 +210,17 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   async function backfillRestoreIndexes(input: IndexRestoreInput): Promise<{ restored: number }> {
     const ctx = Context.current();
     const { target } = resolve(input.config);
-    const conn = await openMysql(target);
-    let monitor: Promise<mysql.Connection> | undefined;
     let last: IndexRebuildProgress | undefined;
-    let polling = false;
-    const beat = setInterval(() => {
-      // Always beat (a slow look at the server must not time the activity out); the details lag a tick.
-      ctx.heartbeat(last);
-      if (polling) return;
-      polling = true;
-      monitor ??= openMysql(target);
-      monitor
-        .then((m) => statementProgress(m, conn.threadId))
-        .then(
-          (progress) => {
-            last = progress;
-          },
-          () => {},
-        )
-        .finally(() => {
-          polling = false;
-        });
-    }, 2000);
+    // Always beat (a slow look at the server must not time the activity out); the details lag a tick.
+    const beat = setInterval(() => ctx.heartbeat(last), 2000);
     try {
-      return await restoreSecondaryIndexes(conn, input.backfillId, input.table);
+      return await withStore(target, (store) =>
+        store.restoreSecondaryIndexes(input.backfillId, input.table, (p) => {
+          last = p;
+        }),
+      );
     } finally {
       clearInterval(beat);
-      await conn.end().catch(() => {});
-      if (monitor) await monitor.then((m) => m.end()).catch(() => {});
     }
   }
 
@@ -243,9 +228,13 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   async function backfillRequestResync(input: ResyncRequestInput): Promise<{ estimatedRows: number }> {
     const { source, target } = resolve(input.config);
     const sconn = await openSourceReader(source);
-    const tconn = await openMysql(target);
+    const store = await backfillOf(target)
+      .openStore(target)
+      .catch(async (err: unknown) => {
+        await sconn.end().catch(() => {});
+        throw err;
+      });
     try {
-      await ensureBackfillTables(tconn);
       const mapper = mapperOf(input.config);
       let total = 0;
       const requests = [];
@@ -286,11 +275,11 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
           estimatedRows: estimate,
         });
       }
-      await insertResyncRequests(tconn, requests);
+      await store.insertResyncRequests(requests);
       return { estimatedRows: total };
     } finally {
       await sconn.end().catch(() => {});
-      await tconn.end().catch(() => {});
+      await store.close();
     }
   }
 
@@ -299,9 +288,8 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
     config: PipelineConfig;
   }): Promise<ResyncRequestProgress[]> {
     const { target } = resolve(input.config);
-    const conn = await openMysql(target);
-    try {
-      return (await resyncRequestsOf(conn, input.backfillId)).map((r) => ({
+    return withStore(target, async (store) =>
+      (await store.resyncRequestsOf(input.backfillId)).map((r) => ({
         requestId: r.requestId,
         table: tableKey(r.table),
         status: r.status,
@@ -310,21 +298,13 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
         chunksDone: r.chunksDone,
         estimatedRows: r.estimatedRows,
         ...(r.error ? { error: r.error } : {}),
-      }));
-    } finally {
-      await conn.end().catch(() => {});
-    }
+      })),
+    );
   }
 
   async function backfillCancelResync(input: { backfillId: string; config: PipelineConfig }): Promise<void> {
     const { target } = resolve(input.config);
-    const conn = await openMysql(target);
-    try {
-      await ensureBackfillTables(conn);
-      await cancelResyncRequests(conn, input.backfillId);
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    await withStore(target, (store) => store.cancelResyncRequests(input.backfillId));
   }
 
   return {
@@ -339,41 +319,14 @@ export function makeBackfillActivities(catalog: DatasourceCatalog, transformsDir
   };
 }
 
-interface PooledCopier {
-  copy: ChunkCopier;
-  close: () => Promise<void>;
-}
-
-async function newCopier(
-  source: ResolvedDatasource,
-  target: ResolvedDatasource,
-  mapper: Mapper,
-  config: PipelineConfig,
-): Promise<PooledCopier> {
-  const s = await openSourceReader(source);
-  const t = await openMysql(target).catch(async (err) => {
-    await s.end().catch(() => {});
-    throw err;
-  });
-  const copy = new ChunkCopier(s, t, mapper, { mappings: config.mappings });
-  await copy.prepare();
-  return {
-    copy,
-    close: async () => {
-      await s.end().catch(() => {});
-      await t.end().catch(() => {});
-    },
-  };
-}
-
 /**
  * Idle copiers (a source and a target connection each) kept per backfill between chunk activities,
  * so a chunk does not pay for two connections and the table lookups; closed after a minute idle.
  */
 class CopierPool {
-  private readonly idle = new Map<string, { copier: PooledCopier; timer: NodeJS.Timeout }[]>();
+  private readonly idle = new Map<string, { copier: ChunkCopy; timer: NodeJS.Timeout }[]>();
 
-  async take(key: string, create: () => Promise<PooledCopier>): Promise<PooledCopier> {
+  async take(key: string, create: () => Promise<ChunkCopy>): Promise<ChunkCopy> {
     const list = this.idle.get(key);
     const hit = list?.pop();
     if (hit) {
@@ -383,7 +336,7 @@ class CopierPool {
     return create();
   }
 
-  give(key: string, copier: PooledCopier): void {
+  give(key: string, copier: ChunkCopy): void {
     const list = this.idle.get(key) ?? [];
     const entry = {
       copier,

@@ -1,11 +1,11 @@
 import type { DatasourceCatalog } from '../config/datasources';
-import { openMysql } from '../connectors/mysql/connection';
 import {
   checkSourcePrerequisites,
+  openMysqlSource,
   type PrerequisiteCheck,
   readSourceSettings,
   type SourceSettings,
-} from '../connectors/mysql/prerequisites';
+} from '../connectors/mysql/source';
 
 export interface DatasourceInspection {
   datasource: string;
@@ -19,7 +19,7 @@ export interface DatasourceInspection {
 export function makeInspectDatasource(catalog: DatasourceCatalog) {
   return async function inspectDatasource(name: string): Promise<DatasourceInspection> {
     const ds = catalog.resolve(name);
-    const conn = await openMysql(ds);
+    const conn = await openMysqlSource(ds);
     try {
       const settings = await readSourceSettings(conn);
       const sourceChecks = checkSourcePrerequisites(settings);

@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { type CellValue, ColumnType } from '../binlog/types';
-import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/source';
 import { keyCompare, orderByKey } from './keys';
 import type { SourceTable } from './source-table';
 

@@ -38,7 +38,7 @@ export interface BackfillInput {
   maxRowsPerSecond?: number;
   /**
    * initial: `defer` (default) takes the plain secondary indexes off EMPTY target tables and builds
-   * them when the table's chunks are done (src/backfill/deferred-indexes.ts); `keep` leaves them.
+   * them when the table's chunks are done (src/connectors/mysql/backfill/deferred-indexes.ts); `keep` leaves them.
    */
   secondaryIndexes?: SecondaryIndexPolicy;
   /** initial: chunk activities per workflow run before continue-as-new (default 1500; tests use less). */

@@ -1,5 +1,5 @@
 import type { CellValue } from '../binlog/types';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier } from '../connectors/mysql/source';
 
 /**
  * Primary-key values as they travel outside a process: chunk boundaries in `otterflow.backfill_chunks`

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { CellValue, RowChange, RowImage, TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
+import type { ResyncRequest as ResyncRequestRow } from '../connectors/target';
 import { SYSTEM_SCHEMA, type TargetSession } from '../connectors/target';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import type { MappedChange } from '../pipeline/model';
 import { encodeKey } from '../pipeline/values';
 import type { CommittingBatch, ReplicationHooks } from '../replication/hooks';
 import { parseKey, stringifyKey } from './keys';
-import type { ResyncRequestRow } from './progress-store';
 import {
   type ChunkBounds,
   keyOf,

@@ -2,8 +2,7 @@ import type mysql from 'mysql2/promise';
 import { parseEnumLabels, readInformationSchemaColumns } from '../binlog/schema-resolver';
 import { type CellValue, type ColumnDef, ColumnType, type RowImage, type TableSchema } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
-import { openMysql } from '../connectors/mysql/connection';
-import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
+import { openMysqlSource, quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/source';
 import type { TableRef } from '../pipeline/model';
 import { keyCompare, keyIn, orderByKey, type SqlFragment } from './keys';
 
@@ -175,9 +174,7 @@ const typeCast = (
  * SELECT is its own consistent snapshot; no long-lived read view holds back purge).
  */
 export async function openSourceReader(ds: ResolvedDatasource): Promise<mysql.Connection> {
-  if (ds.kind === 'oracle')
-    throw new Error(`datasource "${ds.name}" is Oracle: backfills read MySQL/MariaDB`);
-  const conn = await openMysql(ds, undefined, { typeCast: typeCast as never });
+  const conn = await openMysqlSource(ds, { typeCast: typeCast as never });
   await conn.query("SET time_zone = '+00:00'");
   await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
   return conn;

@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise';
-import { quoteMysqlTable } from '../connectors/mysql/dialect';
+import { quoteMysqlTable } from '../connectors/mysql/source';
 import type { TableRef } from '../pipeline/model';
 
 /**

@@ -25,7 +25,7 @@ import {
 import type { SchemaResolver } from './schema-resolver';
 import { decodeTableMap } from './table-map';
 import { ColumnType, type RowChange, type TableSchema } from './types';
-import { resolveColumnType } from './values/column-meta';
+import { resolveColumnType } from './values/column-type';
 
 /** The setting a MySQL 8 source needs so that updates are logged as full row images. */
 export const PARTIAL_JSON_SETTING = "binlog_row_value_options=''";

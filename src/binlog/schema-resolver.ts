@@ -4,7 +4,7 @@ import type { BinlogDecoder } from './decoder';
 import { BinlogDecodeError } from './errors';
 import type { BinlogEvent } from './events';
 import { type ColumnDef, ColumnType, type TableSchema } from './types';
-import { resolveColumnType } from './values/column-meta';
+import { resolveColumnType } from './values/column-type';
 
 /** One column as information_schema describes it. */
 export interface ResolvedColumn {

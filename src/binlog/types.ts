@@ -75,7 +75,7 @@ export interface ColumnDef {
    * - NEWDECIMAL: precision << 8 | scale
    * - STRING (CHAR/BINARY), ENUM, SET: the two table-map bytes as first << 8 | second (MySQL's own
    *   convention, what mysqlbinlog prints as meta=): real type and length folded together; `type`
-   *   already says ENUM/SET/STRING, and values/column-meta.ts resolveColumnType unfolds the length
+   *   already says ENUM/SET/STRING, and values/column-type.ts resolveColumnType unfolds the length
    *   (ENUM/SET: storage size in bytes in the low byte)
    * - VARCHAR/VAR_STRING: maximum length in bytes (a length prefix of 2 bytes when > 255)
    * - BIT: (whole bytes << 8) | (bits in the partial byte); BIT(n) has n = bytes * 8 + bits

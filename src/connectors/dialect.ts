@@ -11,8 +11,8 @@ import {
 /**
  * The target-dialect interface: what the pipeline core needs from a target database, and nothing
  * that says which database it is. Each database lives in its own folder (`connectors/mysql`,
- * `connectors/oracle`) and implements these interfaces; the replicate activity picks one by the
- * datasource kind and from then on only talks to these types.
+ * `connectors/oracle`) and implements these interfaces behind its target session (target.ts); the
+ * registry (registry.ts) picks the connector by datasource kind.
  *
  * Three layers, each usable alone:
  * - {@link TargetDialect}: pure SQL generation (quoting, session setup, statements for a plan chunk);

@@ -1,15 +1,17 @@
 import type { BinlogPosition } from '../binlog/types';
-import type { Datasource, ResolvedDatasource } from '../config/datasources';
+import type { ResolvedDatasource } from '../config/datasources';
 import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
+import type { BackfillConnector } from './backfill-target';
 import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
 
 /**
  * The target connector interface: everything the replication engine, the backfill and the service
  * layer need from a TARGET database, and nothing that says which database it is. Each database lives in
  * its own folder (`connectors/mysql`, `connectors/oracle`) and implements {@link TargetConnector};
- * {@link targetConnectorFor} picks one by datasource kind. Outside `src/connectors`, code talks to these
- * types only: differences between databases are {@link TargetCapabilities}, never a test of the kind.
+ * the registry (`connectors/registry.ts`) picks one by datasource kind. Outside `src/connectors`, code
+ * talks to these types only: differences between databases are {@link TargetCapabilities}, never a
+ * test of the kind.
  *
  * Ownership: a {@link TargetSession} owns its connection(s). Nothing else writes on them, and nothing
  * in a session is shared with another session, so a committer may later run several sessions of one
@@ -24,7 +26,7 @@ export const SYSTEM_SCHEMA = 'otterflow';
 export interface TargetCapabilities {
   /**
    * DDL statements run inside a transaction and roll back with it. False for MySQL/MariaDB (a DDL
-   * commits implicitly): the committer then applies DDL only with no transaction open and writes the
+   * commits implicitly): the engine then applies DDL only with no transaction open and writes the
    * checkpoint right after it.
    */
   readonly transactionalDdl: boolean;
@@ -36,7 +38,10 @@ export interface TargetCapabilities {
   readonly sourceDdl: boolean;
   /** {@link TargetSession.marks} is present: the target can be one side of a bidirectional channel. */
   readonly channels: boolean;
-  /** {@link TargetSession.bulkLoad} is present: initial copies may bypass the applier. */
+  /**
+   * The connector's backfill copier has a bulk path besides the applier (LOAD DATA LOCAL for
+   * MySQL/MariaDB); without it initial loads and re-syncs write through the applier.
+   */
   readonly bulkLoad: boolean;
   /**
    * {@link TargetSession.prebuild} does real work: statements of the next batch can be built while the
@@ -127,6 +132,18 @@ export interface ChannelMarks {
   readonly rows: TargetRowReader;
   /** In the open batch transaction, before the commit: conflicts commit with the rows they are about. */
   insertConflicts(records: readonly ConflictRecord[]): Promise<void>;
+  /**
+   * The newest conflicts recorded for the session's pipeline (newest first) and how many there are in
+   * all; none when the pipeline never ran with a channel on this target. No transaction needed.
+   */
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }>;
+}
+
+/** A stored conflict as the API lists it. */
+export interface StoredConflict extends ConflictRecord {
+  id: number;
+  /** ISO time of detection. */
+  at: string;
 }
 
 /** A DBLog re-sync request as stored in the target (inserted by the backfill workflow). */
@@ -258,34 +275,13 @@ export interface TargetSessionOptions {
 export interface TargetConnector {
   readonly dialect: string;
   readonly capabilities: TargetCapabilities;
+  /**
+   * Opens a session for one pipeline: connection(s) made, session settings applied. Connection errors
+   * come out as the driver raised them (the caller describes them; they never contain the password).
+   */
   open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession>;
-}
-
-/**
- * The registry: one loader per datasource kind, loaded on first use (a MySQL pipeline never loads the
- * Oracle driver). Adding a target database = one folder plus one line here.
- */
-const CONNECTORS: Record<Datasource['kind'], () => Promise<TargetConnector>> = {
-  mysql: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
-  mariadb: () => import('./mysql/target-session').then((m) => m.mysqlTargetConnector),
-  oracle: () => Promise.reject(new Error('Oracle targets are not available in this build')),
-};
-
-/** The connector for a datasource's kind. */
-export function targetConnectorFor(
-  datasource: Pick<ResolvedDatasource, 'kind' | 'name'>,
-): Promise<TargetConnector> {
-  const load = CONNECTORS[datasource.kind];
-  if (!load)
-    throw new Error(`datasource "${datasource.name}": no target connector for kind "${datasource.kind}"`);
-  return load();
-}
-
-/** Opens a target session on `datasource` through the connector of its kind. */
-export async function openTargetSession(
-  datasource: ResolvedDatasource,
-  options: TargetSessionOptions,
-): Promise<TargetSession> {
-  const connector = await targetConnectorFor(datasource);
-  return connector.open(datasource, options);
+  /** Connects, asks the server's version, disconnects (the datasource connection test). */
+  serverVersion(datasource: ResolvedDatasource): Promise<string>;
+  /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
+  readonly backfill?: BackfillConnector;
 }

@@ -44,7 +44,13 @@ export class DdlHandler {
     if (mark) return this.skipped('echo', `marked by ${mark.pipeline ?? mark.channel}`, where, sql);
     const a = analyzeDdl(sql, schema || undefined, this.mapper);
     if (a.mapped === 'none') return none;
-    const names = a.tables.map(tableKey).join(', ');
+    // What the statement touches, for messages: its tables, or the database of CREATE/DROP DATABASE.
+    const names =
+      a.tables.length > 0
+        ? a.tables.map(tableKey).join(', ')
+        : a.database !== undefined
+          ? `database ${a.database}`
+          : a.kind;
     const at = `${where} (checkpoint ${formatPosition(committed)})`;
     if (a.mapped === 'some') {
       throw new PipelineHaltError(
@@ -63,9 +69,16 @@ export class DdlHandler {
     )
       return this.skipped('gone', 'its tables do not exist on the target', where, sql);
     const policy = this.config.options.ddl;
+    if (policy !== 'apply' && a.kind === 'create_database') {
+      // Creating a mapped table's database changes no mapped table: nothing to stop for.
+      return {
+        ...none,
+        warning: `${names} (a schema of mapped tables) was created on the source and not on the target (options.ddl is "${policy}"): ${sql}`,
+      };
+    }
     if (policy === 'stop') {
       throw new PipelineHaltError(
-        `DDL on mapped table(s) ${names} and options.ddl is "stop". Apply it on the target (${a.rewritten ?? 'rewritten by the mapping'}) ` +
+        `DDL on mapped ${a.tables.length > 0 ? 'table(s) ' : ''}${names} and options.ddl is "stop". Apply it on the target (${a.rewritten ?? 'rewritten by the mapping'}) ` +
           `and update the pipeline with options.ddl "skip", or set options.ddl to "apply". Statement: ${sql}`,
         at,
       );
@@ -73,7 +86,7 @@ export class DdlHandler {
     if (policy === 'skip') return { ...none, warning: `DDL skipped by policy at ${where}: ${sql}` };
     if (!this.target.capabilities.sourceDdl)
       throw new PipelineHaltError(
-        `DDL on mapped table(s) ${names} and options.ddl is "apply", but a ${this.target.dialect} target cannot run MySQL DDL. ` +
+        `DDL on mapped ${names} and options.ddl is "apply", but a ${this.target.dialect} target cannot run MySQL DDL. ` +
           `Apply the equivalent change on the target by hand, then set options.ddl to "skip" (or "stop"). Statement: ${sql}`,
         at,
       );

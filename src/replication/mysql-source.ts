@@ -5,7 +5,7 @@ import { type BinlogStream, openBinlogStream } from '../binlog/replica/stream';
 import { InformationSchemaResolver } from '../binlog/schema-resolver';
 import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
-import { openMysql } from '../connectors/mysql/connection';
+import { openMysqlSource } from '../connectors/mysql/source';
 import { SYSTEM_SCHEMA } from '../connectors/target';
 import type { StartPosition } from '../pipeline/config';
 import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
@@ -27,7 +27,7 @@ export class MysqlSource {
   ) {}
 
   static async open(ds: ResolvedDatasource, pipeline: string): Promise<MysqlSource> {
-    return new MysqlSource(ds, pipeline, await openMysql(ds));
+    return new MysqlSource(ds, pipeline, await openMysqlSource(ds));
   }
 
   /** Where the pipeline starts on its very first run. */

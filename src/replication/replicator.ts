@@ -1,6 +1,7 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
-import { openTargetSession, type TargetSession } from '../connectors/target';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetSession } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { TransformRegistry } from '../pipeline/mapping/transform';
@@ -53,7 +54,8 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
   let source: MysqlSource | undefined;
   let hooks: HookList | undefined;
   try {
-    target = await openTargetSession(opts.target, { pipeline });
+    const connector = connectorOf(opts.target);
+    target = await connector.open(opts.target, { pipeline });
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;
     const claim = await target.checkpoint.claim(() => src.initialPosition(config.start));
@@ -64,7 +66,7 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       new ResyncCoordinator({
         pipeline,
         source: opts.source,
-        openTarget: () => openTargetSession(opts.target, { pipeline }),
+        openTarget: () => connector.open(opts.target, { pipeline }),
         mapper,
       }),
     ];
@@ -107,17 +109,29 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.progressEveryMs !== undefined ? { progressEveryMs: opts.progressEveryMs } : {}),
     });
-    await loop.run();
-  } catch (err) {
-    const classified = classify(err, report);
-    metrics.errors.inc({ pipeline, kind: classified instanceof PipelineHaltError ? 'halt' : 'retry' });
-    throw classified;
+    try {
+      await loop.run();
+    } catch (err) {
+      // Errors while streaming (not while connecting and claiming) are classified and counted.
+      const classified = classify(err, report);
+      metrics.errors.inc({ pipeline, kind: classified instanceof PipelineHaltError ? 'halt' : 'retry' });
+      throw classified;
+    }
   } finally {
     await hooks?.close();
     await source?.close();
     await target?.close();
   }
   return report.result();
+}
+
+/** A target kind this build cannot write to needs a person, not retries. */
+function connectorOf(target: ResolvedDatasource) {
+  try {
+    return targetConnectorFor(target);
+  } catch (err) {
+    throw new PipelineHaltError((err as Error).message, `target ${target.name}`, { cause: err });
+  }
 }
 
 function classify(err: unknown, report: RunReport): Error {

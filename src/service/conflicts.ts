@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { openMysql } from '../connectors/mysql/connection';
-import { listConflicts } from '../connectors/mysql/marks';
+import { targetConnectorFor } from '../connectors/registry';
 import { CONFLICT_OPS } from '../replication/conflicts';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -8,7 +7,7 @@ import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 /**
- * [bidirectional] Write conflicts of a channel pipeline (docs/bidirectional.md), read from the
+ * Write conflicts of a channel pipeline (docs/bidirectional.md), read from the
  * `otterflow.conflicts` table of the pipeline's TARGET, where the pipeline records them in the same
  * transaction as the rows it applied.
  */
@@ -78,16 +77,22 @@ export async function listPipelineConflicts(
   const def = deps.store.get(name);
   if (!def) throw notFound('pipeline', name);
   const target = deps.datasources.resolve(def.config.target);
-  if (target.kind === 'oracle')
+  let connector: ReturnType<typeof targetConnectorFor>;
+  try {
+    connector = targetConnectorFor(target);
+  } catch (err) {
+    throw new ServiceError('unprocessable', `pipeline "${name}": ${(err as Error).message}`);
+  }
+  if (!connector.capabilities.channels)
     throw new ServiceError(
       'unprocessable',
-      `pipeline "${name}" writes to Oracle: channels need a MySQL/MariaDB target`,
+      `pipeline "${name}" writes to a ${connector.dialect} target, which cannot take part in channels: it has no conflicts`,
     );
-  const conn = await openMysql(target);
+  const session = await connector.open(target, { pipeline: name });
   try {
-    const r = await listConflicts(conn, name, limit);
+    const r = await session.marks!.listConflicts(limit);
     return { pipeline: name, target: def.config.target, ...r };
   } finally {
-    await conn.end().catch(() => {});
+    await session.close();
   }
 }

@@ -1,10 +1,13 @@
 import type { ResolvedDatasource } from '../config/datasources';
-import { openMysql } from '../connectors/mysql/connection';
 import {
   checkSourcePrerequisites,
+  notASourceReason,
+  openMysqlSource,
   type PrerequisiteCheck,
   readSourceSettings,
-} from '../connectors/mysql/prerequisites';
+} from '../connectors/mysql/source';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetConnector } from '../connectors/target';
 import { ServiceError } from './problems';
 
 /** Outcome of a successful connection test. */
@@ -57,27 +60,25 @@ function unreachable(ds: ResolvedDatasource, err: unknown): ServiceError {
   });
 }
 
-function assertMysqlFamily(ds: ResolvedDatasource, action: string): void {
-  if (ds.kind === 'oracle')
+/** The connector of the datasource's kind (it can connect to any kind this build supports). */
+function connectorOf(ds: ResolvedDatasource): TargetConnector {
+  try {
+    return targetConnectorFor(ds);
+  } catch (err) {
     throw new ServiceError(
       'unprocessable',
-      `datasource "${ds.name}" is an Oracle database: ${action} is not available for Oracle yet`,
+      `the connection test is not available: ${(err as Error).message}`,
     );
+  }
 }
 
 /** Connects, asks the server its version, disconnects. Throws a 422 ServiceError when it cannot. */
 export async function testConnection(ds: ResolvedDatasource): Promise<ConnectionTestResult> {
-  assertMysqlFamily(ds, 'the connection test');
+  const connector = connectorOf(ds);
   const started = Date.now();
   try {
-    const conn = await openMysql(ds);
-    try {
-      const [rows] = await conn.query('SELECT VERSION() AS v');
-      const version = String((rows as Array<{ v: unknown }>)[0]?.v ?? '');
-      return { datasource: ds.name, ok: true, serverVersion: version, elapsedMs: Date.now() - started };
-    } finally {
-      await conn.end().catch(() => {});
-    }
+    const version = await connector.serverVersion(ds);
+    return { datasource: ds.name, ok: true, serverVersion: version, elapsedMs: Date.now() - started };
   } catch (err) {
     throw unreachable(ds, err);
   }
@@ -85,9 +86,10 @@ export async function testConnection(ds: ResolvedDatasource): Promise<Connection
 
 /** Reads the server's binlog settings and the user's grants and evaluates them as a CDC source. */
 export async function checkSource(ds: ResolvedDatasource): Promise<SourceCheckResult> {
-  assertMysqlFamily(ds, 'the source prerequisite check');
+  const notASource = notASourceReason(ds);
+  if (notASource) throw new ServiceError('unprocessable', `${notASource}; no source prerequisite check`);
   try {
-    const conn = await openMysql(ds);
+    const conn = await openMysqlSource(ds);
     try {
       const settings = await readSourceSettings(conn);
       const checks = checkSourcePrerequisites(settings);

@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { type ColumnDef, ColumnType, type RowImage, type TableSchema } from '../../src/binlog/types';
-import { readColumnMetas, resolveColumnType } from '../../src/binlog/values/column-meta';
+import { resolveColumnType } from '../../src/binlog/values/column-type';
 import { compileRowImageDecoder, type RowImageDecoder } from '../../src/binlog/values/row-image';
+import { readColumnMetas } from './column-metas';
 
 export interface WalkedRows {
   table: TableSchema;

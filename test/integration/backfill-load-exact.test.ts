@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { chunksFromBoundaries, findBoundaries } from '../../src/backfill/chunk-plan';
-import { ChunkCopier } from '../../src/backfill/copy';
+import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
+import type { ResolvedDatasource } from '../../src/config/datasources';
+import { ChunkCopier } from '../../src/connectors/mysql/backfill/copy';
 import {
   chunkCounts,
   ensureBackfillTables,
   pendingChunkNumbers,
   storePlan,
-} from '../../src/backfill/progress-store';
-import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
-import type { ResolvedDatasource } from '../../src/config/datasources';
+} from '../../src/connectors/mysql/backfill/progress-store';
 import { openMysql } from '../../src/connectors/mysql/connection';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { compileMapper } from '../../src/pipeline/mapping/mapper';

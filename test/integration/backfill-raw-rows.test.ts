@@ -3,10 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { chunksFromBoundaries, findBoundaries } from '../../src/backfill/chunk-plan';
-import { ChunkCopier } from '../../src/backfill/copy';
-import { ensureBackfillTables, pendingChunkNumbers, storePlan } from '../../src/backfill/progress-store';
 import { openSourceReader, readSourceTable } from '../../src/backfill/source-table';
 import type { ResolvedDatasource } from '../../src/config/datasources';
+import { ChunkCopier } from '../../src/connectors/mysql/backfill/copy';
+import {
+  ensureBackfillTables,
+  pendingChunkNumbers,
+  storePlan,
+} from '../../src/connectors/mysql/backfill/progress-store';
 import { openMysql } from '../../src/connectors/mysql/connection';
 import { rawTextQuery } from '../../src/connectors/mysql/raw-text-query';
 import { parsePipelineConfig } from '../../src/pipeline/config';

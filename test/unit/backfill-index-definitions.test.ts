@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addIndexesSql, dropIndexesSql, secondaryIndexesOf } from '../../src/backfill/index-definitions';
+import {
+  addIndexesSql,
+  dropIndexesSql,
+  secondaryIndexesOf,
+} from '../../src/connectors/mysql/backfill/index-definitions';
 
 // SHOW CREATE TABLE as MariaDB 10.11 prints it for a table with one of every kind of index.
 const EVERY_KIND = `CREATE TABLE \`t\` (

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planRawChunk, sourceWire, targetLoad } from '../../src/backfill/raw-chunk';
 import type { SourceTable } from '../../src/backfill/source-table';
+import { planRawChunk, sourceWire, targetLoad } from '../../src/connectors/mysql/backfill/raw-chunk';
 import type { ColumnTypeInfo } from '../../src/connectors/mysql/load-data';
 import {
   FIELD_ESCAPED,

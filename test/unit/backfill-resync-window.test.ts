@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ResyncRequestRow } from '../../src/backfill/progress-store';
 import { ResyncCoordinator, WATERMARK_TABLE } from '../../src/backfill/resync-coordinator';
 import type { SourceTable } from '../../src/backfill/source-table';
 import {
@@ -10,6 +9,7 @@ import {
   type RowImage,
   type TableSchema,
 } from '../../src/binlog/types';
+import type { ResyncRequestRow } from '../../src/connectors/mysql/backfill/progress-store';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { compileMapper } from '../../src/pipeline/mapping/mapper';
 

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { type CellValue, type ColumnDef, ColumnType } from '../../src/binlog/types';
-import { resolveColumnType } from '../../src/binlog/values/column-meta';
+import { resolveColumnType } from '../../src/binlog/values/column-type';
 import { walkBinlogRows } from '../helpers/binlog-values-event-walker';
 
 const FIXTURES = resolve(__dirname, '../../../shared/fixtures/binlog');

@@ -8,11 +8,12 @@ import {
   type TableSchema,
 } from '../../src/binlog/types';
 import { charsetOfCollation, textDecoderFor } from '../../src/binlog/values/charsets';
-import { readColumnMetas, resolveColumnType } from '../../src/binlog/values/column-meta';
+import { resolveColumnType } from '../../src/binlog/values/column-type';
 import { jsonBinaryToText } from '../../src/binlog/values/json-binary';
 import { inet6Text } from '../../src/binlog/values/mariadb-types';
 import { decimalSize, readDecimal } from '../../src/binlog/values/numeric';
 import { compileRowImageDecoder, decodeColumnValue, RowImageError } from '../../src/binlog/values/row-image';
+import { readColumnMetas } from '../helpers/column-metas';
 
 function col(type: number, meta = 0, extra: Partial<ColumnDef> = {}): ColumnDef {
   return { name: 'c', type, meta, nullable: true, unsigned: false, ...extra };

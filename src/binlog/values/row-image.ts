@@ -1,7 +1,7 @@
 import type { CellValue, ColumnDef, RowImage, TableSchema } from '../types';
 import { ColumnType } from '../types';
 import { BINARY_COLLATION, isUtf8Collation, type TextDecodeFn, textDecoderFor } from './charsets';
-import { resolveColumnType } from './column-meta';
+import { resolveColumnType } from './column-type';
 import { jsonBinaryToText } from './json-binary';
 import { inet4Text, inet6Text, uuidText } from './mariadb-types';
 import { bitSize, copyBytes, decimalSize, enumLabel, readDecimal, setLabels } from './numeric';

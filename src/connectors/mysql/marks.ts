@@ -7,7 +7,7 @@ import {
   type TargetRow,
   type TargetRowReader,
 } from '../../replication/conflicts';
-import type { ChannelMark, ChannelMarks } from '../target';
+import type { ChannelMark, ChannelMarks, StoredConflict } from '../target';
 import { SYSTEM_SCHEMA } from './checkpoint';
 import { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 
@@ -147,12 +147,7 @@ export async function insertConflicts(
   }
 }
 
-/** A stored conflict as the API lists it. */
-export interface StoredConflict extends ConflictRecord {
-  id: number;
-  /** ISO time of detection. */
-  at: string;
-}
+export type { StoredConflict };
 
 /** The newest conflicts recorded for `pipeline` on this target (newest first), and how many there are in all. */
 export async function listConflicts(
@@ -199,7 +194,10 @@ export async function listConflicts(
 export class MysqlChannelMarks implements ChannelMarks {
   readonly rows: TargetRowReader;
 
-  constructor(private readonly conn: mysql.Connection) {
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly pipeline: string,
+  ) {
     this.rows = new MysqlTargetRowReader(conn);
   }
 
@@ -214,5 +212,9 @@ export class MysqlChannelMarks implements ChannelMarks {
 
   insertConflicts(records: readonly ConflictRecord[]): Promise<void> {
     return insertConflicts(this.conn, records);
+  }
+
+  listConflicts(limit: number): Promise<{ total: number; conflicts: StoredConflict[] }> {
+    return listConflicts(this.conn, this.pipeline, limit);
   }
 }

@@ -1,10 +1,4 @@
 import type mysql from 'mysql2/promise';
-import {
-  ensureBackfillTables,
-  failResyncRequest,
-  nextResyncRequest,
-  recordResyncChunk,
-} from '../../backfill/progress-store';
 import type { ResolvedDatasource } from '../../config/datasources';
 import type { ApplyPlan, TableRef } from '../../pipeline/model';
 import type { ApplyContext, ApplyResult, RowByRowResult, TableInfoSource } from '../dialect';
@@ -19,6 +13,13 @@ import type {
   TargetSessionOptions,
 } from '../target';
 import { MysqlApplier } from './applier';
+import { mysqlBackfill } from './backfill/connector';
+import {
+  ensureBackfillTables,
+  failResyncRequest,
+  nextResyncRequest,
+  recordResyncChunk,
+} from './backfill/progress-store';
 import { MysqlCheckpoint } from './checkpoint';
 import { openMysql } from './connection';
 import { quoteMysqlTable } from './dialect';
@@ -71,7 +72,7 @@ export class MysqlTargetSession implements TargetSession {
   ) {
     this.applier = applier ?? new MysqlApplier(connection);
     this.checkpoint = new MysqlCheckpoint(connection, pipeline);
-    this.marks = new MysqlChannelMarks(connection);
+    this.marks = new MysqlChannelMarks(connection, pipeline);
     this.resyncRequests = new MysqlResyncRequests(connection, pipeline);
   }
 
@@ -181,6 +182,7 @@ class MysqlResyncRequests implements ResyncRequests {
 
 export const mysqlTargetConnector: TargetConnector = {
   dialect: 'mysql',
+  backfill: mysqlBackfill,
   capabilities: MYSQL_TARGET_CAPABILITIES,
   async open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession> {
     const conn = await openMysql(datasource);
@@ -191,6 +193,15 @@ export const mysqlTargetConnector: TargetConnector = {
     } catch (err) {
       await conn.end().catch(() => {});
       throw err;
+    }
+  },
+  async serverVersion(datasource: ResolvedDatasource): Promise<string> {
+    const conn = await openMysql(datasource);
+    try {
+      const [rows] = await conn.query('SELECT VERSION() AS v');
+      return String((rows as Array<{ v: unknown }>)[0]?.v ?? '');
+    } finally {
+      await conn.end().catch(() => {});
     }
   },
 };

@@ -9,7 +9,7 @@
  * take for syntax escaped: tab `\t`, newline `\n`, backslash `\\`, NUL `\0`. A field may instead be
  * written as lowercase hex (for columns the load reads through `UNHEX`: BIT and geometry).
  *
- * Pure: bytes in, bytes out. The caller decides per column what the server sends (src/backfill/raw-chunk.ts).
+ * Pure: bytes in, bytes out. The caller decides per column what the server sends (src/connectors/mysql/backfill/raw-chunk.ts).
  */
 
 /** The field's bytes, with tab, newline, backslash and NUL escaped. */

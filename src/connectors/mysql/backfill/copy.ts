@@ -1,6 +1,24 @@
 import type mysql from 'mysql2/promise';
-import type { RowImage } from '../binlog/types';
-import { MysqlApplier } from '../connectors/mysql/applier';
+import {
+  type ChunkBounds,
+  readChunk,
+  readSourceTable,
+  type SourceTable,
+} from '../../../backfill/source-table';
+import type { RowImage } from '../../../binlog/types';
+import type { PipelineConfig } from '../../../pipeline/config';
+import { compileProjection } from '../../../pipeline/mapping/columns';
+import type { Mapper } from '../../../pipeline/mapping/mapper';
+import { BatchMerger } from '../../../pipeline/merge';
+import {
+  type ApplyStats,
+  type MappedChange,
+  type Row,
+  type TableRef,
+  tableKey,
+} from '../../../pipeline/model';
+import type { CopyResult } from '../../backfill-target';
+import { MysqlApplier } from '../applier';
 import {
   encodeLoadRows,
   type LoadColumn,
@@ -10,15 +28,11 @@ import {
   readColumnTypes,
   readLoadColumns,
   rowsInColumnOrder,
-} from '../connectors/mysql/load-data';
-import type { PipelineConfig } from '../pipeline/config';
-import { compileProjection } from '../pipeline/mapping/columns';
-import type { Mapper } from '../pipeline/mapping/mapper';
-import { BatchMerger } from '../pipeline/merge';
-import { type ApplyStats, type MappedChange, type Row, type TableRef, tableKey } from '../pipeline/model';
+} from '../load-data';
 import { markChunkDone, readChunkRow } from './progress-store';
 import { planRawChunk, type RawChunkPlan, readRawChunk } from './raw-chunk';
-import { type ChunkBounds, readChunk, readSourceTable, type SourceTable } from './source-table';
+
+export type { CopyResult };
 
 /**
  * The copy loop of the initial load, one chunk at a time: read the chunk's rows from the source
@@ -179,7 +193,7 @@ export class ChunkCopier {
   /**
    * The raw-row plan of a source table (cached), or undefined when the table takes the value path:
    * no mappings known, a mapping with a filter or transform, mappings that copy different columns,
-   * or a column the fast path does not carry exactly (src/backfill/raw-chunk.ts); the reason is kept
+   * or a column the fast path does not carry exactly (src/connectors/mysql/backfill/raw-chunk.ts); the reason is kept
    * in {@link rawRefusals}.
    */
   private rawPlan(table: SourceTable): Promise<RawChunkPlan | undefined> {
@@ -442,15 +456,6 @@ export interface CopyPathStats {
   fallbackChunks: number;
   /** Chunks written by upserts, fallbacks included. */
   upsertedChunks: number;
-}
-
-export interface CopyResult {
-  /** Source rows read. */
-  rows: number;
-  /** Target rows written (fan-out and filters make it differ from `rows`). */
-  written: number;
-  /** The chunk was already done: nothing read or written. */
-  skipped: boolean;
 }
 
 function written(s: ApplyStats): number {

@@ -1,10 +1,13 @@
 import type mysql from 'mysql2/promise';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
-import type { ResyncRequest } from '../connectors/target';
-import type { TableRef } from '../pipeline/model';
-import type { PlannedChunk } from './chunk-plan';
+import type { PlannedChunk } from '../../../backfill/chunk-plan';
+import { parseKey, stringifyKey } from '../../../backfill/keys';
+import type { TableRef } from '../../../pipeline/model';
+import type { NewResyncRequest, StoredPlan, TableChunks } from '../../backfill-target';
+import type { ResyncRequest } from '../../target';
+import { SYSTEM_SCHEMA } from '../../target';
 import { DEFERRED_INDEXES_DDL } from './deferred-indexes';
-import { parseKey, stringifyKey } from './keys';
+
+export type { NewResyncRequest, StoredPlan, TableChunks };
 
 /**
  * Backfill progress lives in the TARGET's `otterflow` schema, next to the pipeline checkpoint:
@@ -16,7 +19,7 @@ import { parseKey, stringifyKey } from './keys';
  * - `resync_requests`: online re-sync requests, read by the pipeline's replicator
  *   (src/backfill/resync-coordinator.ts), with their progress.
  * - `backfill_deferred_indexes`: secondary indexes an initial load took off its empty target tables
- *   and puts back (src/backfill/deferred-indexes.ts).
+ *   and puts back (src/connectors/mysql/backfill/deferred-indexes.ts).
  */
 
 const S = `\`${SYSTEM_SCHEMA}\``;
@@ -81,12 +84,6 @@ export async function ensureBackfillTables(conn: mysql.Connection): Promise<void
 
 // ---- initial load plan and chunks ----
 
-export interface StoredPlan {
-  chunks: number;
-  tables: number;
-  estimatedRows: number;
-}
-
 export async function readPlan(conn: mysql.Connection, backfillId: string): Promise<StoredPlan | undefined> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
     `SELECT chunks, tables, estimated_rows FROM ${S}.backfills WHERE backfill_id = ?`,
@@ -96,11 +93,6 @@ export async function readPlan(conn: mysql.Connection, backfillId: string): Prom
   return r
     ? { chunks: Number(r.chunks), tables: Number(r.tables), estimatedRows: Number(r.estimated_rows) }
     : undefined;
-}
-
-export interface TableChunks {
-  table: TableRef;
-  chunks: PlannedChunk[];
 }
 
 /**
@@ -263,20 +255,6 @@ export async function chunkRangesBySourceTable(
 }
 
 // ---- online re-sync requests ----
-
-export interface NewResyncRequest {
-  requestId: string;
-  backfillId: string;
-  pipeline: string;
-  seq: number;
-  table: TableRef;
-  where?: string;
-  /** Keys as JSON text (an array of key tuples). */
-  keysJson?: string;
-  chunkSize: number;
-  maxRowsPerSecond?: number;
-  estimatedRows: number;
-}
 
 /** Inserts the requests of a backfill (idempotent: an existing request id is left as it is). */
 export async function insertResyncRequests(

@@ -1,22 +1,16 @@
 import type mysql from 'mysql2/promise';
+import { type ChunkBounds, chunkSelect, type SourceTable } from '../../../backfill/source-table';
 import {
   BINARY_TYPE_NAMES as BINARY_TYPES,
   GEOMETRY_TYPE_NAME_SET as GEOMETRY_TYPES,
   INTEGER_TYPE_NAMES as INTEGER_TYPES,
   TEMPORAL_TYPE_NAMES as TEMPORAL_TYPES,
   TEXT_TYPE_NAMES as TEXT_TYPES,
-} from '../binlog/data-type-names';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
-import type { ColumnTypeInfo, LoadColumn } from '../connectors/mysql/load-data';
-import { rawTextQuery } from '../connectors/mysql/raw-text-query';
-import {
-  FIELD_ESCAPED,
-  FIELD_HEX,
-  type FieldMode,
-  LoadFileBuilder,
-} from '../connectors/mysql/text-row-transcoder';
-import type { TableRef } from '../pipeline/model';
-import { type ChunkBounds, chunkSelect, type SourceTable } from './source-table';
+} from '../../../binlog/data-type-names';
+import type { TableRef } from '../../../pipeline/model';
+import type { ColumnTypeInfo, LoadColumn } from '../load-data';
+import { quoteMysqlIdentifier, rawTextQuery } from '../source';
+import { FIELD_ESCAPED, FIELD_HEX, type FieldMode, LoadFileBuilder } from '../text-row-transcoder';
 
 /**
  * The initial load's fast path for tables copied as they are (mappings without filter or transform;
@@ -38,7 +32,7 @@ import { type ChunkBounds, chunkSelect, type SourceTable } from './source-table'
  * - UUID/INET4/INET6 and MySQL JSON: their text through `CONVERT(@v USING utf8mb4)` (a binary string of
  *   16 bytes would be taken by UUID as raw bytes).
  * A column whose source and target types do not pair up like this, or a type not listed, keeps the
- * table on the value path (src/backfill/copy.ts).
+ * table on the value path (src/connectors/mysql/backfill/copy.ts).
  */
 
 /** How the server sends a source column in the fast path's SELECT. */

@@ -9,8 +9,9 @@
  * it back gives the same index. Unique, primary, full-text, spatial and vector indexes stay, and so
  * does every index of a table that takes part in a foreign key (the constraint may need the index).
  */
-import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
-import type { TableRef } from '../pipeline/model';
+
+import type { TableRef } from '../../../pipeline/model';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../dialect';
 
 export interface IndexDefinition {
   /** The index name, unquoted. */

@@ -1,9 +1,12 @@
 import type mysql from 'mysql2/promise';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
-import { quoteMysqlTable } from '../connectors/mysql/dialect';
-import { type TableRef, tableKey } from '../pipeline/model';
-import type { IndexRebuildProgress } from './contract';
+import type { IndexRebuildProgress } from '../../../backfill/contract';
+import { type TableRef, tableKey } from '../../../pipeline/model';
+import type { Deferral, DeferredTable } from '../../backfill-target';
+import { SYSTEM_SCHEMA } from '../../target';
+import { quoteMysqlTable } from '../dialect';
 import { addIndexesSql, dropIndexesSql, type IndexDefinition, secondaryIndexesOf } from './index-definitions';
+
+export type { Deferral, DeferredTable };
 
 /**
  * Secondary indexes taken off empty target tables for an initial load and put back when each
@@ -35,20 +38,6 @@ export const DEFERRED_INDEXES_DDL = `CREATE TABLE IF NOT EXISTS ${T} (
   restored_at TIMESTAMP(6) NULL,
   PRIMARY KEY (backfill_id, target_schema, target_table, index_name)
 ) ENGINE=InnoDB`;
-
-export interface DeferredTable {
-  target: TableRef;
-  /** Index names taken off (or to be taken off) this table. */
-  indexes: string[];
-  /** All of them are back. */
-  restored: boolean;
-}
-
-export interface Deferral {
-  tables: DeferredTable[];
-  /** Tables that keep their indexes during the load, with why ("schema.table: reason"). */
-  kept: string[];
-}
 
 interface Recorded extends IndexDefinition {
   target: TableRef;

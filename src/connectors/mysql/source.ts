@@ -1,0 +1,36 @@
+import type mysql from 'mysql2/promise';
+import type { ResolvedDatasource } from '../../config/datasources';
+import { openMysql } from './connection';
+
+/**
+ * The MySQL/MariaDB SOURCE side, as the rest of Otterflow reads it: sources are always MySQL or
+ * MariaDB (the binlog is theirs), so code that reads a source may use these directly. Target code goes
+ * through connectors/target.ts and the registry instead.
+ */
+
+export { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
+export {
+  checkSourcePrerequisites,
+  type PrerequisiteCheck,
+  readSourceSettings,
+  type SourceSettings,
+} from './prerequisites';
+export { type RawRowSink, rawTextQuery } from './raw-text-query';
+export { ensureSourceMarksTable, readPeerSite } from './source-channel';
+
+/** Why a datasource cannot be a replication source, or undefined when it can. */
+export function notASourceReason(ds: Pick<ResolvedDatasource, 'kind' | 'name'>): string | undefined {
+  return ds.kind === 'mysql' || ds.kind === 'mariadb'
+    ? undefined
+    : `datasource "${ds.name}" is a ${ds.kind} database: sources must be MySQL or MariaDB`;
+}
+
+/** Opens a connection to a source (exact values, see openMysql). */
+export async function openMysqlSource(
+  ds: ResolvedDatasource,
+  extra: Pick<mysql.ConnectionOptions, 'typeCast'> = {},
+): Promise<mysql.Connection> {
+  const reason = notASourceReason(ds);
+  if (reason) throw new Error(reason);
+  return openMysql(ds, undefined, extra);
+}

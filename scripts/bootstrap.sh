@@ -23,3 +23,16 @@ fi
 
 # MariaDB server and the temporal CLI: the same code that `otterflow dev up` uses.
 node bin/otterflow.js dev install
+
+# percona-toolkit: pt-table-sync is the independent check of the verification tests and the baseline of
+# bench/verify. Installed as root only; elsewhere the tests that use it say they skip.
+if ! command -v pt-table-sync >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing percona-toolkit…" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq percona-toolkit >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq percona-toolkit >/dev/null; }
+  else
+    echo "bootstrap: pt-table-sync not found and not root: install percona-toolkit (apt-get install -y percona-toolkit) to run the tests that compare with it" >&2
+  fi
+fi

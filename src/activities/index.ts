@@ -3,6 +3,7 @@ import type { TargetConnector } from '../connectors/target';
 import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
 import { defaultTransformsDir, makeReplicate } from './replicate';
+import { makeVerifyActivities } from './verify';
 
 /** What activities need from the worker process; built once in src/worker/run.ts. */
 export interface ActivityDeps {
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     inspectDatasource: makeInspectDatasource(deps.catalog),
     replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
     ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    ...makeVerifyActivities(deps.catalog),
   };
 }
 

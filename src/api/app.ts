@@ -4,6 +4,7 @@ import type { BackfillService } from '../service/backfills';
 import type { DatasourceService } from '../service/datasources';
 import type { PipelineService } from '../service/pipelines';
 import { invalidInput, ServiceError } from '../service/problems';
+import type { VerificationService } from '../service/verifications';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { requireRole } from './auth';
 import { backfillRoutes } from './backfills';
@@ -15,6 +16,7 @@ export { BODY_LIMIT };
 import { methodNotAllowed, notFoundRoute, problemHandler, sendProblem } from './problem';
 import { apiRoutes } from './routes';
 import { renderStatusPage } from './status-page';
+import { verificationRoutes } from './verifications';
 
 export interface ApiDeps {
   datasources: DatasourceService;
@@ -22,6 +24,8 @@ export interface ApiDeps {
   /** Backfill routes (src/api/backfills.ts); omitted: not served. */
   backfills?: BackfillService;
   /** Read on every request: the server may refresh the array in place (tokens in the catalog). */
+  /** Verification routes (src/api/verifications.ts); omitted: not served. */
+  verifications?: VerificationService;
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -74,6 +78,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const routes = [
     ...apiRoutes(deps.datasources, deps.pipelines),
     ...(deps.backfills ? backfillRoutes(deps.backfills) : []),
+    ...(deps.verifications ? verificationRoutes(deps.verifications) : []),
   ];
   const document = buildOpenApiDocument(routes, deps.version ?? '0.1.0');
   const page = renderApiPage(document as unknown as Record<string, unknown>);

@@ -8,6 +8,7 @@ import { BackfillService } from '../service/backfills';
 import { DatasourceService } from '../service/datasources';
 import { PipelineService } from '../service/pipelines';
 import { SecretStore, secretsDir } from '../service/secrets';
+import { VerificationService } from '../service/verifications';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { createApp } from './app';
 
@@ -40,6 +41,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApi> {
     datasources,
     pipelines,
     backfills: new BackfillService({ store, datasources, client: o.client, taskQueue: o.taskQueue }),
+    verifications: new VerificationService({ store, datasources, client: o.client, taskQueue: o.taskQueue }),
     tokens: o.tokens,
     ...(o.logger ? { logger: o.logger } : {}),
     ready: async () => {

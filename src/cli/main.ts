@@ -19,6 +19,7 @@ function registerAll(p: Command): void {
   (require('./pipeline') as typeof import('./pipeline')).registerPipelineCommands(p);
   (require('./backfill') as typeof import('./backfill')).registerBackfillCommands(p);
   (require('./catalog') as typeof import('./catalog')).registerCatalogCommands(p);
+  (require('./verify') as typeof import('./verify')).registerVerifyCommands(p);
 
   p.command('worker')
     .description('run a Temporal worker that executes pipeline workflows and activities')

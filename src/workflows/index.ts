@@ -3,3 +3,4 @@
 export { backfillWorkflow } from './backfill';
 export { pipelineWorkflow } from './pipeline';
 export { stackCheckWorkflow } from './stack-check';
+export { verificationRepairWorkflow, verificationWorkflow } from './verification';

@@ -1,0 +1,369 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type mysql from 'mysql2/promise';
+import { keyIn } from '../backfill/keys';
+import { openSourceReader } from '../backfill/source-table';
+import { RateLimit } from '../backfill/throttle';
+import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import type { CellValue } from '../binlog/types';
+import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { ResolvedDatasource } from '../config/datasources';
+import { quoteMysqlTable } from '../connectors/mysql/dialect';
+import type { PipelineConfig } from '../pipeline/config';
+import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
+import { tableKey } from '../pipeline/model';
+import { verifyChunk } from '../verification/chunk-verifier';
+import type {
+  RepairInput,
+  RepairResync,
+  RepairStatus,
+  VerifyChunkInput,
+  VerifyChunkResult,
+  VerifyFinishInput,
+  VerifyPlanInput,
+} from '../verification/contract';
+import { verificationMetrics } from '../verification/metrics';
+import { MysqlVerifySource, MysqlVerifyTarget } from '../verification/mysql-side';
+import { type LoadedComparison, loadComparison, planChunks, targetsToVerify } from '../verification/planner';
+import {
+  beginVerification,
+  finishVerification,
+  hasPlan,
+  markRepair,
+  pendingChunks,
+  readDifferences,
+  readStoredChunk,
+  recordChunk,
+  resumeVerification,
+  type StoredChunk,
+  type StoredDifference,
+  storeChunks,
+  storeRepairStatus,
+} from '../verification/report-store';
+import { openSession, SessionPool, type VerifySession } from '../verification/session-pool';
+import { ComparisonPlanError } from '../verification/table-plan';
+
+const DEFAULT_CATCH_UP_SECONDS = 120;
+
+/**
+ * Verification activities (src/workflows/verification.ts): thin shells around src/verification that
+ * resolve datasources on the worker, keep a pair of connections per verification between chunks,
+ * heartbeat, and turn cancellation into an abort.
+ */
+export function makeVerifyActivities(catalog: DatasourceResolver) {
+  const resolve = async (
+    config: PipelineConfig,
+  ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
+    try {
+      return { source: await catalog.resolve(config.source), target: await catalog.resolve(config.target) };
+    } catch (err) {
+      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
+      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
+    }
+  };
+  // Transforms are not verified (the plan refuses them), so the mapper never needs their modules.
+  const mapperOf = (config: PipelineConfig): Mapper =>
+    compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
+  const pool = new SessionPool();
+  const session = (config: PipelineConfig, id: string) =>
+    pool.take(id, async () => openSession(await resolve(config)));
+
+  async function verifyPlan(input: VerifyPlanInput): Promise<{ chunks: number; tables: number }> {
+    const ctx = Context.current();
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      await beginVerification(s.target, input.verificationId, input.config.name, {
+        tables: input.tables?.map(tableKey),
+        where: input.where,
+      });
+      if (!(await hasPlan(s.target, input.verificationId))) {
+        const mapper = mapperOf(input.config);
+        const groups = await targetsToVerify(s.source, mapper, input.tables);
+        const chunks: Omit<StoredChunk, 'chunkNo' | 'done'>[] = [];
+        for (const g of groups) {
+          const loaded = await loadComparison(s.source, s.target, input.config, mapper, g.target, g.sources);
+          if (input.where !== undefined)
+            for (const src of g.sources) await validateWhere(s.source, src, input.where);
+          const planned = await planChunks(s.source, s.target, loaded, {
+            ...(input.chunkSize ? { chunkSize: input.chunkSize } : {}),
+            ...(input.laneRowsPerSecond ? { laneRowsPerSecond: input.laneRowsPerSecond } : {}),
+            onStep: () => ctx.heartbeat(),
+          });
+          for (const c of planned)
+            chunks.push({
+              table: g.target,
+              sources: g.sources,
+              keyColumns: loaded.comparison.target.keyColumns,
+              ...(c.after ? { after: c.after } : {}),
+              ...(c.upTo ? { upTo: c.upTo } : {}),
+            });
+        }
+        await storeChunks(s.target, input.verificationId, chunks);
+      } else await resumeVerification(s.target, input.verificationId);
+      const { total } = await pendingChunks(s.target, input.verificationId);
+      healthy = true;
+      return { chunks: total, tables: 0 };
+    } catch (err) {
+      if (err instanceof ComparisonPlanError)
+        throw ApplicationFailure.nonRetryable(err.message, 'ComparisonPlan');
+      if (err instanceof InvalidWhereError)
+        throw ApplicationFailure.nonRetryable(err.message, 'InvalidWhere');
+      throw err;
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyPendingChunks(input: {
+    verificationId: string;
+    config: PipelineConfig;
+  }): Promise<number[]> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const r = await pendingChunks(s.target, input.verificationId);
+      healthy = true;
+      return r.pending;
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  /**
+   * Compares chunks one after the other (online: in-flight changes are compared again), each recorded
+   * with its differences as soon as it is done; throttled; stops at once when cancelled.
+   */
+  async function verifyCompareChunks(input: VerifyChunkInput): Promise<VerifyChunkResult[]> {
+    const ctx = Context.current();
+    const controller = new AbortController();
+    ctx.cancelled.catch(() => controller.abort());
+    const beat = setInterval(() => ctx.heartbeat(), 2000);
+    const s = await session(input.config, input.verificationId);
+    const limit = new RateLimit(input.maxRowsPerSecond, Date.now());
+    const pipeline = input.config.name;
+    const out: VerifyChunkResult[] = [];
+    let healthy = false;
+    try {
+      const where = await s.where(input.verificationId);
+      for (const chunkNo of input.chunkNos) {
+        const chunk = await readStoredChunk(s.target, input.verificationId, chunkNo);
+        if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${chunkNo} is not in the plan`);
+        const table = tableKey(chunk.table);
+        if (chunk.done) {
+          out.push({ chunkNo, table, rowsSource: 0, rowsTarget: 0, differences: 0, skipped: true });
+          continue;
+        }
+        const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
+        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const outcome = await verifyChunk(
+          sides.source,
+          sides.target,
+          { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
+          { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
+        );
+        await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
+        verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
+        verificationMetrics.chunks.inc({
+          pipeline,
+          outcome: outcome.differences.length ? 'differing' : 'equal',
+        });
+        for (const d of outcome.differences) verificationMetrics.differences.inc({ pipeline, kind: d.kind });
+        out.push({
+          chunkNo,
+          table,
+          rowsSource: outcome.rowsSource,
+          rowsTarget: outcome.rowsTarget,
+          differences: outcome.differences.length,
+          skipped: false,
+        });
+        ctx.heartbeat({ chunkNo });
+        const pause = limit.take(outcome.rowsSource, Date.now());
+        if (pause > 0) await ctx.sleep(pause); // throws when cancelled
+      }
+      healthy = true;
+      return out;
+    } catch (err) {
+      if (controller.signal.aborted) throw new CancelledFailure('verification cancelled');
+      if (err instanceof ComparisonPlanError)
+        throw ApplicationFailure.nonRetryable(err.message, 'ComparisonPlan');
+      throw err;
+    } finally {
+      clearInterval(beat);
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyFinish(input: VerifyFinishInput): Promise<void> {
+    const { target } = await resolve(input.config);
+    const conn = await openSourceReader(target);
+    try {
+      await finishVerification(conn, input.verificationId, input.state, input.error);
+    } finally {
+      await conn.end().catch(() => {});
+      await pool.drop(input.verificationId);
+    }
+  }
+
+  /**
+   * First step of a repair: rows only on the target (`extra`) that the source still lacks, once the
+   * pipeline has applied what the source showed, are deleted on the target; the keys of `missing` and
+   * `different` rows are returned per source table, in source key order, for re-syncs.
+   */
+  async function verifyRepairPrepare(input: RepairInput): Promise<RepairResync[]> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const all = await allDifferences(s.target, input.verificationId);
+      const mapper = mapperOf(input.config);
+      const byChunk = groupByChunk(all);
+      const resyncs = new Map<string, RepairResync>();
+      for (const [chunkNo, diffs] of byChunk) {
+        const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
+        const loaded = await s.comparison(chunk, () => mapper, input.config);
+        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
+        if (extras.length) {
+          const onSource = new Set(
+            (await sides.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
+          );
+          await sides.target.caughtUp(await sides.source.position());
+          const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
+          if (gone.length) {
+            const w = keyIn(loaded.comparison.target.keyColumns, gone);
+            await s.target.query(`DELETE FROM ${quoteMysqlTable(chunk.table)} WHERE ${w.sql}`, w.params);
+          }
+        }
+        const resync = diffs.filter((d) => d.kind !== 'extra').map((d) => d.key);
+        if (!resync.length) continue;
+        loaded.comparison.sources.forEach((src, i) => {
+          const st = loaded.sourceTables[i];
+          if (!st) return;
+          // The re-sync pages by the source table's own key: the target key must be made of the same columns.
+          const at = st.keyColumns.map((c) => src.side.keyColumns.indexOf(c));
+          if (at.some((j) => j < 0) || at.length !== src.side.keyColumns.length)
+            throw ApplicationFailure.nonRetryable(
+              `${tableKey(src.side.ref)}: its key (${st.keyColumns.join(', ')}) is not the target key of ${tableKey(chunk.table)}; repair it with a re-sync by WHERE condition`,
+            );
+          const k = tableKey(src.side.ref);
+          const entry = resyncs.get(k) ?? { table: src.side.ref, keys: [] };
+          for (const key of resync) entry.keys.push(at.map((j) => keyValueInput(key[j] as CellValue)));
+          resyncs.set(k, entry);
+        });
+      }
+      healthy = true;
+      return [...resyncs.values()];
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  /** Last step of a repair: every difference compared again by key; the outcome recorded per difference. */
+  async function verifyRepairCheck(
+    input: RepairInput,
+  ): Promise<Pick<RepairStatus, 'repaired' | 'remaining'>> {
+    const s = await session(input.config, input.verificationId);
+    let healthy = false;
+    try {
+      const all = await allDifferences(s.target, input.verificationId);
+      const mapper = mapperOf(input.config);
+      let repaired = 0;
+      let remaining = 0;
+      for (const [chunkNo, diffs] of groupByChunk(all)) {
+        const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
+        const loaded = await s.comparison(chunk, () => mapper, input.config);
+        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const outcome = await verifyChunk(
+          sides.source,
+          sides.target,
+          {},
+          {
+            columns: loaded.comparison.target.columns.map((c) => c.name),
+            keys: diffs.map((d) => d.key),
+          },
+        );
+        const still = new Set(outcome.differences.map((d) => JSON.stringify(d.key, jsonSafe)));
+        const outcomes = diffs.map((d) => ({
+          chunkNo,
+          seq: d.seq,
+          repaired: !still.has(JSON.stringify(d.key, jsonSafe)),
+        }));
+        await markRepair(s.target, input.verificationId, outcomes);
+        for (const o of outcomes)
+          if (o.repaired) repaired++;
+          else remaining++;
+      }
+      healthy = true;
+      return { repaired, remaining };
+    } finally {
+      await pool.give(input.verificationId, s, healthy);
+    }
+  }
+
+  async function verifyRepairStatus(input: RepairInput & { repair: RepairStatus }): Promise<void> {
+    const s = await session(input.config, input.verificationId);
+    try {
+      await storeRepairStatus(s.target, input.verificationId, input.repair);
+    } finally {
+      await pool.give(input.verificationId, s, true);
+    }
+  }
+
+  return {
+    verifyPlan,
+    verifyPendingChunks,
+    verifyCompareChunks,
+    verifyFinish,
+    verifyRepairPrepare,
+    verifyRepairCheck,
+    verifyRepairStatus,
+  };
+}
+
+function jsonSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v) <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString();
+  return v;
+}
+
+/** A key value as a re-sync request takes it (KeyValueInput). */
+function keyValueInput(v: CellValue): string | number | null {
+  if (v === null || typeof v === 'number' || typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  throw ApplicationFailure.nonRetryable(
+    'binary key values cannot be re-synced by key; re-sync by WHERE condition',
+  );
+}
+
+async function allDifferences(conn: mysql.Connection, id: string): Promise<StoredDifference[]> {
+  const out: StoredDifference[] = [];
+  for (let offset = 0; ; offset += 10_000) {
+    const page = await readDifferences(conn, id, offset, 10_000);
+    out.push(...page.differences);
+    if (page.differences.length < 10_000) return out;
+  }
+}
+
+function groupByChunk(all: readonly StoredDifference[]): Map<number, StoredDifference[]> {
+  const m = new Map<number, StoredDifference[]>();
+  for (const d of all) m.set(d.chunkNo, [...(m.get(d.chunkNo) ?? []), d]);
+  return m;
+}
+
+function sidesOf(
+  s: VerifySession,
+  loaded: LoadedComparison,
+  pipeline: string,
+  catchUpSeconds: number | undefined,
+  signal?: AbortSignal,
+) {
+  return {
+    source: new MysqlVerifySource(
+      s.source,
+      loaded.comparison.sources.map((c, i) => ({ comparison: c, columns: loaded.sourceColumns[i] ?? [] })),
+    ),
+    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, {
+      pipeline,
+      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+      ...(signal ? { signal } : {}),
+    }),
+  };
+}

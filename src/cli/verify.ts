@@ -1,0 +1,156 @@
+import type { Command } from 'commander';
+import type { DifferenceList, VerificationView } from '../service/verifications';
+import { apiClientFromEnv } from './api-client';
+import { printJson, runCommand, table } from './output';
+
+/** `otterflow verify start|status|diff|repair|cancel`: verifications through the API (docs/verification.md). */
+export function registerVerifyCommands(program: Command): void {
+  const vf = program
+    .command('verify')
+    .description(
+      "compare a pipeline's target with its source, list the differences, repair them (through the API)",
+    );
+
+  vf.command('start <pipeline>')
+    .description('start a verification; prints its id')
+    .option('--tables <list>', 'comma-separated SOURCE tables (schema.table); default: every mapped table')
+    .option(
+      '--where <condition>',
+      'only source rows matching this SQL condition (checked by the source first)',
+    )
+    .option('--chunk-size <rows>', 'rows per chunk', (v) => Number(v))
+    .option('--parallelism <n>', 'chunks compared at once', (v) => Number(v))
+    .option('--max-rows-per-second <n>', 'throttle', (v) => Number(v))
+    .option('--json', 'print JSON')
+    .action(
+      (
+        pipeline: string,
+        o: {
+          tables?: string;
+          where?: string;
+          chunkSize?: number;
+          parallelism?: number;
+          maxRowsPerSecond?: number;
+          json?: boolean;
+        },
+      ) =>
+        runCommand(o.json, async () => {
+          const body = {
+            ...(o.tables
+              ? {
+                  tables: o.tables
+                    .split(',')
+                    .map((t) => t.trim())
+                    .filter(Boolean),
+                }
+              : {}),
+            ...(o.where !== undefined ? { where: o.where } : {}),
+            ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
+            ...(o.parallelism ? { parallelism: o.parallelism } : {}),
+            ...(o.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: o.maxRowsPerSecond } : {}),
+          };
+          const view = await apiClientFromEnv().request<VerificationView>(
+            'POST',
+            `/v1/pipelines/${encodeURIComponent(pipeline)}/verifications`,
+            body,
+          );
+          if (o.json) printJson(view);
+          else console.log(view.id);
+        }),
+    );
+
+  vf.command('status <id>')
+    .description("a verification's state (planning, comparing, then done, failed or cancelled) and counts")
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const v = await apiClientFromEnv().request<VerificationView>(
+          'GET',
+          `/v1/verifications/${encodeURIComponent(id)}`,
+        );
+        if (o.json) return printJson(v);
+        console.log(`verification ${v.id} (pipeline ${v.pipeline}): ${v.state}`);
+        console.log(`  chunks       ${v.chunksDone} of ${v.chunksTotal}`);
+        console.log(`  rows         ${v.rowsCompared} compared`);
+        console.log(`  differences  ${v.differences}`);
+        if (v.tables.length)
+          console.log(
+            table([
+              ['  TABLE', 'ROWS SOURCE', 'ROWS TARGET', 'MISSING', 'EXTRA', 'DIFFERENT', 'UNSETTLED'],
+              ...v.tables.map((t) => [
+                `  ${t.table}`,
+                String(t.rowsSource),
+                String(t.rowsTarget),
+                String(t.missing),
+                String(t.extra),
+                String(t.different),
+                String(t.unsettled),
+              ]),
+            ]),
+          );
+        if (v.repair)
+          console.log(
+            `  repair       ${v.repair.state}: ${v.repair.requested} requested, ${v.repair.repaired} repaired, ${v.repair.remaining} remaining${v.repair.lastError ? ` (${v.repair.lastError})` : ''}`,
+          );
+        if (v.lastError) console.log(`  error        ${v.lastError}`);
+      }),
+    );
+
+  vf.command('diff <id>')
+    .description(
+      'the differing keys: table, key, kind (missing, extra, different) and differing target columns',
+    )
+    .option('--json', 'print JSON: {"differences":[{"table","key","kind","columns"}]}')
+    .action((id: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const api = apiClientFromEnv();
+        const all: DifferenceList['differences'] = [];
+        for (let offset = 0; ; offset += 10_000) {
+          const page = await api.request<DifferenceList>(
+            'GET',
+            `/v1/verifications/${encodeURIComponent(id)}/differences?offset=${offset}&limit=10000`,
+          );
+          all.push(...page.differences);
+          if (all.length >= page.total || page.differences.length === 0) break;
+        }
+        if (o.json) return printJson({ differences: all });
+        if (all.length === 0) return console.log(`verification ${id}: no differences`);
+        console.log(
+          table([
+            ['TABLE', 'KIND', 'KEY', 'COLUMNS'],
+            ...all.map((d) => [d.table, d.kind, JSON.stringify(d.key), d.columns.join(',')]),
+          ]),
+        );
+      }),
+    );
+
+  vf.command('repair <id>')
+    .description(
+      're-sync the differing keys through the pipeline (rows only on the target are deleted), then compare them again',
+    )
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const v = await apiClientFromEnv().request<VerificationView>(
+          'POST',
+          `/v1/verifications/${encodeURIComponent(id)}/repair`,
+        );
+        if (o.json) printJson(v);
+        else console.log(`verification ${id}: repair started; follow it with: otterflow verify status ${id}`);
+      }),
+    );
+
+  vf.command('cancel <id>')
+    .description('cancel a running verification')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        const v = await apiClientFromEnv().request<VerificationView>(
+          'POST',
+          `/v1/verifications/${encodeURIComponent(id)}/cancel`,
+        );
+        if (o.json) printJson(v);
+        else console.log(`verification ${id}: cancel requested`);
+      }),
+    );
+}

@@ -1,0 +1,178 @@
+import type { BinlogPosition, CellValue } from '../binlog/types';
+import type { RowSelection } from './checksum-sql';
+import {
+  type DigestMap,
+  diffDigests,
+  differingColumns,
+  digestMap,
+  type KeyDifference,
+  keyId,
+  type RowDigest,
+  settle,
+} from './classify';
+import type { DifferenceKind } from './contract';
+
+/**
+ * One chunk's online comparison, written against two small interfaces so that it knows nothing of
+ * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
+ *
+ * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range, per bucket of keys (64
+ *    buckets by a hash of the key, in one GROUP BY per side): all equal → done.
+ * 2. Otherwise both sides' per-row (key, hash) lists of the differing buckets only, read at once: the
+ *    keys that differ now are the candidates (a real difference cannot hide from this look; changes in flight add candidates).
+ * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
+ *    position P; wait until the pipeline has applied P on the target; read the target's digests; read
+ *    the source again for the keys that differ. A key whose source row did not change between the two
+ *    source reads and still differs on the target is a real difference; a key that changed is in
+ *    flight and is compared again (see classify.ts `settle`).
+ * 4. The target columns of `different` rows come from per-column hashes of both sides.
+ */
+
+/** The aggregate of a set of rows. */
+export interface ChunkDigest {
+  rows: number;
+  /** SUM of the row hashes, as decimal text. */
+  sum: string;
+}
+
+/** What a verification reads from either side. */
+export interface DigestReader {
+  /** Aggregates of the selected rows per key bucket (absent bucket: no rows), `count` buckets. */
+  bucketDigests(selection: RowSelection, count: number): Promise<Map<number, ChunkDigest>>;
+  rowDigests(selection: RowSelection): Promise<RowDigest[]>;
+  /** One hash per compared column (NULL for NULL), by key identity (classify.ts keyId). */
+  columnDigests(keys: readonly CellValue[][]): Promise<Map<string, CellValue[]>>;
+}
+
+export interface VerifySource extends DigestReader {
+  /** The source's binlog position now (after whatever was read before the call). */
+  position(): Promise<BinlogPosition>;
+}
+
+export interface VerifyTarget extends DigestReader {
+  /** Waits until the pipeline has applied the source up to `position` (throws on timeout or abort). */
+  caughtUp(position: BinlogPosition): Promise<void>;
+}
+
+export interface ChunkDifference {
+  key: CellValue[];
+  kind: DifferenceKind;
+  /** `different`: target names of the differing columns. */
+  columns: string[];
+}
+
+export interface ChunkOutcome {
+  rowsSource: number;
+  rowsTarget: number;
+  differences: ChunkDifference[];
+  /** Keys that changed on the source in every attempt: not reported. */
+  unsettled: number;
+}
+
+/** Key buckets a chunk's aggregate is split into (a differing chunk fetches rows of its differing buckets only). */
+export const BUCKETS = 64;
+
+export interface ChunkVerifyOptions {
+  /** Target names of the compared columns (for `different`). */
+  columns: readonly string[];
+  /** Re-compares of keys in flight before giving up on them (default 6). */
+  attempts?: number;
+  /** The user's condition (source side): rows only on the target are then not looked for. */
+  where?: string;
+  /** Compare only these keys (a repair's second look): no aggregate, no range. */
+  keys?: CellValue[][];
+}
+
+export async function verifyChunk(
+  source: VerifySource,
+  target: VerifyTarget,
+  range: { after?: CellValue[]; upTo?: CellValue[] },
+  o: ChunkVerifyOptions,
+): Promise<ChunkOutcome> {
+  const where = o.where;
+  let rowsSource = 0;
+  let rowsTarget = 0;
+  let narrowed: RowSelection = range;
+  if (where === undefined && !o.keys) {
+    const [s, t] = await Promise.all([
+      source.bucketDigests(range, BUCKETS),
+      target.bucketDigests(range, BUCKETS),
+    ]);
+    const differing: number[] = [];
+    for (let b = 0; b < BUCKETS; b++) {
+      const x = s.get(b);
+      const y = t.get(b);
+      rowsSource += x?.rows ?? 0;
+      rowsTarget += y?.rows ?? 0;
+      if ((x?.rows ?? 0) !== (y?.rows ?? 0) || (x?.sum ?? '0') !== (y?.sum ?? '0')) differing.push(b);
+    }
+    if (differing.length === 0) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
+    narrowed = { ...range, buckets: { count: BUCKETS, in: differing } };
+  }
+  const confirmed: KeyDifference[] = [];
+  // First look: both sides at once, no waiting. Keys that agree now are done (a real difference does
+  // not come and go); the rest are candidates for the careful look below.
+  let keys: CellValue[][] | undefined = o.keys;
+  if (!keys) {
+    let before: DigestMap;
+    let tgt: DigestMap;
+    if (where === undefined) {
+      const [s, t] = await Promise.all([source.rowDigests(narrowed), target.rowDigests(narrowed)]);
+      before = digestMap(s);
+      tgt = digestMap(t);
+    } else {
+      // With a condition only the source knows which rows are in: the target is read by their keys.
+      before = digestMap(await source.rowDigests({ ...range, where }));
+      tgt = before.size === 0 ? new Map() : digestMap(await target.rowDigests({ keys: keysOf(before) }));
+    }
+    if (where !== undefined) {
+      rowsSource = before.size;
+      rowsTarget = tgt.size;
+    }
+    keys = diffDigests(before, tgt).map((d) => d.key);
+  } else {
+    rowsSource = keys.length;
+    rowsTarget = keys.length;
+  }
+  const attempts = Math.max(1, o.attempts ?? 6);
+  for (let attempt = 0; attempt < attempts && keys.length > 0; attempt++) {
+    const before = digestMap(await source.rowDigests({ keys }));
+    await target.caughtUp(await source.position());
+    const tgt = digestMap(await target.rowDigests({ keys }));
+    const candidates = diffDigests(before, tgt).map((d) => d.key);
+    if (candidates.length === 0) {
+      keys = [];
+      break;
+    }
+    const after = digestMap(await source.rowDigests({ keys: candidates }));
+    const r = settle(candidates, before, tgt, after);
+    confirmed.push(...r.confirmed);
+    keys = r.unsettled;
+  }
+  const differences = await nameColumns(source, target, confirmed, o.columns);
+  return { rowsSource, rowsTarget, differences, unsettled: keys.length };
+}
+
+function keysOf(m: DigestMap): CellValue[][] {
+  return [...m.values()].map((r) => r.key);
+}
+
+async function nameColumns(
+  source: DigestReader,
+  target: DigestReader,
+  found: readonly KeyDifference[],
+  columns: readonly string[],
+): Promise<ChunkDifference[]> {
+  const different = found.filter((d) => d.kind === 'different').map((d) => d.key);
+  let s = new Map<string, CellValue[]>();
+  let t = new Map<string, CellValue[]>();
+  if (different.length)
+    [s, t] = await Promise.all([source.columnDigests(different), target.columnDigests(different)]);
+  return found.map((d) => {
+    if (d.kind !== 'different') return { key: d.key, kind: d.kind, columns: [] };
+    const id = keyId(d.key);
+    const named = differingColumns(columns, s.get(id) ?? [], t.get(id) ?? []);
+    // The row changed again between the digests and this read: the whole row is what differed.
+    return { key: d.key, kind: d.kind, columns: named.length ? named : [...columns] };
+  });
+}

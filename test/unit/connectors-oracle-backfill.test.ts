@@ -10,8 +10,8 @@ import {
   readOracleChunk,
   storeOraclePlan,
 } from '../../src/connectors/oracle/backfill/progress-store';
-import { RecordingBackfillTables } from '../helpers/recording-oracle-backfill';
 import { oracleError, RecordingOracleDatabase } from '../helpers/recording-oracle';
+import { RecordingBackfillTables } from '../helpers/recording-oracle-backfill';
 
 const C = '"OTTERFLOW_BACKFILL_CHUNKS"';
 const R = '"OTTERFLOW_RESYNC_REQUESTS"';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { registerStackDatasources, withApi } from '../helpers/api-stack';
 import { uniqueName } from '../helpers/stack';
 
-/** Oracle datasources through the API: registered with their target settings; refused as a channel side. */
+/** Oracle datasources through the API: registered with their target settings; backfills accepted; refused as a channel side. */
 test('an Oracle datasource is accepted as a one-way target; a bidirectional channel with it is a 422 saying why', async () => {
   await withApi(async (h) => {
     await registerStackDatasources(h);
@@ -37,12 +37,26 @@ test('an Oracle datasource is accepted as a one-way target; a bidirectional chan
       mappings,
     });
     assert.equal(oneWay.status, 201, oneWay.text);
-    // Backfills copy with a bulk load, which an Oracle target lacks: refused before anything runs.
-    const backfill = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
+    // Backfills into Oracle are accepted; an explicit request to defer indexes is a 422 (Oracle keeps them).
+    const defer = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
       kind: 'initial',
+      secondaryIndexes: 'defer',
     });
-    assert.equal(backfill.status, 422, backfill.text);
-    assert.match(backfill.body.detail, /target "ora" is oracle: backfills .* only/);
+    assert.equal(defer.status, 422, defer.text);
+    assert.match(
+      defer.body.detail,
+      /target "ora" is oracle: its secondary indexes stay in place during a load/,
+    );
+    assert.ok(defer.body.errors.some((e: { path: string }) => e.path === 'secondaryIndexes'));
+    const resync = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
+      kind: 'resync',
+    });
+    assert.equal(resync.status, 400, resync.text);
+    assert.match(
+      resync.body.detail,
+      /a resync names its tables/,
+      'past the target check, to the request itself',
+    );
 
     const before = fs.readFileSync(path.join(h.home, 'pipelines.json'), 'utf8');
     for (const [source, target, side] of [

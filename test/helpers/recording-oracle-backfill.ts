@@ -1,5 +1,5 @@
 import { OracleBackfillSql } from '../../src/connectors/oracle/backfill/progress-sql';
-import type { RecordingStatementModel } from './recording-oracle';
+import { oracleError, type RecordingStatementModel } from './recording-oracle';
 
 /**
  * The backfill progress tables (plans, chunks, re-sync requests) of a recording Oracle database,
@@ -196,7 +196,7 @@ export class RecordingBackfillTables implements RecordingStatementModel {
       case q.insertRequest():
         return {
           rowsAffected: this.change(connection, (s) => {
-            if (s.requests.has(String(b[0]))) return 0;
+            if (s.requests.has(String(b[0]))) throw oracleError('ORA-00001', 'unique constraint violated');
             s.requests.set(String(b[0]), {
               requestId: String(b[0]),
               backfillId: String(b[1]),

@@ -34,12 +34,8 @@ test('backfill progress SQL (golden): chunks, done mark, re-sync requests; schem
   );
   assert.equal(
     q.insertRequest(),
-    `MERGE INTO ${R} t USING (SELECT :1 request_id, :2 backfill_id, :3 pipeline, :4 seq, :5 source_schema, ` +
-      ':6 source_table, :7 where_sql, :8 keys_json, :9 chunk_size, :10 max_rows_per_second, :11 estimated_rows FROM dual) s ' +
-      'ON (t.request_id = s.request_id) WHEN NOT MATCHED THEN INSERT (request_id, backfill_id, pipeline, seq, ' +
-      'source_schema, source_table, where_sql, keys_json, chunk_size, max_rows_per_second, estimated_rows) ' +
-      'VALUES (s.request_id, s.backfill_id, s.pipeline, s.seq, s.source_schema, s.source_table, s.where_sql, ' +
-      's.keys_json, s.chunk_size, s.max_rows_per_second, s.estimated_rows)',
+    `INSERT INTO ${R} (request_id, backfill_id, pipeline, seq, source_schema, source_table, where_sql, keys_json, ` +
+      'chunk_size, max_rows_per_second, estimated_rows) VALUES (:1, :2, :3, :4, :5, :6, :7, :8, :9, :10, :11)',
   );
   assert.equal(
     q.recordChunk(),
@@ -58,6 +54,19 @@ test('backfill progress SQL (golden): chunks, done mark, re-sync requests; schem
       s,
       /^BEGIN EXECUTE IMMEDIATE 'CREATE .*'; EXCEPTION WHEN OTHERS THEN IF SQLCODE != -955 AND SQLCODE != -1408 THEN RAISE; END IF; END;$/,
     );
+  assert.equal(
+    create[0],
+    `BEGIN EXECUTE IMMEDIATE 'CREATE TABLE "OTTERFLOW_BACKFILLS" (backfill_id VARCHAR2(191) PRIMARY KEY, ` +
+      'pipeline VARCHAR2(64) NOT NULL, chunks NUMBER(10) NOT NULL, table_count NUMBER(10) NOT NULL, ' +
+      'estimated_rows NUMBER(20) NOT NULL, binlog_file VARCHAR2(512), binlog_pos NUMBER(20) NOT NULL, gtid CLOB, ' +
+      "planned_at TIMESTAMP(6) DEFAULT SYSTIMESTAMP NOT NULL)'; EXCEPTION WHEN OTHERS THEN " +
+      'IF SQLCODE != -955 AND SQLCODE != -1408 THEN RAISE; END IF; END;',
+  );
+  assert.equal(
+    create[3],
+    `BEGIN EXECUTE IMMEDIATE 'CREATE INDEX "OTTERFLOW_RESYNC_BY_PIPELINE" ON ${R} (pipeline, status, seq)'; ` +
+      'EXCEPTION WHEN OTHERS THEN IF SQLCODE != -955 AND SQLCODE != -1408 THEN RAISE; END IF; END;',
+  );
   assert.match(create[1]!, /CHECK \(status IN \(''pending'', ''done''\)\)/);
   assert.equal(new OracleBackfillSql('otterflow').chunks, `"OTTERFLOW".${C}`);
   assert.equal(new OracleBackfillSql('Repl Meta').requests, `"Repl Meta".${R}`);
@@ -189,6 +198,8 @@ test("chunks and re-sync requests round trip: keys as JSON CLOBs, progress in th
     },
   ]);
 
+  assert.equal(tables.committed.requests.get('r1')?.table, 't', 'the existing request is left as it was');
+  assert.equal(db.calls.at(-1)?.method, 'commit');
   const session = db.connect();
   const requests = new OracleResyncRequests(session, 'p', q);
   const next = await requests.next();

@@ -80,7 +80,7 @@ export class OracleBackfillSql {
     return [
       idempotent(
         `CREATE TABLE ${this.backfills} (backfill_id VARCHAR2(191) PRIMARY KEY, pipeline VARCHAR2(64) NOT NULL, ` +
-          'chunks NUMBER(10) NOT NULL, tables NUMBER(10) NOT NULL, estimated_rows NUMBER(20) NOT NULL, ' +
+          'chunks NUMBER(10) NOT NULL, table_count NUMBER(10) NOT NULL, estimated_rows NUMBER(20) NOT NULL, ' +
           'binlog_file VARCHAR2(512), binlog_pos NUMBER(20) NOT NULL, gtid CLOB, ' +
           'planned_at TIMESTAMP(6) DEFAULT SYSTIMESTAMP NOT NULL)',
       ),
@@ -109,7 +109,7 @@ export class OracleBackfillSql {
   // ---- plan and chunks ----
 
   readPlan(): string {
-    return `SELECT chunks, tables, estimated_rows FROM ${this.backfills} WHERE backfill_id = :1`;
+    return `SELECT chunks, table_count, estimated_rows FROM ${this.backfills} WHERE backfill_id = :1`;
   }
 
   deleteChunks(): string {
@@ -126,7 +126,7 @@ export class OracleBackfillSql {
 
   insertPlan(): string {
     return (
-      `INSERT INTO ${this.backfills} (backfill_id, pipeline, chunks, tables, estimated_rows, binlog_file, binlog_pos, gtid) ` +
+      `INSERT INTO ${this.backfills} (backfill_id, pipeline, chunks, table_count, estimated_rows, binlog_file, binlog_pos, gtid) ` +
       'VALUES (:1, :2, :3, :4, :5, :6, :7, :8)'
     );
   }
@@ -160,14 +160,13 @@ export class OracleBackfillSql {
 
   // ---- re-sync requests ----
 
-  /** Idempotent insert (an existing request id is left as it is). Binds in {@link REQUEST_INSERT_COLUMNS} order. */
+  /**
+   * Binds in {@link REQUEST_INSERT_COLUMNS} order. A request id that exists fails with ORA-00001, which
+   * the caller ignores (Oracle undoes only the failed statement, not the transaction).
+   */
   insertRequest(): string {
     const cols = REQUEST_INSERT_COLUMNS;
-    const select = cols.map((c, i) => `:${i + 1} ${c}`).join(', ');
-    return (
-      `MERGE INTO ${this.requests} t USING (SELECT ${select} FROM dual) s ON (t.request_id = s.request_id) ` +
-      `WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`
-    );
+    return `INSERT INTO ${this.requests} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `:${i + 1}`).join(', ')})`;
   }
 
   /** The oldest unfinished request of a pipeline. */

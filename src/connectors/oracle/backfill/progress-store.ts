@@ -21,6 +21,9 @@ import {
 
 type Conn = Pick<OracleConnectionLike, 'execute' | 'executeMany' | 'commit' | 'rollback'>;
 
+/** ORA-00001: the request id exists (inserting a backfill's requests again leaves them as they are). */
+const UNIQUE_VIOLATED = 'ORA-00001';
+
 /** executeMany takes at most 65,535 rows per call; plans are inserted in slices of this many. */
 const PLAN_ROWS_PER_CALL = 10_000;
 
@@ -181,8 +184,8 @@ export async function insertOracleResyncRequests(
   requests: NewResyncRequest[],
 ): Promise<void> {
   try {
-    for (const r of requests)
-      await conn.execute(sql.insertRequest(), [
+    for (const r of requests) {
+      const binds = [
         r.requestId,
         r.backfillId,
         r.pipeline,
@@ -194,7 +197,11 @@ export async function insertOracleResyncRequests(
         r.chunkSize,
         r.maxRowsPerSecond ?? null,
         r.estimatedRows,
-      ]);
+      ];
+      await conn.execute(sql.insertRequest(), binds).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== UNIQUE_VIOLATED) throw err;
+      });
+    }
     await conn.commit();
   } catch (err) {
     await conn.rollback().catch(() => {});

@@ -1,8 +1,9 @@
 /**
  * Initial-load benchmark: the same source tables copied to the target (1) with
  * `mariadb-dump | mariadb` and (2) with an Otterflow backfill workflow (plan + parallel chunk copy),
- * in the same run, on two private MariaDB servers (ports 24901/24902, data under
- * .otterflow/scratch/backfill/) and the test stack's Temporal. Prints one JSON object.
+ * in the same run, on two private MariaDB servers (ports 24901/24902) and a private Temporal dev
+ * server (24903, UI 24904), all started here with data under .otterflow/scratch/backfill/ and
+ * stopped at the end. Prints one JSON object.
  *
  *   node --import tsx bench/backfill/run.ts [--rows 1000000] [--parallelism 4] [--chunk <rows>] [--raw-rows off]
  *     [--secondary-indexes keep]
@@ -23,6 +24,8 @@ import { catalogFile, DatasourceCatalog } from '../../src/config/datasources';
 import { projectRoot, stackSettingsFromEnv, temporalAddress } from '../../src/config/stack';
 import { instanceRecord, type MariaDbInstanceSpec } from '../../src/devstack/mariadb';
 import { stopProcess } from '../../src/devstack/processes';
+import { startTemporal, type TemporalDevSpec, temporalRecord } from '../../src/devstack/temporal';
+import { findTemporal } from '../../src/devstack/tools';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { createWorker } from '../../src/worker/run';
 import { installRuntime } from '../../src/worker/runtime';
@@ -98,16 +101,33 @@ async function main(): Promise<void> {
   if (!rawRows) process.env.OTTERFLOW_BACKFILL_RAW_ROWS = '0';
   const indexesAt = process.argv.indexOf('--secondary-indexes');
   const secondaryIndexes = indexesAt >= 0 && process.argv[indexesAt + 1] === 'keep' ? 'keep' : 'defer';
+  const temporalDir = path.join(SCRATCH, 'temporal-24903');
+  const temporalSpec: TemporalDevSpec = {
+    host: '127.0.0.1',
+    port: 24903,
+    uiPort: 24904,
+    dir: temporalDir,
+    runDir: path.join(temporalDir, 'run'),
+    namespace: 'default',
+  };
   const s = stackSettingsFromEnv({
     ...process.env,
-    OTTERFLOW_TEMPORAL_PORT: process.env.OTTERFLOW_TEMPORAL_PORT ?? '27233',
+    OTTERFLOW_TEMPORAL_PORT: String(temporalSpec.port),
+    OTTERFLOW_NAMESPACE: temporalSpec.namespace,
   });
   let source: MariaDbInstanceSpec | undefined;
   let target: MariaDbInstanceSpec | undefined;
   try {
+    const temporalBinary = findTemporal();
+    if (!temporalBinary) throw new Error('the temporal CLI is not installed (npm start installs it)');
+    const stale = temporalRecord(temporalSpec);
+    if (stale) await stopProcess(stale);
+    fs.rmSync(temporalDir, { recursive: true, force: true });
+    fs.mkdirSync(temporalDir, { recursive: true });
     [source, target] = await Promise.all([
       startServer('source', 24901, 901),
       startServer('target', 24902, 902),
+      startTemporal(temporalSpec, temporalBinary),
     ]);
     const src = await connect(24901);
     await src.query('CREATE DATABASE shop');
@@ -255,7 +275,8 @@ async function main(): Promise<void> {
       )}\n`,
     );
   } finally {
-    await Promise.all([stopServer(source), stopServer(target)]);
+    const temporal = temporalRecord(temporalSpec);
+    await Promise.all([stopServer(source), stopServer(target), temporal && stopProcess(temporal)]);
   }
 }
 

@@ -60,3 +60,24 @@ export async function runNativeReplica(o: NativeRunOptions): Promise<{ seconds: 
   await r.query('RESET SLAVE ALL');
   return { seconds };
 }
+
+/**
+ * Points the replica at the source from `at` (file/position, single SQL thread, heartbeat every
+ * second) and starts it, to follow the source until STOP SLAVE: for lag under a steady load.
+ */
+export async function followSource(
+  replica: mysql.Connection,
+  sourceHost: string,
+  sourcePort: number,
+  at: BinlogPosition,
+): Promise<void> {
+  await replica.query('STOP SLAVE').catch(() => {});
+  await replica.query('RESET SLAVE ALL');
+  await replica.query('SET GLOBAL slave_parallel_threads = 0');
+  await replica.query(
+    `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = 'root', MASTER_PASSWORD = '',
+       MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?, MASTER_USE_GTID = no, MASTER_HEARTBEAT_PERIOD = 1`,
+    [sourceHost, sourcePort, at.file, at.pos],
+  );
+  await replica.query('START SLAVE');
+}

@@ -30,7 +30,7 @@ import type { ResolvedDatasource } from '../../src/config/datasources';
 import { type BenchServer, startBenchServer, stopBenchServer } from '../lib/instances';
 import { CpuMeter, percentile, round } from '../lib/measure';
 import { LAG_TABLE, lagTableDdl, measureLag } from './lag';
-import { runNativeReplica } from './native';
+import { followSource, runNativeReplica } from './native';
 import { runOurs, streamOnly } from './ours';
 import { runThroughTemporal } from './temporal';
 import {
@@ -268,15 +268,7 @@ async function main(): Promise<void> {
     if (ONLY.has('native-lag')) {
       log(`native lag: ${LAG_RATE} rows/s for ${LAG_SECONDS} s`);
       const at = await masterPosition(src);
-      await rep.query('STOP SLAVE').catch(() => {});
-      await rep.query('RESET SLAVE ALL');
-      await rep.query('SET GLOBAL slave_parallel_threads = 0');
-      await rep.query(
-        `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = 'root', MASTER_PASSWORD = '',
-           MASTER_LOG_FILE = ?, MASTER_LOG_POS = ?, MASTER_USE_GTID = no`,
-        [source.spec.host, source.spec.port, at.file, at.pos],
-      );
-      await rep.query('START SLAVE');
+      await followSource(rep, source.spec.host, source.spec.port, at);
       try {
         const r = await measureLag(srcLoad, rep, nextId, LAG_RATE, LAG_SECONDS);
         nextId = r.nextId;

@@ -24,7 +24,8 @@ import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition } from '../binlog/types';
-import type { DatasourceCatalog, ResolvedDatasource } from '../config/datasources';
+import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { ResolvedDatasource } from '../config/datasources';
 import type { BackfillConnector, BackfillStore, ChunkCopy, TableChunks } from '../connectors/backfill-target';
 import { targetConnectorFor } from '../connectors/registry';
 import type { TargetConnector } from '../connectors/target';
@@ -38,18 +39,21 @@ import { loadTransforms } from '../pipeline/transform-loader';
  * datasources on the worker, heartbeat, and turn cancellation into an abort.
  */
 export function makeBackfillActivities(
-  catalog: DatasourceCatalog,
+  catalog: DatasourceResolver,
   transformsDir: string,
   /** Used for every target instead of the registry's connector (tests without a real target). */
   targetConnector?: TargetConnector,
 ) {
   const connectorOf = (target: ResolvedDatasource): TargetConnector =>
     targetConnector ?? targetConnectorFor(target);
-  const resolve = (config: PipelineConfig): { source: ResolvedDatasource; target: ResolvedDatasource } => {
+  const resolve = async (
+    config: PipelineConfig,
+  ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
     try {
-      return { source: catalog.resolve(config.source), target: catalog.resolve(config.target) };
+      return { source: await catalog.resolve(config.source), target: await catalog.resolve(config.target) };
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
+      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
   };
   const mapperOf = (config: PipelineConfig): Mapper =>
@@ -86,7 +90,7 @@ export function makeBackfillActivities(
   /** Creates the pipeline checkpoint at the source's current position (if none) and plans the chunks. */
   async function backfillPlan(input: PlanInput): Promise<PlanResult> {
     const ctx = Context.current();
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const store = await backfillOf(target).openStore(target);
     let sconn: Awaited<ReturnType<typeof openSourceReader>> | undefined;
     try {
@@ -140,7 +144,7 @@ export function makeBackfillActivities(
     backfillId: string;
     config: PipelineConfig;
   }): Promise<number[]> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     return withStore(target, (store) => store.pendingChunks(input.backfillId));
   }
 
@@ -150,7 +154,7 @@ export function makeBackfillActivities(
     const controller = new AbortController();
     ctx.cancelled.catch(() => controller.abort());
     const beat = setInterval(() => ctx.heartbeat(), 2000);
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const copier = await pool.take(input.backfillId, () =>
       backfillOf(target).openCopier(source, target, mapperOf(input.config), input.config),
     );
@@ -185,7 +189,7 @@ export function makeBackfillActivities(
    * calls finish and return the same decision) and says which chunks fill each of them.
    */
   async function backfillDeferIndexes(input: IndexDeferralInput): Promise<IndexDeferralResult> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     const mapper = mapperOf(input.config);
     return withStore(target, async (store) => {
       const ranges = new Map<string, { table: TableRef; chunkRanges: [number, number][] }>();
@@ -217,7 +221,7 @@ export function makeBackfillActivities(
    */
   async function backfillRestoreIndexes(input: IndexRestoreInput): Promise<{ restored: number }> {
     const ctx = Context.current();
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     let last: IndexRebuildProgress | undefined;
     // Always beat (a slow look at the server must not time the activity out); the details lag a tick.
     const beat = setInterval(() => ctx.heartbeat(last), 2000);
@@ -234,7 +238,7 @@ export function makeBackfillActivities(
 
   /** Validates and stores re-sync requests for the pipeline's replicator to pick up. */
   async function backfillRequestResync(input: ResyncRequestInput): Promise<{ estimatedRows: number }> {
-    const { source, target } = resolve(input.config);
+    const { source, target } = await resolve(input.config);
     const sconn = await openSourceReader(source);
     const store = await backfillOf(target)
       .openStore(target)
@@ -295,7 +299,7 @@ export function makeBackfillActivities(
     backfillId: string;
     config: PipelineConfig;
   }): Promise<ResyncRequestProgress[]> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     return withStore(target, async (store) =>
       (await store.resyncRequestsOf(input.backfillId)).map((r) => ({
         requestId: r.requestId,
@@ -311,7 +315,7 @@ export function makeBackfillActivities(
   }
 
   async function backfillCancelResync(input: { backfillId: string; config: PipelineConfig }): Promise<void> {
-    const { target } = resolve(input.config);
+    const { target } = await resolve(input.config);
     await withStore(target, (store) => store.cancelResyncRequests(input.backfillId));
   }
 

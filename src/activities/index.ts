@@ -1,4 +1,4 @@
-import type { DatasourceCatalog } from '../config/datasources';
+import type { DatasourceResolver } from '../catalog/resolver';
 import type { TargetConnector } from '../connectors/target';
 import { makeBackfillActivities } from './backfill';
 import { makeInspectDatasource } from './inspect-datasource';
@@ -6,7 +6,7 @@ import { defaultTransformsDir, makeReplicate } from './replicate';
 
 /** What activities need from the worker process; built once in src/worker/run.ts. */
 export interface ActivityDeps {
-  catalog: DatasourceCatalog;
+  catalog: DatasourceResolver;
   /** Folder that relative transform module paths resolve against (default: the working directory). */
   transformsDir?: string;
   /** Opens every pipeline's target sessions instead of the registry's connector (tests without a real target). */

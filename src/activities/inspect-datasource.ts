@@ -1,4 +1,4 @@
-import type { DatasourceCatalog } from '../config/datasources';
+import type { DatasourceResolver } from '../catalog/resolver';
 import {
   checkSourcePrerequisites,
   openMysqlSource,
@@ -16,9 +16,9 @@ export interface DatasourceInspection {
 }
 
 /** Connects to a MySQL/MariaDB datasource and reports its version, binlog settings and grants. */
-export function makeInspectDatasource(catalog: DatasourceCatalog) {
+export function makeInspectDatasource(catalog: DatasourceResolver) {
   return async function inspectDatasource(name: string): Promise<DatasourceInspection> {
-    const ds = catalog.resolve(name);
+    const ds = await catalog.resolve(name);
     const conn = await openMysqlSource(ds);
     try {
       const settings = await readSourceSettings(conn);

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { DatasourceCatalog } from '../config/datasources';
+import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { ResolvedDatasource } from '../config/datasources';
 import type { TargetConnector } from '../connectors/target';
 import { loadTransforms } from '../pipeline/transform-loader';
 import type { ReplicateInput, ReplicateProgress, ReplicateResult } from '../replication/contract';
@@ -14,7 +15,7 @@ import { replicate } from '../replication/replicator';
  * that need a person as non-retryable.
  */
 export function makeReplicate(
-  catalog: DatasourceCatalog,
+  catalog: DatasourceResolver,
   transformsBaseDir: string,
   targetConnector?: TargetConnector,
 ) {
@@ -23,13 +24,15 @@ export function makeReplicate(
     // Same form as the SDK's default worker identity, so status and the Web UI name workers alike.
     const worker = `${process.pid}@${os.hostname()}`;
     const { config } = input;
-    let source: ReturnType<DatasourceCatalog['resolve']>;
-    let target: ReturnType<DatasourceCatalog['resolve']>;
+    let source: ResolvedDatasource;
+    let target: ResolvedDatasource;
     try {
-      source = catalog.resolve(config.source);
-      target = catalog.resolve(config.target);
+      source = await catalog.resolve(config.source);
+      target = await catalog.resolve(config.target);
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
+      // Names the datasource, the variable or file, and this worker (host, pid): shown in status.
+      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
     const controller = new AbortController();
     // Cancellation reaches an activity only through heartbeats: keep heartbeating even when idle,

@@ -3,24 +3,25 @@ import type { ApiToken } from '../service/api-tokens';
 import type { BackfillService } from '../service/backfills';
 import type { DatasourceService } from '../service/datasources';
 import type { PipelineService } from '../service/pipelines';
-import { ServiceError } from '../service/problems';
+import { invalidInput, ServiceError } from '../service/problems';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { requireRole } from './auth';
 import { backfillRoutes } from './backfills';
 import { renderApiPage } from './docs-page';
-import { buildOpenApiDocument } from './openapi';
-import { notFoundRoute, problemHandler, sendProblem } from './problem';
+import { BODY_LIMIT, buildOpenApiDocument } from './openapi';
+
+export { BODY_LIMIT };
+
+import { methodNotAllowed, notFoundRoute, problemHandler, sendProblem } from './problem';
 import { apiRoutes } from './routes';
 import { renderStatusPage } from './status-page';
-
-/** Bodies over this size get a 413: definitions are small, and a big body is a mistake or an attack. */
-export const BODY_LIMIT = '256kb';
 
 export interface ApiDeps {
   datasources: DatasourceService;
   pipelines: PipelineService;
   /** Backfill routes (src/api/backfills.ts); omitted: not served. */
   backfills?: BackfillService;
+  /** Read on every request: the server may refresh the array in place (tokens in the catalog). */
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -95,15 +96,30 @@ export function createApp(deps: ApiDeps): express.Express {
           'send the body as JSON with Content-Type: application/json',
           [{ path: '', message: 'a JSON object is required' }],
         );
+      // The query is checked against the schema the document shows, so both say the same.
+      const query = r.query ? r.query.safeParse(req.query) : undefined;
+      if (query && !query.success) throw invalidInput('query', query.error.issues);
       const result = await r.handle({
         name: String(req.params.name ?? ''),
-        query: req.query as Record<string, unknown>,
+        query: (query?.data ?? req.query) as Record<string, unknown>,
         body: req.body,
+        ifMatch: req.get('if-match'),
       });
       if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
     });
   }
+  // A known path with a method the document does not declare: 405 with the methods it has.
+  const allowed = new Map<string, string[]>([
+    ['/healthz', ['GET']],
+    ['/readyz', ['GET']],
+    ['/openapi.json', ['GET']],
+    ['/docs', ['GET']],
+    ['/', ['GET']],
+    ['/status', ['GET']],
+  ]);
+  for (const r of routes) allowed.set(r.path, [...(allowed.get(r.path) ?? []), r.method.toUpperCase()]);
+  for (const [p, methods] of allowed) app.all(p, methodNotAllowed(methods));
   app.use(notFoundRoute);
   app.use(problemHandler(log));
   return app;

@@ -2,6 +2,10 @@ import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31 } from '@ast
 import { z } from 'zod';
 import { filterSchema } from '../pipeline/config';
 import { problemSchema } from './problem';
+
+/** Bodies over this size get a 413: definitions are small, and a big body is a mistake or an attack. */
+export const BODY_LIMIT = '256kb';
+
 import { type ApiRoute, nameParamsSchema } from './routes';
 
 /** Builds the OpenAPI 3.1 document from the route table's zod schemas (never written by hand). */
@@ -37,6 +41,7 @@ export function buildOpenApiDocument(routes: ApiRoute[], version: string) {
       request: {
         ...(hasName ? { params: nameParamsSchema } : {}),
         ...(r.query ? { query: r.query } : {}),
+        ...(r.headers ? { headers: r.headers } : {}),
         ...(r.body ? { body: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
       },
       responses: {
@@ -49,9 +54,11 @@ export function buildOpenApiDocument(routes: ApiRoute[], version: string) {
         ...(r.role === 'admin' ? { 403: problem('read-only token') } : {}),
         ...(hasName ? { 404: problem('no such name') } : {}),
         ...(r.method !== 'get' ? { 409: problem('conflicting state') } : {}),
-        ...(r.body ? { 413: problem('body over the size limit') } : {}),
+        ...(r.body ? { 413: problem(`body over the size limit of ${BODY_LIMIT}`) } : {}),
         422: problem(
-          'valid request that cannot be carried out (a datasource that does not answer, a source not ready)',
+          'a request this document allows that cannot be carried out: a rule across fields (a mapping ' +
+            'onto itself, a rename, a pattern that does not compile), a name that is not registered, a ' +
+            'datasource that does not answer, a source not ready',
         ),
       },
     });

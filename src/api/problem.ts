@@ -50,3 +50,15 @@ function toServiceError(err: unknown, log: Logger, where: string): ServiceError 
 export const notFoundRoute: RequestHandler = (req, res) => {
   sendProblem(res, new ServiceError('not-found', `no route for ${req.method} ${req.path}`));
 };
+
+/** For a path that exists: any other method gets 405 and `Allow` (GET implies HEAD, as express serves it). */
+export function methodNotAllowed(methods: string[]): RequestHandler {
+  const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
+  return (req, res) => {
+    res.set('Allow', allow);
+    sendProblem(
+      res,
+      new ServiceError('method-not-allowed', `${req.method} is not allowed on ${req.path}; use ${allow}`),
+    );
+  };
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../config/datasources';
 import { pipelineConfigSchema } from '../pipeline/config';
 import type { ApiRole } from '../service/api-tokens';
+import { parseIfMatch } from '../service/catalog-problems';
 import { conflictListSchema, conflictQuerySchema, DEFAULT_CONFLICT_LIMIT } from '../service/conflicts'; // [bidirectional]
 import {
   type DatasourceService,
@@ -22,6 +23,8 @@ export interface RouteInput {
   name: string;
   query: Record<string, unknown>;
   body: unknown;
+  /** The If-Match header: the version a change expects to replace (docs/catalog.md). */
+  ifMatch?: string;
 }
 
 export interface RouteResult {
@@ -42,11 +45,24 @@ export interface ApiRoute {
   role: ApiRole;
   body?: z.ZodType;
   query?: z.ZodObject;
+  /** Request headers the route reads (for the OpenAPI document). */
+  headers?: z.ZodObject;
   response: { status: number; description: string; schema?: z.ZodType };
   handle: (input: RouteInput) => Promise<RouteResult> | RouteResult;
 }
 
 export const nameParamsSchema = z.object({ name: nameSchema });
+
+/** Optimistic concurrency: the version the change expects to replace (docs/catalog.md). */
+const ifMatchHeaderSchema = z.object({
+  'if-match': z
+    .string()
+    .regex(/^\s*(?:W\/)?"?\d{1,9}"?\s*$/)
+    .optional()
+    .meta({
+      description: 'the version read (e.g. "3"): a definition changed since is a 409 with currentVersion',
+    }),
+});
 
 const connectionTestSchema = z
   .object({ datasource: z.string(), ok: z.literal(true), serverVersion: z.string(), elapsedMs: z.number() })
@@ -94,7 +110,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       tag: 'Datasources',
       role: 'readonly',
       response: { status: 200, description: 'all datasources', schema: z.array(datasourceViewSchema) },
-      handle: () => ({ status: 200, body: ds.list() }),
+      handle: async () => ({ status: 200, body: await ds.list() }),
     },
     {
       method: 'post',
@@ -104,7 +120,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       role: 'admin',
       body: datasourceInputSchema,
       response: { status: 201, description: 'registered', schema: datasourceViewSchema },
-      handle: ({ body }) => ({ status: 201, body: ds.create(body) }),
+      handle: async ({ body }) => ({ status: 201, body: await ds.create(body) }),
     },
     {
       method: 'get',
@@ -113,17 +129,21 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       tag: 'Datasources',
       role: 'readonly',
       response: { status: 200, description: 'the datasource', schema: datasourceViewSchema },
-      handle: ({ name }) => ({ status: 200, body: ds.get(name) }),
+      handle: async ({ name }) => ({ status: 200, body: await ds.get(name) }),
     },
     {
       method: 'put',
       path: '/v1/datasources/:name',
-      summary: 'Replace a datasource definition',
+      summary: 'Replace a datasource definition (If-Match: version → 409 when it changed meanwhile)',
       tag: 'Datasources',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       body: datasourceUpdateSchema,
       response: { status: 200, description: 'updated', schema: datasourceViewSchema },
-      handle: ({ name, body }) => ({ status: 200, body: ds.update(name, body) }),
+      handle: async ({ name, body, ifMatch }) => ({
+        status: 200,
+        body: await ds.update(name, body, parseIfMatch(ifMatch)),
+      }),
     },
     {
       method: 'delete',
@@ -131,9 +151,10 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       summary: 'Remove a datasource (refused while a pipeline uses it)',
       tag: 'Datasources',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       response: { status: 204, description: 'removed' },
-      handle: ({ name }) => {
-        ds.remove(name);
+      handle: async ({ name, ifMatch }) => {
+        await ds.remove(name, parseIfMatch(ifMatch));
         return { status: 204 };
       },
     },
@@ -173,7 +194,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       role: 'admin',
       body: pipelineInputSchema,
       response: { status: 201, description: 'created', schema: pipelineDefinitionSchema },
-      handle: ({ body }) => ({ status: 201, body: pl.create(body) }),
+      handle: async ({ body }) => ({ status: 201, body: await pl.create(body) }),
     },
     {
       method: 'get',
@@ -187,12 +208,17 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
     {
       method: 'put',
       path: '/v1/pipelines/:name',
-      summary: 'Replace a pipeline definition; a running pipeline takes it without losing its position',
+      summary:
+        'Replace a pipeline definition; a running pipeline takes it without losing its position (If-Match: version → 409 when stale)',
       tag: 'Pipelines',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       body: pipelineInputSchema,
       response: { status: 200, description: 'updated', schema: pipelineUpdateResultSchema },
-      handle: async ({ name, body }) => ({ status: 200, body: await pl.update(name, body) }),
+      handle: async ({ name, body, ifMatch }) => ({
+        status: 200,
+        body: await pl.update(name, body, parseIfMatch(ifMatch)),
+      }),
     },
     {
       method: 'delete',
@@ -200,16 +226,15 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       summary: 'Delete a pipeline definition (409 while it runs, unless force=true)',
       tag: 'Pipelines',
       role: 'admin',
+      headers: ifMatchHeaderSchema,
       query: deleteQuerySchema,
       response: {
         status: 200,
         description: 'deleted',
         schema: z.object({ deleted: z.string(), stopped: z.boolean() }),
       },
-      handle: async ({ name, query }) => {
-        const parsed = deleteQuerySchema.safeParse(query);
-        const force = parsed.success && parsed.data.force === 'true';
-        const r = await pl.remove(name, force);
+      handle: async ({ name, query, ifMatch }) => {
+        const r = await pl.remove(name, query.force === 'true', parseIfMatch(ifMatch));
         return { status: 200, body: { deleted: name, ...r } };
       },
     },
@@ -256,7 +281,7 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       query: conflictQuerySchema,
       response: { status: 200, description: 'the conflicts and their total', schema: conflictListSchema },
       handle: async ({ name, query }) => {
-        const limit = typeof query.limit === 'string' ? Number(query.limit) : DEFAULT_CONFLICT_LIMIT;
+        const limit = typeof query.limit === 'number' ? query.limit : DEFAULT_CONFLICT_LIMIT;
         return { status: 200, body: await pl.conflicts(name, limit) };
       },
     },

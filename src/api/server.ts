@@ -1,19 +1,21 @@
 import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { openCatalog } from '../catalog/open';
+import type { Catalog } from '../catalog/types';
 import { type StackSettings, temporalAddress } from '../config/stack';
 import { type ApiToken, loadApiTokens } from '../service/api-tokens';
 import { BackfillService } from '../service/backfills';
 import { DatasourceService } from '../service/datasources';
-import { PipelineStore, pipelineStoreFile } from '../service/pipeline-store';
 import { PipelineService } from '../service/pipelines';
 import { SecretStore, secretsDir } from '../service/secrets';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { createApp } from './app';
 
 export interface ApiServerOptions {
-  /** OTTERFLOW_HOME: the datasource catalog, pipeline definitions and stored secrets live here. */
-  home: string;
+  /** Datasources, pipeline definitions (and API tokens: see runApi). */
+  catalog: Catalog;
+  /** This process's secrets folder: passwords given to the API are written here. */
+  secretsDir: string;
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
@@ -29,20 +31,10 @@ export interface RunningApi {
   close: () => Promise<void>;
 }
 
-/** Wires the services to the stores under `home` and the Temporal client, and listens. */
+/** Wires the services to the catalog and the Temporal client, and listens. */
 export async function startApiServer(o: ApiServerOptions): Promise<RunningApi> {
-  const store = new PipelineStore(pipelineStoreFile(o.home));
-  // The datasource service asks which pipelines use a datasource; the pipeline service needs the
-  // datasources: the store is the shared truth for both, so no cycle between the services.
-  const datasources = new DatasourceService(
-    new DatasourceCatalog(catalogFile(o.home)),
-    new SecretStore(secretsDir(o.home)),
-    (name) =>
-      store
-        .list()
-        .filter((d) => d.config.source === name || d.config.target === name)
-        .map((d) => d.config.name),
-  );
+  const store = o.catalog.pipelines;
+  const datasources = new DatasourceService(o.catalog.datasources, new SecretStore(o.secretsDir));
   const pipelines = new PipelineService({ store, datasources, client: o.client, taskQueue: o.taskQueue });
   const app = createApp({
     datasources,
@@ -80,17 +72,37 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApi> {
  */
 export async function runApi(s: StackSettings): Promise<void> {
   const log = defaultLogger;
-  const { tokens, source } = loadApiTokens(s.home);
+  const catalog = await openCatalog(s);
+  if (!s.catalogUrl)
+    log.warn(
+      { home: s.home },
+      'OTTERFLOW_CATALOG_URL is not set: the catalog is JSON files under OTTERFLOW_HOME (one process on one host only)',
+    );
+  // With a catalog database, tokens are its api_tokens (hashes) plus any given by variable; the
+  // dev tokens file under OTTERFLOW_HOME is not read (`dev up` copies its hashes into the catalog).
+  const configured = loadApiTokens(s.home, process.env, { devFile: !s.catalogUrl });
+  const tokens = [...configured.tokens, ...(await catalog.tokens.list())];
+  const source = s.catalogUrl ? `${configured.source} + catalog` : configured.source;
   if (tokens.length === 0)
     throw new Error(
       'no API tokens configured: set OTTERFLOW_API_TOKENS_FILE (a JSON file [{ "name", "role": "admin"|"readonly", ' +
-        '"token"|"sha256" }]) or OTTERFLOW_API_TOKENS (the same JSON), or run `otterflow dev up`, which creates ' +
+        '"token"|"sha256" }]) or OTTERFLOW_API_TOKENS (the same JSON), add tokens to the catalog ' +
+        '(`otterflow catalog add-token`), or run `otterflow dev up`, which creates ' +
         `${s.home}/api-tokens.json`,
     );
+  // Tokens added to the catalog by another process are picked up without a restart.
+  const refresh = setInterval(() => {
+    catalog.tokens
+      .list()
+      .then((fresh) => tokens.splice(0, tokens.length, ...configured.tokens, ...fresh))
+      .catch((err: Error) => log.warn({ err: err.message }, 'cannot refresh API tokens from the catalog'));
+  }, 10_000);
+  refresh.unref();
   const connection = Connection.lazy({ address: temporalAddress(s) });
   const client = new Client({ connection, namespace: s.namespace });
   const api = await startApiServer({
-    home: s.home,
+    catalog,
+    secretsDir: secretsDir(s.home),
     host: s.host,
     port: s.apiPort,
     taskQueue: s.taskQueue,
@@ -98,7 +110,13 @@ export async function runApi(s: StackSettings): Promise<void> {
     tokens,
   });
   log.info(
-    { url: api.url, tokens: tokens.length, tokenSource: source, taskQueue: s.taskQueue },
+    {
+      url: api.url,
+      tokens: tokens.length,
+      tokenSource: source,
+      taskQueue: s.taskQueue,
+      catalog: catalog.describe(),
+    },
     'api started',
   );
   await new Promise<void>((resolve) => {
@@ -106,7 +124,9 @@ export async function runApi(s: StackSettings): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  clearInterval(refresh);
   await api.close();
+  await catalog.close();
   await connection.close();
   log.info('api stopped');
 }

@@ -20,7 +20,7 @@ export function renderStatusPage(): string {
 <p><label>API token: <input id="token" type="password" size="40" autocomplete="off"></label>
  <button id="save">Use</button> <span id="msg"></span> · <a href="/docs">API</a></p>
 <table><thead><tr><th>pipeline</th><th>state</th><th>lag</th><th>rows/s</th><th>rows applied</th>
-<th>position</th><th>worker</th><th>last error / warnings</th></tr></thead><tbody id="rows"></tbody></table>
+<th>position</th><th>region</th><th>worker</th><th>last error / warnings</th></tr></thead><tbody id="rows"></tbody></table>
 <script>
 const tokenInput = document.getElementById('token');
 const msg = document.getElementById('msg');
@@ -54,6 +54,7 @@ async function refresh() {
       cell(tr, s.rowsPerSecond === undefined ? '' : String(s.rowsPerSecond));
       cell(tr, String(s.rowsApplied ?? ''));
       cell(tr, pos(s.position));
+      cell(tr, s.region || '');
       cell(tr, s.worker || '');
       cell(tr, s.lastError ? s.lastError.message + (s.lastError.where ? ' at ' + s.lastError.where : '') : (s.warnings || []).join(' | '), s.lastError ? 'err' : '');
       rows.push(tr);

@@ -1,34 +1,25 @@
 import { crc32 } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
 import { ShortEventError } from './byte-cursor';
+import { eventCrc32 } from './checksum';
 import { BinlogDecodeError } from './errors';
-import {
-  decodeFormatDescription,
-  decodeMariadbGtid,
-  decodeMariadbGtidList,
-  decodeMysqlGtid,
-  decodePreviousGtids,
-  decodeQuery,
-  decodeRotate,
-  type FormatDescription,
-} from './event-bodies';
+import { decodeFormatDescription, type FormatDescription } from './event-bodies';
 import { CHECKSUM_LENGTH, EVENT_HEADER_LENGTH, type EventHeader, readEventHeader } from './event-header';
 import { ChecksumAlgorithm, EventType, eventTypeName } from './event-types';
 import type { BinlogEvent, EventPosition, RowsEvent, TableMapEvent } from './events';
 import {
   decodeRowsBody,
+  type PartialAfterImage,
   type RowImageDecoder,
   type RowImageDecoderFactory,
   readRowsPostHeader,
   rowsEventKind,
 } from './rows-event';
 import type { SchemaResolver } from './schema-resolver';
-import { decodeTableMap } from './table-map';
+import { decodeSimpleEvent } from './simple-events';
+import { decodeTableMap, readTableMapNames } from './table-map';
+import { unpackTransactionPayload } from './transaction-payload';
 import { ColumnType, type RowChange, type TableSchema } from './types';
 import { resolveColumnType } from './values/column-type';
-
-/** The setting a MySQL 8 source needs so that updates are logged as full row images. */
-export const PARTIAL_JSON_SETTING = "binlog_row_value_options=''";
 
 export interface BinlogDecoderOptions {
   /** Builds the per-table row-image decoder; defaults to the values engineer's compileRowImageDecoder. */
@@ -47,6 +38,13 @@ export interface BinlogDecoderOptions {
    * `resolveSchema(event)`, which the caller awaits after each event (the file reader does it).
    */
   schemaResolver?: SchemaResolver;
+  /**
+   * Which tables' rows to decode (default: all). Rows events of the other tables are not decoded:
+   * they arrive with no rows and `skipped: true`, so that a value the decoder cannot read (or
+   * refuses) in a table nobody replicates cannot stop the stream, and they cost nothing. Their
+   * table maps carry the names only and are never completed from information_schema.
+   */
+  tableFilter?: (schema: string, table: string) => boolean;
 }
 
 interface TableEntry {
@@ -59,7 +57,10 @@ interface TableEntry {
   needsColumnNames: boolean;
   /** information_schema should complete this map (no names, or MariaDB BINARY(4)/BINARY(16)). */
   needsSchema: boolean;
+  /** The table filter left this table out: its rows are not decoded. */
+  skipped: boolean;
   rowDecoder?: RowImageDecoder;
+  partialAfter?: PartialAfterImage;
 }
 
 /**
@@ -104,6 +105,7 @@ export class BinlogDecoder {
   private readonly rowDecoderFactory: RowImageDecoderFactory;
   private readonly verifyChecksums: boolean;
   private readonly checksumBeforeFde: boolean | undefined;
+  private readonly tableFilter: ((schema: string, table: string) => boolean) | undefined;
   /** Rows decoded (inside a transaction payload) before their table was completed: how to redo them. */
   private readonly provisional = new WeakMap<RowsEvent, () => RowChange[]>();
   /** See BinlogDecoderOptions.schemaResolver. */
@@ -114,6 +116,7 @@ export class BinlogDecoder {
     this.verifyChecksums = options.verifyChecksums ?? true;
     this.checksumBeforeFde = options.checksumBeforeFormatDescription;
     this.schemaResolver = options.schemaResolver;
+    this.tableFilter = options.tableFilter;
   }
 
   /**
@@ -174,7 +177,7 @@ export class BinlogDecoder {
    */
   forgetCompletedTables(): void {
     for (const entry of this.tables.values()) {
-      if (entry.table === entry.mapped) continue;
+      if (entry.table === entry.mapped || entry.skipped) continue;
       entry.table = entry.mapped;
       entry.needsSchema = true;
       entry.needsColumnNames = entry.mapped.columns.length > 0 && entry.mapped.columns.every((c) => !c.name);
@@ -251,7 +254,7 @@ export class BinlogDecoder {
     if (!this.verifyChecksums) return;
     const n = event.length - CHECKSUM_LENGTH;
     const expected = event.readUInt32LE(n);
-    const actual = crc32(event.subarray(0, n));
+    const actual = eventCrc32(event, n);
     if (actual !== expected)
       throw new BinlogDecodeError(
         `CRC32 mismatch in ${eventTypeName(event[4]!)} event: footer says 0x${expected.toString(16).padStart(8, '0')}, bytes give 0x${actual.toString(16).padStart(8, '0')}`,
@@ -280,8 +283,23 @@ export class BinlogDecoder {
           `${eventTypeName(type)} refers to table id ${ph.tableId} with no TABLE_MAP before it (start reading at a transaction boundary)`,
           position ?? {},
         );
+      if (entry.skipped) {
+        const skipped: RowsEvent = {
+          kind: 'rows',
+          header,
+          position,
+          change: rowsKind.change,
+          version: rowsKind.version,
+          table: entry.table,
+          flags: ph.flags,
+          rows: [],
+          skipped: true,
+        };
+        return skipped;
+      }
       const rowDecoder = entry.rowDecoder ?? this.compile(entry);
-      const rows = decodeRowsBody(buf, ph.bodyStart, end, rowsKind, entry.table, rowDecoder);
+      const partialAfter = rowsKind.partial ? this.partialAfter(entry, rowDecoder) : undefined;
+      const rows = decodeRowsBody(buf, ph.bodyStart, end, rowsKind, entry.table, rowDecoder, partialAfter);
       const rowsEvent: RowsEvent = {
         kind: 'rows',
         header,
@@ -297,14 +315,9 @@ export class BinlogDecoder {
         const bodyStart = ph.bodyStart;
         this.provisional.set(rowsEvent, () => {
           rowsEvent.table = entry.table;
-          return decodeRowsBody(
-            buf,
-            bodyStart,
-            end,
-            rowsKind,
-            entry.table,
-            entry.rowDecoder ?? this.compile(entry),
-          );
+          const redo = entry.rowDecoder ?? this.compile(entry);
+          const redoPartial = rowsKind.partial ? this.partialAfter(entry, redo) : undefined;
+          return decodeRowsBody(buf, bodyStart, end, rowsKind, entry.table, redo, redoPartial);
         });
       }
       return rowsEvent;
@@ -312,95 +325,12 @@ export class BinlogDecoder {
     switch (type) {
       case EventType.TABLE_MAP:
         return this.decodeTableMapEvent(buf, header, start, end, position);
-      case EventType.QUERY:
-      case EventType.MARIADB_QUERY_COMPRESSED:
-        return {
-          kind: 'query',
-          header,
-          position,
-          ...decodeQuery(
-            buf,
-            start,
-            end,
-            this.postHeaderLength(type, 13),
-            type === EventType.MARIADB_QUERY_COMPRESSED,
-          ),
-        };
-      case EventType.XID:
-        if (end - start < 8) throw new ShortEventError(8, end - start);
-        return { kind: 'xid', header, position, xid: buf.readBigUInt64LE(start) };
-      case EventType.ROTATE:
-        return {
-          kind: 'rotate',
-          header,
-          position,
-          ...decodeRotate(buf, start, end, this.postHeaderLength(type, 8)),
-        };
-      case EventType.GTID:
-      case EventType.ANONYMOUS_GTID: {
-        const g = decodeMysqlGtid(buf, start, end);
-        const anonymous = type === EventType.ANONYMOUS_GTID;
-        return {
-          kind: 'gtid',
-          flavor: 'mysql',
-          header,
-          position,
-          anonymous,
-          gtid: anonymous ? undefined : `${g.sid}:${g.gno}`,
-          ...g,
-        };
-      }
-      case EventType.MARIADB_GTID:
-        return {
-          kind: 'gtid',
-          flavor: 'mariadb',
-          header,
-          position,
-          ...decodeMariadbGtid(buf, start, end, header.serverId),
-        };
-      case EventType.MARIADB_GTID_LIST:
-        return { kind: 'mariadbGtidList', header, position, gtids: decodeMariadbGtidList(buf, start, end) };
-      case EventType.PREVIOUS_GTIDS:
-        return { kind: 'previousGtids', header, position, gtidSet: decodePreviousGtids(buf, start, end) };
-      case EventType.MARIADB_ANNOTATE_ROWS:
-        return { kind: 'annotateRows', header, position, query: buf.toString('utf8', start, end) };
-      case EventType.ROWS_QUERY:
-        // One length byte that overflows for long statements; the text runs to the end of the event.
-        return {
-          kind: 'rowsQuery',
-          header,
-          position,
-          query: buf.toString('utf8', Math.min(start + 1, end), end),
-        };
-      case EventType.HEARTBEAT:
-        return { kind: 'heartbeat', header, position, file: buf.toString('utf8', start, end) };
-      case EventType.HEARTBEAT_V2:
-        return { kind: 'heartbeat', header, position, file: '' };
-      case EventType.MARIADB_BINLOG_CHECKPOINT: {
-        const nameLength = buf.readUInt32LE(start);
-        return {
-          kind: 'binlogCheckpoint',
-          header,
-          position,
-          file: buf.toString('utf8', start + 4, start + 4 + nameLength),
-        };
-      }
-      case EventType.STOP:
-        return { kind: 'stop', header, position };
       case EventType.TRANSACTION_PAYLOAD:
         return this.decodeTransactionPayload(buf, header, start, end, position);
-      case EventType.PARTIAL_UPDATE_ROWS:
-        throw new BinlogDecodeError(
-          `PARTIAL_UPDATE_ROWS (MySQL partial JSON updates) is not supported: set ${PARTIAL_JSON_SETTING} (empty) on the source so updates carry full JSON values`,
-          position ?? {},
-        );
-      case EventType.MARIADB_START_ENCRYPTION:
-        throw new BinlogDecodeError(
-          'this binlog is encrypted (encrypt_binlog=ON); read it through the server (replica connection) instead of from the file',
-          position ?? {},
-        );
       default:
-        return { kind: 'unknown', header, position, type };
+        return decodeSimpleEvent(buf, header, start, end, position, (t, fallback) =>
+          this.postHeaderLength(t, fallback),
+        );
     }
   }
 
@@ -424,10 +354,26 @@ export class BinlogDecoder {
         position,
         table: known.table,
         needsColumnNames: known.needsColumnNames,
+        ...(known.skipped ? { skipped: true } : {}),
       };
+    if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
+    if (this.tableFilter) {
+      const names = readTableMapNames(buf, start, end, postHeaderLength);
+      if (!this.tableFilter(names.schema, names.table)) {
+        const table: TableSchema = { tableId: BigInt(tableId), ...names, columns: [], primaryKey: [] };
+        this.tables.set(tableId, {
+          raw: Buffer.from(raw),
+          mapped: table,
+          table,
+          needsColumnNames: false,
+          needsSchema: false,
+          skipped: true,
+        });
+        return { kind: 'tableMap', header, position, table, needsColumnNames: false, skipped: true };
+      }
+    }
     const isMariaDb = this.format?.isMariaDb ?? false;
     const decoded = decodeTableMap(buf, start, end, postHeaderLength, isMariaDb);
-    if (this.tables.size >= MAX_CACHED_TABLES) this.tables.clear();
     const needsColumnNames = !decoded.hasColumnNames && decoded.table.columns.length > 0;
     this.tables.set(tableId, {
       raw: Buffer.from(raw),
@@ -435,18 +381,28 @@ export class BinlogDecoder {
       table: decoded.table,
       needsColumnNames,
       needsSchema: tableNeedsSchema(decoded.table, decoded.hasColumnNames, isMariaDb),
+      skipped: false,
     });
     return { kind: 'tableMap', header, position, table: decoded.table, needsColumnNames };
   }
 
   private compile(entry: TableEntry): RowImageDecoder {
     entry.rowDecoder = this.rowDecoderFactory(entry.table);
+    entry.partialAfter = undefined;
     return entry.rowDecoder;
   }
 
+  /** The after-image decoder of PARTIAL_UPDATE_ROWS for this table (applies JSON diffs). */
+  private partialAfter(entry: TableEntry, rowDecoder: RowImageDecoder): PartialAfterImage {
+    if (entry.partialAfter) return entry.partialAfter;
+    const mod = require('./values/partial-json-image') as typeof import('./values/partial-json-image');
+    entry.partialAfter = mod.compilePartialAfterImage(entry.table, rowDecoder);
+    return entry.partialAfter;
+  }
+
   /**
-   * TRANSACTION_PAYLOAD: a few (type, length, value) fields, then the compressed events. The
-   * inner events are complete events without checksums; they share this decoder's state.
+   * TRANSACTION_PAYLOAD (transaction-payload.ts): the inner events are complete events without
+   * checksums; they share this decoder's state.
    */
   private decodeTransactionPayload(
     buf: Buffer,
@@ -455,46 +411,7 @@ export class BinlogDecoder {
     end: number,
     position: EventPosition | undefined,
   ): BinlogEvent {
-    let off = start;
-    const readPacked = (): number => {
-      const first = buf[off++];
-      if (first === undefined || off > end) throw new ShortEventError(1, 0);
-      if (first < 251) return first;
-      const size = first === 0xfc ? 2 : first === 0xfd ? 3 : 8;
-      const v = size === 8 ? Number(buf.readBigUInt64LE(off)) : buf.readUIntLE(off, size);
-      off += size;
-      return v;
-    };
-    let compression = 0;
-    let uncompressedSize = 0;
-    let payloadSize: number | undefined;
-    for (;;) {
-      const fieldType = readPacked();
-      if (fieldType === 0) break;
-      const length = readPacked();
-      const fieldEnd = off + length;
-      if (fieldType === 1) payloadSize = readPacked();
-      else if (fieldType === 2) compression = readPacked();
-      else if (fieldType === 3) uncompressedSize = readPacked();
-      off = fieldEnd;
-    }
-    const payload = buf.subarray(off, payloadSize === undefined ? end : off + payloadSize);
-    if (off + payload.length > end) throw new ShortEventError(payload.length, end - off);
-    let inner: Buffer;
-    if (compression === 0) {
-      const out = zstdDecompress(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-      inner = Buffer.from(out.buffer, out.byteOffset, out.length);
-    } else if (compression === 255) inner = payload;
-    else
-      throw new BinlogDecodeError(
-        `unsupported transaction payload compression type ${compression}`,
-        position ?? {},
-      );
-    if (uncompressedSize && inner.length !== uncompressedSize)
-      throw new BinlogDecodeError(
-        `transaction payload decompressed to ${inner.length} bytes, its header says ${uncompressedSize}`,
-        position ?? {},
-      );
+    const { compression, inner } = unpackTransactionPayload(buf, start, end, position);
     const events: BinlogEvent[] = [];
     let p = 0;
     while (p < inner.length) {

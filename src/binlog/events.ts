@@ -37,6 +37,8 @@ export interface TableMapEvent extends EventBase {
   table: TableSchema;
   /** True when the server sent no column names (binlog_row_metadata=MINIMAL): names need resolving. */
   needsColumnNames: boolean;
+  /** The decoder's table filter left this table out: `table` has its names and no columns. */
+  skipped?: true;
 }
 
 /** One WRITE/UPDATE/DELETE rows event, its rows decoded. */
@@ -49,6 +51,8 @@ export interface RowsEvent extends EventBase {
   /** Rows event flags; bit 0 (STMT_END_F) marks the last rows event of a statement. */
   flags: number;
   rows: RowChange[];
+  /** The decoder's table filter left this table out: its rows were not decoded (`rows` is empty). */
+  skipped?: true;
 }
 
 /** What a QUERY event means for transaction boundaries. */
@@ -80,7 +84,10 @@ export interface MysqlGtidEvent extends EventBase {
   anonymous: boolean;
   /** `uuid:gno`; undefined for anonymous transactions. */
   gtid: string | undefined;
+  /** The source: the server UUID, or `uuid:tag` for a tagged GTID (MySQL 8.3+). */
   sid: string;
+  /** The tag of a tagged GTID, lowercase. */
+  tag?: string;
   gno: bigint;
   lastCommitted?: bigint;
   sequenceNumber?: bigint;

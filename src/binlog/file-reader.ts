@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { BinlogDecoder, type BinlogDecoderOptions } from './decoder';
 import { BinlogDecodeError } from './errors';
 import { BINLOG_MAGIC, EVENT_HEADER_LENGTH } from './event-header';
+import { EventFlag } from './event-types';
 import type { BinlogEvent } from './events';
 import { followSchemaChanges, type SchemaResolver } from './schema-resolver';
 
@@ -30,6 +31,21 @@ export interface BinlogFileReaderOptions extends BinlogDecoderOptions {
   fileName?: string;
   /** Use this decoder (e.g. to continue a previous file's state) instead of a new one. */
   decoder?: BinlogDecoder;
+  /** Called once when the file has been read to its end (not when stopPosition stops reading). */
+  onEnd?: (end: BinlogFileEnd) => void;
+}
+
+/** How a file ended. */
+export interface BinlogFileEnd {
+  /** Where the last complete event ends. */
+  endPosition: number;
+  /**
+   * The FORMAT_DESCRIPTION says the file is still being written, or was left open by a server that
+   * crashed (LOG_EVENT_BINLOG_IN_USE_F).
+   */
+  inUse: boolean;
+  /** Bytes after the last complete event: part of an event still being written (only when inUse). */
+  incompleteBytes: number;
 }
 
 const DEFAULT_CHUNK = 4 * 1024 * 1024;
@@ -39,7 +55,9 @@ const DEFAULT_CHUNK = 4 * 1024 * 1024;
  * chunks, events are decoded from views into the chunk (no copy), and a fresh chunk is allocated
  * for each read so that buffers handed out with earlier events stay valid.
  * A wrong magic number, a truncated last event or a checksum mismatch throws BinlogDecodeError
- * naming the file and position; nothing after the damage is delivered.
+ * naming the file and position; nothing after the damage is delivered. A file whose
+ * FORMAT_DESCRIPTION carries the in-use flag (being written, or left by a crashed server) may end
+ * inside an event: reading then ends cleanly after the last complete event, and `onEnd` says so.
  */
 export async function* readBinlogFile(
   path: string,
@@ -81,24 +99,28 @@ export async function* readBinlogFile(
 
     let pos = BINLOG_MAGIC.length;
     let first = true;
+    let inUse = false;
+    /** The file ends `left` bytes after `pos`: fine in an open file, damage in a closed one. */
+    const endAt = (left: number, damage: string): void => {
+      if (left > 0 && !inUse) throw new BinlogDecodeError(damage, { file, pos });
+      options.onEnd?.({ endPosition: pos, inUse, incompleteBytes: left });
+    };
     while (pos < stop) {
       if (!(await ensure(pos, EVENT_HEADER_LENGTH))) {
         const left = bufStart + buf.length - pos;
-        if (left === 0) return;
-        throw new BinlogDecodeError(`truncated event: the file ends ${left} bytes into an event header`, {
-          file,
-          pos,
-        });
+        endAt(left, `truncated event: the file ends ${left} bytes into an event header`);
+        return;
       }
       const size = buf.readUInt32LE(pos - bufStart + 9);
       if (size < EVENT_HEADER_LENGTH)
         throw new BinlogDecodeError(`invalid event size ${size} in the event header`, { file, pos });
-      if (!(await ensure(pos, size)))
-        throw new BinlogDecodeError(
-          `truncated event: the header says ${size} bytes, the file has ${bufStart + buf.length - pos} left`,
-          { file, pos },
-        );
+      if (!(await ensure(pos, size))) {
+        const left = bufStart + buf.length - pos;
+        endAt(left, `truncated event: the header says ${size} bytes, the file has ${left} left`);
+        return;
+      }
       const off = pos - bufStart;
+      if (first) inUse = (buf.readUInt16LE(off + 17) & EventFlag.BINLOG_IN_USE) !== 0;
       const event = decoder.decode(buf.subarray(off, off + size), { file, pos });
       const nextPos = pos + size;
       if (resolver) await followSchemaChanges(decoder, event, resolver);

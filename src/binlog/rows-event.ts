@@ -12,6 +12,11 @@ export interface RowImageDecoder {
   decode(buf: Buffer, offset: number, present: Buffer, out: RowImage): number;
 }
 
+/** Decodes the after images of PARTIAL_UPDATE_ROWS (values/partial-json-image.ts), given the before image. */
+export interface PartialAfterImage {
+  decode(buf: Buffer, offset: number, present: Buffer, before: RowImage, out: RowImage): number;
+}
+
 /** Builds a row-image decoder for one table; called once per distinct table map. */
 export type RowImageDecoderFactory = (table: TableSchema) => RowImageDecoder;
 
@@ -24,6 +29,8 @@ export interface RowsEventKind {
   version: 1 | 2;
   /** MariaDB log_bin_compress: the row data after the bitmaps is zlib-compressed. */
   compressed: boolean;
+  /** MySQL PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON): after images may hold JSON diffs. */
+  partial?: boolean;
 }
 
 const ROWS_KINDS = new Map<number, RowsEventKind>([
@@ -33,6 +40,7 @@ const ROWS_KINDS = new Map<number, RowsEventKind>([
   [EventType.WRITE_ROWS_V2, { change: 'insert', version: 2, compressed: false }],
   [EventType.UPDATE_ROWS_V2, { change: 'update', version: 2, compressed: false }],
   [EventType.DELETE_ROWS_V2, { change: 'delete', version: 2, compressed: false }],
+  [EventType.PARTIAL_UPDATE_ROWS, { change: 'update', version: 2, compressed: false, partial: true }],
   [EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1, { change: 'insert', version: 1, compressed: true }],
   [EventType.MARIADB_UPDATE_ROWS_COMPRESSED_V1, { change: 'update', version: 1, compressed: true }],
   [EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1, { change: 'delete', version: 1, compressed: true }],
@@ -88,6 +96,7 @@ export function decodeRowsBody(
   kind: RowsEventKind,
   table: TableSchema,
   rowDecoder: RowImageDecoder,
+  partialAfter?: PartialAfterImage,
 ): RowChange[] {
   const c = new ByteCursor(buf, start, end);
   const columnCount = c.packed();
@@ -124,11 +133,15 @@ export function decodeRowsBody(
       }
       break;
     case 'update':
+      if (kind.partial && !partialAfter)
+        throw new Error('PARTIAL_UPDATE_ROWS needs a partial after-image decoder');
       while (off < dataEnd) {
         const before: RowImage = new Array(n);
         off = rowDecoder.decode(data, off, present, before);
         const after: RowImage = new Array(n);
-        off = rowDecoder.decode(data, off, presentAfter, after);
+        off = partialAfter
+          ? partialAfter.decode(data, off, presentAfter, before, after)
+          : rowDecoder.decode(data, off, presentAfter, after);
         rows.push({ kind: 'update', table, before, after });
       }
       break;

@@ -32,6 +32,21 @@ export interface DecodedTableMap {
   primaryKeyPrefixes?: number[];
 }
 
+/** The schema and table names of a TABLE_MAP body, read without decoding its columns. */
+export function readTableMapNames(
+  buf: Buffer,
+  start: number,
+  end: number,
+  postHeaderLength: number,
+): { schema: string; table: string } {
+  const c = new ByteCursor(buf, start, end);
+  c.skip(postHeaderLength === 6 ? 6 : postHeaderLength);
+  const schema = c.string(c.u8());
+  c.skip(1);
+  const table = c.string(c.u8());
+  return { schema, table };
+}
+
 /**
  * Decodes a TABLE_MAP body (after the 19-byte header, without checksum) into a TableSchema.
  * `tableIdLength` is 4 for the ancient 6-byte post-header, else 6. `isMariaDb` matters for which

@@ -34,7 +34,7 @@ export class ApiClient {
     private readonly token: string | undefined,
   ) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, ifMatch?: number): Promise<T> {
     const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
     let res: Response;
     try {
@@ -44,6 +44,7 @@ export class ApiClient {
           accept: 'application/json',
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(ifMatch !== undefined ? { 'if-match': String(ifMatch) } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
@@ -89,8 +90,9 @@ export class ApiClient {
   listPipelines = () => this.request<unknown[]>('GET', '/v1/pipelines');
   getPipeline = (name: string) => this.request<unknown>('GET', `/v1/pipelines/${ApiClient.seg(name)}`);
   createPipeline = (config: unknown) => this.request<unknown>('POST', '/v1/pipelines', config);
-  updatePipeline = (name: string, config: unknown) =>
-    this.request<unknown>('PUT', `/v1/pipelines/${ApiClient.seg(name)}`, config);
+  /** `expectedVersion`: only if the definition is still at that version (else a 409 naming the current one). */
+  updatePipeline = (name: string, config: unknown, expectedVersion?: number) =>
+    this.request<unknown>('PUT', `/v1/pipelines/${ApiClient.seg(name)}`, config, expectedVersion);
   deletePipeline = (name: string, force = false) =>
     this.request<unknown>('DELETE', `/v1/pipelines/${ApiClient.seg(name)}${force ? '?force=true' : ''}`);
   pipelineAction = (name: string, action: 'start' | 'pause' | 'resume' | 'stop') =>

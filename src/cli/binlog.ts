@@ -1,70 +1,64 @@
 import type { Command } from 'commander';
 import mysql from 'mysql2/promise';
-import type { BinlogDecodeError } from '../binlog/errors';
-import { readBinlogFile } from '../binlog/file-reader';
+import { type BinlogFileEnd, readBinlogFile } from '../binlog/file-reader';
 import { InformationSchemaResolver, type SchemaResolver } from '../binlog/schema-resolver';
 import { TransactionAssembler } from '../binlog/transactions';
-import type { CellValue, RowImage, TableSchema } from '../binlog/types';
-
-/**
- * JSON form of one cell for `binlog decode`: bigint as a decimal string, Buffer as {"hex": …},
- * everything else as JSON has it (docs/binlog-decoder.md).
- */
-export function cellToJson(v: CellValue): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (Buffer.isBuffer(v)) return { hex: v.toString('hex') };
-  return v;
-}
-
-/** A row image as a JSON object keyed by column name (`@1`, `@2`, … when names are unknown); absent columns omitted. */
-export function rowImageToJson(table: TableSchema, image: RowImage): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < image.length; i++) {
-    const v = image[i];
-    if (v === undefined) continue;
-    out[table.columns[i]?.name || `@${i + 1}`] = cellToJson(v);
-  }
-  return out;
-}
+import { JsonLinesWriter, lineHead } from './json-lines';
 
 export interface DecodeFileOptions {
   startPosition?: number;
   stopPosition?: number;
   schemaResolver?: SchemaResolver;
+  onEnd?: (end: BinlogFileEnd) => void;
+}
+
+/** What `binlog decode` says on stderr about a file that is still being written, or undefined. */
+export function inUseNotice(file: string, end: BinlogFileEnd): string | undefined {
+  if (!end.inUse) return undefined;
+  const tail = end.incompleteBytes
+    ? `; the ${end.incompleteBytes} bytes after it are part of an event still being written`
+    : '';
+  return `${file} is in use (still being written, or left open by a server that stopped without closing it): decoded up to position ${end.endPosition}, the end of its last complete event${tail}`;
 }
 
 /**
- * Decodes a binlog file into one JSON line per row change and hands each line to `write`.
- * The CLI and tests use it; it returns the number of row changes.
+ * Decodes a binlog file into one JSON line per row change (json-lines.ts), handed over in chunks
+ * of many lines to `emit`, which may return a promise to slow reading down. The CLI and tests use
+ * it; it returns the number of row changes.
  */
 export async function decodeFileToJsonLines(
   path: string,
   options: DecodeFileOptions,
-  write: (line: string) => void | Promise<void>,
+  emit: (chunk: Buffer) => void | Promise<void>,
 ): Promise<number> {
   const assembler = new TransactionAssembler();
+  const out = new JsonLinesWriter(emit);
   let rows = 0;
-  for await (const e of readBinlogFile(path, options)) {
-    for (const item of assembler.accept(e)) {
-      if (item.kind !== 'rows') continue;
-      const ev = item.event;
-      const timestamp = new Date(item.timestamp * 1000).toISOString();
-      for (const r of ev.rows) {
-        const line: Record<string, unknown> = {
-          file: item.file,
-          position: item.pos,
-          gtid: item.gtid ?? null,
-          timestamp,
-          schema: ev.table.schema,
-          table: ev.table.table,
-          type: r.kind,
-        };
-        if (r.kind !== 'insert') line.before = rowImageToJson(ev.table, r.before);
-        if (r.kind !== 'delete') line.after = rowImageToJson(ev.table, r.after);
-        rows++;
-        await write(JSON.stringify(line));
+  try {
+    for await (const e of readBinlogFile(path, options)) {
+      for (const item of assembler.accept(e)) {
+        if (item.kind !== 'rows') continue;
+        const ev = item.event;
+        if (ev.rows.length === 0) continue;
+        const head = Buffer.from(
+          lineHead({
+            file: item.file,
+            position: item.pos,
+            gtid: item.gtid,
+            timestamp: item.timestamp,
+            table: ev.table,
+          }),
+        );
+        for (const r of ev.rows) {
+          rows++;
+          const pending = out.row(head, ev.table, r);
+          if (pending) await pending;
+        }
       }
     }
+  } finally {
+    // Also after damage: what was decoded before it is delivered, then the error (with its position).
+    await out.end();
   }
   return rows;
 }
@@ -74,25 +68,10 @@ function parsePosition(v: string): number {
   return Number(v);
 }
 
-/** A stdout writer that batches lines and waits when the pipe is full. */
-function stdoutLines() {
-  let pending: string[] = [];
-  let size = 0;
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const chunk = pending.join('');
-    pending = [];
-    size = 0;
-    if (!process.stdout.write(chunk)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
-  };
-  return {
-    async write(line: string): Promise<void> {
-      pending.push(line, '\n');
-      size += line.length + 1;
-      if (size >= 1 << 16) await flush();
-    },
-    flush,
-  };
+/** Writes a chunk to stdout; a promise when the pipe is full. */
+function toStdout(chunk: Buffer): Promise<void> | undefined {
+  if (process.stdout.write(chunk)) return undefined;
+  return new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
 /** Registers `otterflow binlog …` commands. */
@@ -113,7 +92,6 @@ export function registerBinlogCommands(program: Command): void {
         file: string,
         opts: { startPosition?: number; stopPosition?: number; resolveNames?: string },
       ) => {
-        const out = stdoutLines();
         process.stdout.on('error', (err: NodeJS.ErrnoException) => {
           if (err.code === 'EPIPE') process.exit(0);
         });
@@ -125,17 +103,16 @@ export function registerBinlogCommands(program: Command): void {
               startPosition: opts.startPosition,
               stopPosition: opts.stopPosition,
               schemaResolver: conn ? new InformationSchemaResolver(conn) : undefined,
+              onEnd: (end) => {
+                const notice = inUseNotice(file, end);
+                if (notice) process.stderr.write(`otterflow: ${notice}\n`);
+              },
             },
-            (line) => out.write(line),
+            toStdout,
           );
-        } catch (err) {
-          // Deliver what was decoded before the damage, then fail with the position.
-          await out.flush();
-          throw err as BinlogDecodeError;
         } finally {
           await conn?.end();
         }
-        await out.flush();
       },
     );
 }

@@ -30,13 +30,17 @@ export function registerPipelineCommands(program: Command): void {
   pl.command('update')
     .description('replace a pipeline definition; a running pipeline takes it without losing its position')
     .requiredOption('-f, --file <file>', 'pipeline definition (- for stdin); its name says which pipeline')
+    .option('--if-version <n>', 'only if the stored definition is still at this version (If-Match)')
     .option('--json', 'print JSON')
-    .action((o: { file: string; json?: boolean }) =>
+    .action((o: { file: string; ifVersion?: string; json?: boolean }) =>
       runCommand(o.json, async () => {
         const config = readDefinitionFile(o.file) as { name?: unknown };
         const name = typeof config?.name === 'string' ? config.name : '';
         if (!name) throw new Error(`${o.file}: the definition has no name`);
-        const r = (await apiClientFromEnv().updatePipeline(name, config)) as {
+        const expected = o.ifVersion === undefined ? undefined : Number(o.ifVersion);
+        if (expected !== undefined && !(Number.isInteger(expected) && expected >= 1))
+          throw new Error(`--if-version must be a version number, not ${o.ifVersion}`);
+        const r = (await apiClientFromEnv().updatePipeline(name, config, expected)) as {
           definition: { version: number };
           appliedToRunning: boolean;
         };
@@ -59,7 +63,7 @@ export function registerPipelineCommands(program: Command): void {
         if (all.length === 0) return console.log('no pipelines');
         console.log(
           table([
-            ['NAME', 'STATE', 'SOURCE → TARGET', 'WORKFLOW', 'SINCE'],
+            ['NAME', 'STATE', 'SOURCE → TARGET', 'REGION', 'WORKFLOW', 'SINCE'],
             ...all.map((p) => [
               p.name,
               p.workflow
@@ -70,6 +74,7 @@ export function registerPipelineCommands(program: Command): void {
               p.definition
                 ? `${p.definition.config.source} → ${p.definition.config.target}`
                 : '(no definition)',
+              p.definition?.config.region ?? '-',
               p.workflow?.workflowId ?? '-',
               p.workflow?.startTime ?? '-',
             ]),
@@ -201,7 +206,9 @@ export function formatStatus(s: PipelineStatusView): string {
     ['lag', s.lagMs !== undefined ? `${s.lagMs} ms` : '-'],
     ['rows/s', s.rowsPerSecond !== undefined ? String(s.rowsPerSecond) : '-'],
     ['rows applied', `${s.rowsApplied} (${s.transactions} transactions)`],
+    ['region', s.region ? `${s.region} (task queue ${s.workflow?.taskQueue ?? '-'})` : '-'],
     ['worker', s.worker ?? '-'],
+    ['pollers', s.pollers ? s.pollers.map((p) => p.identity).join(', ') || 'none' : '-'],
     [
       'last error',
       s.lastError

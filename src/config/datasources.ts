@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -26,6 +27,22 @@ export const datasourceSchema = z
       .regex(/^[A-Z_][A-Z0-9_]*$/)
       .optional(),
     passwordFile: z.string().min(1).optional(),
+    /**
+     * The password was given to the API: every process that connects reads it from its own secrets
+     * folder (`datasource-<name>.password` under OTTERFLOW_SECRETS_DIR or $OTTERFLOW_HOME/secrets).
+     */
+    passwordStored: z.literal(true).optional(),
+    /** Compress the binlog stream (the MySQL protocol's compression): for a source across a WAN. */
+    compress: z.boolean().optional(),
+    /**
+     * MySQL/MariaDB: TLS on the connections to this server. `off` (default): plain TCP (MySQL's
+     * caching_sha2_password then exchanges the password with the server's RSA key); `required`:
+     * encrypted, the server's certificate not checked; `verify`: encrypted, the certificate checked
+     * against `tlsCaFile` (or the system's CAs) and the host name.
+     */
+    tls: z.enum(['off', 'required', 'verify']).optional(),
+    /** PEM file of the CA that signed the server's certificate (with tls: verify); read on the worker. */
+    tlsCaFile: z.string().min(1).optional(),
     /** Oracle service name; unused for MySQL. */
     serviceName: z.string().min(1).optional(),
     /** How an Oracle target stores values and names (docs/oracle.md); unused for MySQL. */
@@ -48,57 +65,102 @@ export interface ResolvedDatasource extends Datasource {
   password: string;
 }
 
-export function resolvePassword(ds: Datasource, env: NodeJS.ProcessEnv = process.env): string {
+/** Where a process looks for the passwords given to the API (`passwordStored`). */
+export function storedPasswordFile(secretsDir: string, datasource: string): string {
+  return path.join(secretsDir, `datasource-${datasource}.password`);
+}
+
+export interface SecretSources {
+  env?: NodeJS.ProcessEnv;
+  /** This process's secrets folder (for `passwordStored`). */
+  secretsDir?: string;
+}
+
+/**
+ * Reads a datasource's password in this process, from this process's environment or files. A
+ * missing secret is an error naming the datasource and the variable or file, and where it was looked for.
+ */
+export function resolvePassword(ds: Datasource, sources: SecretSources = {}): string {
+  const env = sources.env ?? process.env;
+  const where = `on ${os.hostname()} (pid ${process.pid})`;
   if (ds.passwordEnv) {
     const v = env[ds.passwordEnv];
     if (v === undefined)
-      throw new Error(`datasource "${ds.name}": environment variable ${ds.passwordEnv} is not set`);
+      throw new Error(`datasource "${ds.name}": environment variable ${ds.passwordEnv} is not set ${where}`);
     return v;
   }
-  if (ds.passwordFile) {
+  const file =
+    ds.passwordFile ??
+    (ds.passwordStored
+      ? storedPasswordFile(sources.secretsDir ?? defaultSecretsDir(env), ds.name)
+      : undefined);
+  if (file) {
     try {
-      return fs.readFileSync(ds.passwordFile, 'utf8').replace(/\r?\n$/, '');
+      return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch {
-      throw new Error(`datasource "${ds.name}": cannot read password file ${ds.passwordFile}`);
+      throw new Error(`datasource "${ds.name}": cannot read password file ${file} ${where}`);
     }
   }
   return '';
 }
 
-/** File-backed catalog of datasources (JSON), shared by the API and the workers of one stack. */
+/** OTTERFLOW_SECRETS_DIR, else $OTTERFLOW_HOME/secrets, else .otterflow/secrets in the working directory. */
+export function defaultSecretsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OTTERFLOW_SECRETS_DIR) return path.resolve(env.OTTERFLOW_SECRETS_DIR);
+  return path.join(path.resolve(env.OTTERFLOW_HOME ?? '.otterflow'), 'secrets');
+}
+
+const fileEntrySchema = datasourceSchema.extend({ version: z.number().int().min(1).optional() });
+
+/**
+ * File-backed datasources (JSON) for one host: what processes use without OTTERFLOW_CATALOG_URL
+ * (tests, a single-machine embedding) and what the catalog database imports once.
+ */
 export class DatasourceCatalog {
   constructor(private readonly file: string) {}
 
   list(): Datasource[] {
+    return this.listVersioned().map((e) => e.datasource);
+  }
+
+  /** Each entry with its version (1 for entries written before versions existed). */
+  listVersioned(): Array<{ datasource: Datasource; version: number }> {
     if (!fs.existsSync(this.file)) return [];
     const raw = JSON.parse(fs.readFileSync(this.file, 'utf8')) as unknown;
-    return z.array(datasourceSchema).parse(raw);
+    return z
+      .array(fileEntrySchema)
+      .parse(raw)
+      .map(({ version, ...datasource }) => ({ datasource, version: version ?? 1 }));
   }
 
   get(name: string): Datasource | undefined {
     return this.list().find((d) => d.name === name);
   }
 
-  resolve(name: string): ResolvedDatasource {
+  resolve(name: string, secrets: SecretSources = {}): ResolvedDatasource {
     const ds = this.get(name);
     if (!ds) throw new Error(`unknown datasource "${name}"`);
-    return { ...ds, password: resolvePassword(ds) };
+    return { ...ds, password: resolvePassword(ds, secrets) };
   }
 
-  put(ds: Datasource): void {
-    const all = this.list().filter((d) => d.name !== ds.name);
-    all.push(datasourceSchema.parse(ds));
-    this.write(all);
+  /** Inserts or replaces; returns the new version. */
+  put(ds: Datasource): number {
+    const all = this.listVersioned();
+    const version = (all.find((e) => e.datasource.name === ds.name)?.version ?? 0) + 1;
+    const kept = all.filter((e) => e.datasource.name !== ds.name);
+    kept.push({ datasource: datasourceSchema.parse(ds), version });
+    this.write(kept.map((e) => ({ ...e.datasource, version: e.version })));
+    return version;
   }
 
   remove(name: string): boolean {
-    const all = this.list();
-    const kept = all.filter((d) => d.name !== name);
-    this.write(kept);
+    const all = this.listVersioned();
+    const kept = all.filter((e) => e.datasource.name !== name);
+    this.write(kept.map((e) => ({ ...e.datasource, version: e.version })));
     return kept.length !== all.length;
   }
 
-  private write(all: Datasource[]): void {
+  private write(all: Array<Datasource & { version: number }>): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(all, null, 2));

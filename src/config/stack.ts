@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { regionSchema } from './regions';
 
 /**
  * Where and on which ports the embedded local stack runs. Every value can be overridden by an
@@ -13,6 +14,11 @@ export interface StackSettings {
   targetPort: number;
   sourceServerId: number;
   targetServerId: number;
+  /** MySQL 9 source and target (started by `dev up --with-mysql`). */
+  mysqlSourcePort: number;
+  mysqlTargetPort: number;
+  mysqlSourceServerId: number;
+  mysqlTargetServerId: number;
   temporalPort: number;
   temporalUiPort: number;
   apiPort: number;
@@ -21,6 +27,10 @@ export interface StackSettings {
   taskQueue: string;
   /** Overrides host:temporalPort for a remote Temporal cluster (production). */
   temporalAddress?: string;
+  /** OTTERFLOW_CATALOG_URL: the catalog database; unset: JSON files under `home` (one host). */
+  catalogUrl?: string;
+  /** OTTERFLOW_REGION: the region this worker serves (its task queue is `<taskQueue>-<region>`). */
+  region?: string;
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -32,6 +42,10 @@ const envSchema = z.object({
   OTTERFLOW_TARGET_PORT: port.default(13307),
   OTTERFLOW_SOURCE_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(101),
   OTTERFLOW_TARGET_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(102),
+  OTTERFLOW_MYSQL_SOURCE_PORT: port.default(13316),
+  OTTERFLOW_MYSQL_TARGET_PORT: port.default(13317),
+  OTTERFLOW_MYSQL_SOURCE_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(111),
+  OTTERFLOW_MYSQL_TARGET_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(112),
   OTTERFLOW_TEMPORAL_PORT: port.default(17233),
   OTTERFLOW_TEMPORAL_UI_PORT: port.default(18233),
   OTTERFLOW_API_PORT: port.default(18080),
@@ -39,6 +53,8 @@ const envSchema = z.object({
   OTTERFLOW_NAMESPACE: z.string().min(1).default('default'),
   OTTERFLOW_TASK_QUEUE: z.string().min(1).default('otterflow'),
   OTTERFLOW_TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  OTTERFLOW_CATALOG_URL: z.string().min(1).optional(),
+  OTTERFLOW_REGION: regionSchema.optional(),
 });
 
 /** The project root: two levels above this file, in src/ and in dist/ alike. */
@@ -59,6 +75,10 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Stac
     targetPort: e.OTTERFLOW_TARGET_PORT,
     sourceServerId: e.OTTERFLOW_SOURCE_SERVER_ID,
     targetServerId: e.OTTERFLOW_TARGET_SERVER_ID,
+    mysqlSourcePort: e.OTTERFLOW_MYSQL_SOURCE_PORT,
+    mysqlTargetPort: e.OTTERFLOW_MYSQL_TARGET_PORT,
+    mysqlSourceServerId: e.OTTERFLOW_MYSQL_SOURCE_SERVER_ID,
+    mysqlTargetServerId: e.OTTERFLOW_MYSQL_TARGET_SERVER_ID,
     temporalPort: e.OTTERFLOW_TEMPORAL_PORT,
     temporalUiPort: e.OTTERFLOW_TEMPORAL_UI_PORT,
     apiPort: e.OTTERFLOW_API_PORT,
@@ -66,6 +86,8 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Stac
     namespace: e.OTTERFLOW_NAMESPACE,
     taskQueue: e.OTTERFLOW_TASK_QUEUE,
     ...(e.OTTERFLOW_TEMPORAL_ADDRESS ? { temporalAddress: e.OTTERFLOW_TEMPORAL_ADDRESS } : {}),
+    ...(e.OTTERFLOW_CATALOG_URL ? { catalogUrl: e.OTTERFLOW_CATALOG_URL } : {}),
+    ...(e.OTTERFLOW_REGION ? { region: e.OTTERFLOW_REGION } : {}),
   };
 }
 

@@ -254,6 +254,12 @@ export interface TargetSession {
 
   /** Runs one DDL statement (capability `sourceDdl`), outside any transaction unless `transactionalDdl`. */
   applyDdl(statement: string): Promise<DdlApplyOutcome>;
+  /**
+   * Why this target cannot hold a source column of `dataType` (information_schema DATA_TYPE, lowercase),
+   * or undefined when it can. A run refuses such a mapped column at start, naming it, instead of
+   * writing its values into some other type.
+   */
+  lacksSourceType(dataType: string): string | undefined;
   /** Whether a target table exists (no transaction needed). */
   tableExists(ref: TableRef): Promise<boolean>;
 

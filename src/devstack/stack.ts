@@ -1,9 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { describeJsonImport, importJsonCatalog } from '../catalog/import-json';
+import { openMysqlCatalog } from '../catalog/mysql-catalog';
+import { AlreadyExistsError, type Catalog } from '../catalog/types';
+import { localCatalogUrl, redactCatalogUrl } from '../catalog/url';
+import { catalogFile, type Datasource, DatasourceCatalog } from '../config/datasources';
 import { projectRoot, type StackSettings } from '../config/stack';
-import { describeDevTokens, ensureDevApiTokens } from '../service/api-tokens';
+import { describeDevTokens, ensureDevApiTokens, parseApiTokens } from '../service/api-tokens';
 import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
+import { assertMysqlDataDirIsOurs, isMysqlRunning, type MysqlInstanceSpec, startMysql } from './mysql';
+import { ensureMysql } from './mysql-root';
 import {
   assertPortFree,
   isOurProcessAlive,
@@ -18,7 +24,15 @@ import { isTemporalRunning, startTemporal, type TemporalDevSpec } from './tempor
 import { ensureMariaDb, ensureTemporal, type Log } from './tools';
 
 /** The pieces of the embedded stack, in start order (stop order is the reverse). */
-export const COMPONENTS = ['temporal', 'mariadb-source', 'mariadb-target', 'worker', 'api'] as const;
+export const COMPONENTS = [
+  'temporal',
+  'mariadb-source',
+  'mariadb-target',
+  'mysql-source',
+  'mysql-target',
+  'worker',
+  'api',
+] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export function runDir(s: StackSettings): string {
@@ -32,6 +46,17 @@ export function mariaDbSpec(s: StackSettings, which: 'source' | 'target'): Maria
     port: which === 'source' ? s.sourcePort : s.targetPort,
     serverId: which === 'source' ? s.sourceServerId : s.targetServerId,
     dir: path.join(s.home, 'mariadb', which),
+    runDir: runDir(s),
+  };
+}
+
+export function mysqlSpec(s: StackSettings, which: 'source' | 'target'): MysqlInstanceSpec {
+  return {
+    name: which,
+    host: s.host,
+    port: which === 'source' ? s.mysqlSourcePort : s.mysqlTargetPort,
+    serverId: which === 'source' ? s.mysqlSourceServerId : s.mysqlTargetServerId,
+    dir: path.join(s.home, 'mysql', which),
     runDir: runDir(s),
   };
 }
@@ -55,6 +80,8 @@ export function stackEnv(s: StackSettings): NodeJS.ProcessEnv {
     OTTERFLOW_HOST: s.host,
     OTTERFLOW_SOURCE_PORT: String(s.sourcePort),
     OTTERFLOW_TARGET_PORT: String(s.targetPort),
+    OTTERFLOW_MYSQL_SOURCE_PORT: String(s.mysqlSourcePort),
+    OTTERFLOW_MYSQL_TARGET_PORT: String(s.mysqlTargetPort),
     OTTERFLOW_TEMPORAL_PORT: String(s.temporalPort),
     OTTERFLOW_TEMPORAL_UI_PORT: String(s.temporalUiPort),
     OTTERFLOW_API_PORT: String(s.apiPort),
@@ -67,6 +94,8 @@ export function stackEnv(s: StackSettings): NodeJS.ProcessEnv {
 export interface UpOptions {
   /** Start only the databases and Temporal (the test harness runs its own workers). */
   infraOnly?: boolean;
+  /** Also start a MySQL 9 source and target (the MySQL folder is built once when missing). */
+  withMysql?: boolean;
 }
 
 export interface UpReport {
@@ -79,14 +108,27 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
   const report: UpReport = { components: {} };
   const temporalBin = ensureTemporal(log);
   const mariadb = ensureMariaDb(log);
+  const mysqlTools = opts.withMysql ? ensureMysql(log) : undefined;
   await preflight(s, opts);
 
   report.components.temporal = await startTemporal(temporalSpec(s), temporalBin);
   for (const which of ['source', 'target'] as const) {
     report.components[`mariadb-${which}`] = await startMariaDb(mariaDbSpec(s, which), mariadb);
   }
-  registerLocalDatasources(s);
-  if (!opts.infraOnly) log(describeDevTokens(ensureDevApiTokens(s.home)));
+  for (const which of ['source', 'target'] as const) {
+    report.components[`mysql-${which}`] = mysqlTools
+      ? await startMysql(mysqlSpec(s, which), mysqlTools)
+      : 'skipped';
+  }
+  const withMysql = opts.withMysql === true;
+  if (opts.infraOnly) {
+    // The test harness runs its own workers over JSON files: no catalog database here.
+    registerLocalDatasourcesInFile(s, withMysql);
+  } else {
+    const devTokens = ensureDevApiTokens(s.home);
+    log(describeDevTokens(devTokens));
+    await prepareCatalog(s, devTokens.file, withMysql, log);
+  }
 
   for (const [name, port] of [
     ['worker', s.metricsPort],
@@ -123,6 +165,15 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
       problems.push((e as Error).message);
     }
   }
+  for (const which of opts.withMysql ? (['source', 'target'] as const) : []) {
+    const spec = mysqlSpec(s, which);
+    await check(isMysqlRunning(spec), spec.port, `MySQL "${which}"`);
+    try {
+      assertMysqlDataDirIsOurs(spec);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (!opts.infraOnly) {
     await check(isRecordedAlive(runDir(s), 'worker'), s.metricsPort, 'the worker metrics endpoint');
     await check(isRecordedAlive(runDir(s), 'api'), s.apiPort, 'the API server');
@@ -130,17 +181,67 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
   if (problems.length) throw new Error(problems.join('\n'));
 }
 
-/** The two local databases as datasources named "source" and "target" (root, no password). */
-function registerLocalDatasources(s: StackSettings): void {
+/** The catalog URL of the stack: OTTERFLOW_CATALOG_URL, else `otterflow_catalog` on the target MariaDB. */
+export function stackCatalogUrl(s: StackSettings): string {
+  return s.catalogUrl ?? localCatalogUrl(s.host, s.targetPort);
+}
+
+/**
+ * The local databases as datasources (root, no password): "source" and "target" (MariaDB), and with
+ * MySQL "mysql-source" and "mysql-target".
+ */
+function localDatasources(s: StackSettings, withMysql: boolean): Datasource[] {
+  const entries: Array<{ name: string; kind: 'mariadb' | 'mysql'; port: number }> = [
+    { name: 'source', kind: 'mariadb', port: s.sourcePort },
+    { name: 'target', kind: 'mariadb', port: s.targetPort },
+    ...(withMysql
+      ? [
+          { name: 'mysql-source', kind: 'mysql' as const, port: s.mysqlSourcePort },
+          { name: 'mysql-target', kind: 'mysql' as const, port: s.mysqlTargetPort },
+        ]
+      : []),
+  ];
+  return entries.map((e) => ({ name: e.name, kind: e.kind, host: s.host, port: e.port, user: 'root' }));
+}
+
+function registerLocalDatasourcesInFile(s: StackSettings, withMysql: boolean): void {
   const catalog = new DatasourceCatalog(catalogFile(s.home));
-  for (const which of ['source', 'target'] as const) {
-    if (catalog.get(which)) continue;
-    catalog.put({
-      name: which,
-      kind: 'mariadb',
-      host: s.host,
-      port: which === 'source' ? s.sourcePort : s.targetPort,
-      user: 'root',
+  for (const ds of localDatasources(s, withMysql)) if (!catalog.get(ds.name)) catalog.put(ds);
+}
+
+/**
+ * Creates (or migrates) the catalog database, imports JSON catalog files left from earlier
+ * versions once, registers the local datasources and stores the dev tokens' hashes, so the API
+ * and the worker read nothing but the catalog.
+ */
+async function prepareCatalog(
+  s: StackSettings,
+  tokensFile: string,
+  withMysql: boolean,
+  log: Log,
+): Promise<void> {
+  const url = stackCatalogUrl(s);
+  const catalog = await openMysqlCatalog(url, { createDatabase: true });
+  try {
+    const imported = await importJsonCatalog(s.home, catalog);
+    if (imported) log(`  catalog           ${describeJsonImport(imported, redactCatalogUrl(url))}`);
+    await registerLocalDatasources(catalog, s, withMysql);
+    if (fs.existsSync(tokensFile))
+      for (const t of parseApiTokens(fs.readFileSync(tokensFile, 'utf8'), tokensFile))
+        await catalog.tokens.put(t);
+  } finally {
+    await catalog.close();
+  }
+}
+
+async function registerLocalDatasources(
+  catalog: Catalog,
+  s: StackSettings,
+  withMysql: boolean,
+): Promise<void> {
+  for (const ds of localDatasources(s, withMysql)) {
+    await catalog.datasources.create(ds).catch((err: unknown) => {
+      if (!(err instanceof AlreadyExistsError)) throw err;
     });
   }
 }
@@ -161,7 +262,7 @@ async function startNodeProcess(
     command: process.execPath,
     args: [path.join(projectRoot, 'bin', 'otterflow.js'), name],
     logFile,
-    env: stackEnv(s),
+    env: { ...stackEnv(s), OTTERFLOW_CATALOG_URL: stackCatalogUrl(s) },
     cwd: projectRoot,
   });
   try {
@@ -185,6 +286,8 @@ export function status(s: StackSettings): ComponentStatus[] {
     temporal: `grpc ${s.host}:${s.temporalPort}, Web UI http://${s.host}:${s.temporalUiPort}`,
     'mariadb-source': `mysql://root@${s.host}:${s.sourcePort} (server id ${s.sourceServerId})`,
     'mariadb-target': `mysql://root@${s.host}:${s.targetPort} (server id ${s.targetServerId})`,
+    'mysql-source': `mysql://root@${s.host}:${s.mysqlSourcePort} (MySQL 9, server id ${s.mysqlSourceServerId}; dev up --with-mysql)`,
+    'mysql-target': `mysql://root@${s.host}:${s.mysqlTargetPort} (MySQL 9, server id ${s.mysqlTargetServerId}; dev up --with-mysql)`,
     worker: `task queue "${s.taskQueue}", metrics http://${s.host}:${s.metricsPort}/metrics`,
     api: `http://${s.host}:${s.apiPort}`,
   };
@@ -210,7 +313,10 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
     if (!rec) continue;
     if (isOurProcessAlive(rec)) {
       log(`stopping ${component} (pid ${rec.pid})…`);
-      await stopProcess(rec, component.startsWith('mariadb') ? 60000 : 15000);
+      await stopProcess(
+        rec,
+        component.startsWith('mariadb') || component.startsWith('mysql') ? 60000 : 15000,
+      );
       stopped.push(component);
     }
     removePidRecord(dir, component);
@@ -218,11 +324,14 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
   if (opts.wipe) {
     for (const sub of [
       'mariadb',
+      'mysql',
       'temporal',
       'logs',
       'run',
       'datasources.json',
       'pipelines.json',
+      'datasources.json.imported',
+      'pipelines.json.imported',
       'secrets',
       'api-tokens.json',
     ]) {

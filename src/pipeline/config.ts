@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nameSchema } from '../config/datasources';
+import { regionSchema } from '../config/regions';
 import {
   checkTargetPattern,
   compilePattern,
@@ -40,6 +41,29 @@ export interface FilterExpr {
   op?: FilterOp;
   value?: FilterScalar | FilterScalar[];
 }
+
+/**
+ * The rules of the refinement below, as JSON Schema for the OpenAPI document (zod cannot derive them
+ * from a refinement): exactly one form, and the value each operator takes.
+ */
+const filterFormsInDocument = (() => {
+  const only = (...names: string[]) => ({ required: names, propertyNames: { enum: names } });
+  const scalar = { type: ['string', 'number', 'boolean'] };
+  return {
+    oneOf: [
+      only('all'),
+      only('any'),
+      only('not'),
+      { ...only('column', 'op'), properties: { op: { enum: ['isNull', 'notNull'] } } },
+      { ...only('column', 'op', 'value'), properties: { op: { const: 'in' }, value: { type: 'array' } } },
+      { ...only('column', 'op', 'value'), properties: { op: { const: 'like' }, value: { type: 'string' } } },
+      {
+        ...only('column', 'op', 'value'),
+        properties: { op: { enum: ['=', '!=', '<', '<=', '>', '>='] }, value: scalar },
+      },
+    ],
+  };
+})();
 
 // One object shape with a refinement (rather than a union) so that an error names the exact bad field.
 export const filterSchema: z.ZodType<FilterExpr> = z.lazy(() =>
@@ -89,7 +113,8 @@ export const filterSchema: z.ZodType<FilterExpr> = z.lazy(() =>
       } else if (f.op === 'like' && typeof f.value !== 'string') {
         ctx.addIssue({ code: 'custom', path: ['value'], message: 'like needs a string pattern' });
       }
-    }),
+    })
+    .meta(filterFormsInDocument),
 );
 
 /** An included column, optionally renamed on the target. */
@@ -123,7 +148,12 @@ export const mappingSchema = z
     columns: columnsSchema.optional(),
     filter: filterSchema.optional(),
     /** Path of a TypeScript/JavaScript module exporting a TransformFn (see mapping/transform.ts). */
-    transform: z.string().min(1).max(1024).optional(),
+    transform: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/\.(ts|js|cjs|mjs|mts|cts)$/, 'must be the path of a .ts or .js module')
+      .optional(),
     /** Apply order of target tables in a batch: lower weights first (parents before children). */
     weight: z.number().int().min(0).max(1_000_000).default(0),
   })
@@ -159,6 +189,20 @@ export const channelSchema = z
   .refine((c) => c.conflict?.policy !== 'lastWriterWins' || c.conflict.column !== undefined, {
     message: 'conflict.policy lastWriterWins needs conflict.column (a timestamp or version column)',
     path: ['conflict', 'column'],
+  })
+  .meta({
+    // The refinement above, for the OpenAPI document: not lastWriterWins, or a column.
+    anyOf: [
+      {
+        not: {
+          required: ['conflict'],
+          properties: {
+            conflict: { required: ['policy'], properties: { policy: { const: 'lastWriterWins' } } },
+          },
+        },
+      },
+      { properties: { conflict: { required: ['column'] } } },
+    ],
   });
 export type ChannelConfig = z.infer<typeof channelSchema>;
 
@@ -225,6 +269,8 @@ export const pipelineConfigSchema = z
     /** Datasource names (see src/config/datasources.ts). */
     source: nameSchema,
     target: nameSchema,
+    /** Where the activities run (`us-east` → task queue `otterflow-us-east`); none: the base task queue. */
+    region: regionSchema.optional(),
     mappings: z.array(mappingSchema).min(1).max(10_000),
     options: optionsSchema.prefault({}),
     /** Where to start reading the source on the first run; later runs resume from the target's checkpoint. */
@@ -285,7 +331,13 @@ function dotted(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join('.');
 }
 
-export type ValidationResult = { ok: true; config: PipelineConfig } | { ok: false; errors: ConfigError[] };
+/**
+ * `stage` says which check failed: `schema`, what the OpenAPI document states (a 400 from the API), or
+ * `rules`, what no JSON Schema can say — patterns that must compile, rules across fields (a 422).
+ */
+export type ValidationResult =
+  | { ok: true; config: PipelineConfig }
+  | { ok: false; stage: 'schema' | 'rules'; errors: ConfigError[] };
 
 /**
  * Parse and check a configuration: the shape (zod) and then what a schema cannot say — patterns that
@@ -294,7 +346,7 @@ export type ValidationResult = { ok: true; config: PipelineConfig } | { ok: fals
  */
 export function validatePipelineConfig(input: unknown): ValidationResult {
   const parsed = pipelineConfigSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, errors: formatConfigError(parsed.error) };
+  if (!parsed.success) return { ok: false, stage: 'schema', errors: formatConfigError(parsed.error) };
   const config = parsed.data;
   const errors: ConfigError[] = [];
   const seen = new Map<string, number>();
@@ -330,11 +382,8 @@ export function validatePipelineConfig(input: unknown): ValidationResult {
     } else seen.set(signature, i);
     if (m.columns) checkColumns(m.columns, (...p) => at('columns', ...p), errors);
     if (m.filter) checkFilter(m.filter, (...p) => at('filter', ...p), errors);
-    if (m.transform !== undefined && !/\.(ts|js|cjs|mjs|mts|cts)$/.test(m.transform)) {
-      errors.push({ path: at('transform'), message: 'must be the path of a .ts or .js module' });
-    }
   });
-  return errors.length ? { ok: false, errors } : { ok: true, config };
+  return errors.length ? { ok: false, stage: 'rules', errors } : { ok: true, config };
 }
 
 /** Parse or throw an Error whose message lists every problem (for code paths that only throw). */

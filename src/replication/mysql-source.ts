@@ -5,9 +5,12 @@ import { type BinlogStream, openBinlogStream } from '../binlog/replica/stream';
 import { InformationSchemaResolver } from '../binlog/schema-resolver';
 import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
+import { mysqlTlsOptions } from '../connectors/mysql/connection';
 import { openMysqlSource } from '../connectors/mysql/source';
+import { findUnsupportedColumns, type SourceTypeVerdict } from '../connectors/mysql/type-support';
 import { SYSTEM_SCHEMA } from '../connectors/target';
-import type { StartPosition } from '../pipeline/config';
+import type { PipelineConfig, StartPosition } from '../pipeline/config';
+import type { Mapper } from '../pipeline/mapping/mapper';
 import { ensureHeartbeatTable, HEARTBEAT_TABLE, HeartbeatWriter } from './heartbeat';
 import { initialPosition, replicaServerId } from './positions';
 import type { SourceEvents } from './read-loop';
@@ -49,22 +52,41 @@ export class MysqlSource {
   }
 
   /** Opens the binlog stream at `position` and the decoder's schema resolution for it. */
+  /** The mapped source columns whose types the target lacks (one message each); empty when all can travel. */
+  unsupportedColumns(
+    lacks: SourceTypeVerdict,
+    mapper: Pick<Mapper, 'routes'>,
+    config: Pick<PipelineConfig, 'mappings'>,
+  ): Promise<string[]> {
+    return findUnsupportedColumns(this.connection, lacks, mapper, config);
+  }
+
+  /**
+   * Opens the binlog stream at `position` and the decoder's schema resolution for it. Rows of tables
+   * `decodeTable` rejects are skipped undecoded.
+   */
   async events(
     position: BinlogPosition,
     heartbeatSeconds: number,
+    decodeTable: (schema: string, table: string) => boolean,
   ): Promise<{ events: SourceEvents; resolveSchema: (event: BinlogEvent) => Promise<void> }> {
     // Table maps completed from the source's information_schema over our own source connection (the
     // dump connection is busy): names under binlog_row_metadata=MINIMAL, UUID/INET.
-    const decoder = new BinlogDecoder({ schemaResolver: new InformationSchemaResolver(this.connection) });
+    const decoder = new BinlogDecoder({
+      schemaResolver: new InformationSchemaResolver(this.connection),
+      tableFilter: decodeTable,
+    });
     const stream = await openBinlogStream({
       decoder,
       host: this.ds.host,
       port: this.ds.port,
       user: this.ds.user,
       password: this.ds.password,
+      ssl: mysqlTlsOptions(this.ds),
       serverId: replicaServerId(this.pipeline),
       start: position.file ? position : { gtid: position.gtid ?? '' },
       heartbeatSeconds,
+      ...(this.ds.compress ? { compress: true } : {}),
     });
     this.stream = stream;
     const events: SourceEvents = {

@@ -9,6 +9,7 @@ import { ChannelSession } from './channel-session';
 import { BatchCommitter, isKnownRunError } from './committer';
 import type { ReplicateProgress, ReplicateResult } from './contract';
 import { DdlHandler } from './ddl-handler';
+import { decodedTables } from './decoded-tables';
 import { PipelineHaltError } from './errors';
 import { HookList, type ReplicationHooks } from './hooks';
 import { replicationMetrics as metrics } from './metrics';
@@ -64,6 +65,9 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     report.committed = claim.position;
 
     const mapper = compileMapper(config, opts.transforms);
+    const session = target;
+    const unsupported = await source.unsupportedColumns((t) => session.lacksSourceType(t), mapper, config);
+    if (unsupported.length > 0) throw new PipelineHaltError(unsupported.join('\n'));
     const list: ReplicationHooks[] = [
       new ResyncCoordinator({
         pipeline,
@@ -86,7 +90,11 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     }
     hooks = new HookList(list);
     if (opts.sourceHeartbeat !== false) await source.startHeartbeat((m) => report.warn(m));
-    const { events, resolveSchema } = await source.events(claim.position, opts.streamHeartbeatSeconds ?? 2);
+    const { events, resolveSchema } = await source.events(
+      claim.position,
+      opts.streamHeartbeatSeconds ?? 2,
+      decodedTables(mapper),
+    );
 
     const committer = new BatchCommitter({
       pipeline,

@@ -77,14 +77,19 @@ export interface TokenSource {
  * inline), else the dev tokens file under OTTERFLOW_HOME if it exists. Empty means the API must
  * not start.
  */
-export function loadApiTokens(home: string, env: NodeJS.ProcessEnv = process.env): TokenSource {
+export function loadApiTokens(
+  home: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { devFile?: boolean } = {},
+): TokenSource {
   const file = env.OTTERFLOW_API_TOKENS_FILE;
   if (file) return { tokens: parseApiTokens(fs.readFileSync(file, 'utf8'), file), source: file };
   const inline = env.OTTERFLOW_API_TOKENS;
   if (inline)
     return { tokens: parseApiTokens(inline, 'OTTERFLOW_API_TOKENS'), source: 'OTTERFLOW_API_TOKENS' };
   const dev = devTokensFile(home);
-  if (fs.existsSync(dev)) return { tokens: parseApiTokens(fs.readFileSync(dev, 'utf8'), dev), source: dev };
+  if (opts.devFile !== false && fs.existsSync(dev))
+    return { tokens: parseApiTokens(fs.readFileSync(dev, 'utf8'), dev), source: dev };
   return { tokens: [], source: 'none' };
 }
 

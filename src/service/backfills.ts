@@ -14,13 +14,14 @@ import {
 } from '../backfill/contract';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
+import type { PipelineRepository } from '../catalog/types';
+import { taskQueueFor } from '../config/regions';
 import { targetConnectorFor } from '../connectors/registry';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import type { backfillWorkflow } from '../workflows/backfill';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
-import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 const tableNameSchema = z
@@ -48,7 +49,28 @@ export const backfillRequestSchema = z
     }),
   })
   .strict()
-  .meta({ id: 'BackfillRequest' });
+  .meta({
+    id: 'BackfillRequest',
+    // What start() refuses with a 400, stated for the OpenAPI document (kind defaults to resync).
+    allOf: [
+      {
+        anyOf: [{ required: ['kind'], properties: { kind: { const: 'initial' } } }, { required: ['tables'] }],
+      },
+      {
+        anyOf: [
+          { not: { required: ['secondaryIndexes'] } },
+          { required: ['kind'], properties: { kind: { const: 'initial' } } },
+        ],
+      },
+      { anyOf: [{ not: { required: ['keys'] } }, { properties: { tables: { maxItems: 1 } } }] },
+      {
+        anyOf: [
+          { not: { required: ['kind'], properties: { kind: { const: 'initial' } } } },
+          { not: { anyOf: [{ required: ['tables'] }, { required: ['where'] }, { required: ['keys'] }] } },
+        ],
+      },
+    ],
+  });
 
 export const backfillViewSchema = z
   .object({
@@ -79,7 +101,7 @@ export const backfillViewSchema = z
 export type BackfillView = z.infer<typeof backfillViewSchema>;
 
 export interface BackfillServiceDeps {
-  store: PipelineStore;
+  store: PipelineRepository;
   datasources: DatasourceService;
   client: Client;
   taskQueue: string;
@@ -96,8 +118,8 @@ export class BackfillService {
    * A target whose connector has no backfill is refused before anything runs, and so is an explicit
    * `secondaryIndexes: defer` on a target that keeps its indexes during a load.
    */
-  private assertTargetCanCopy(target: string, secondaryIndexes: string | undefined): void {
-    const ds = this.deps.datasources.get(target);
+  private async assertTargetCanCopy(target: string, secondaryIndexes: string | undefined): Promise<void> {
+    const ds = await this.deps.datasources.get(target);
     const connector = targetConnectorFor(ds);
     if (!connector.backfill)
       throw new ServiceError(
@@ -117,7 +139,7 @@ export class BackfillService {
 
   async start(rawPipeline: string, body: unknown): Promise<BackfillView> {
     const name = parseName('pipeline', rawPipeline);
-    const def = this.deps.store.get(name);
+    const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
     const parsed = backfillRequestSchema.safeParse(body);
     if (!parsed.success)
@@ -128,7 +150,7 @@ export class BackfillService {
       );
     const req = parsed.data;
     const config = def.config;
-    this.assertTargetCanCopy(config.target, req.secondaryIndexes);
+    await this.assertTargetCanCopy(config.target, req.secondaryIndexes);
     const tables = (req.tables ?? []).map((t) => {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
@@ -168,7 +190,8 @@ export class BackfillService {
       ...(req.secondaryIndexes ? { secondaryIndexes: req.secondaryIndexes } : {}),
     };
     const handle = await this.deps.client.workflow.start<typeof backfillWorkflow>(BACKFILL_WORKFLOW_TYPE, {
-      taskQueue: this.deps.taskQueue,
+      // A backfill runs where its pipeline runs: next to the target, in the pipeline's region.
+      taskQueue: taskQueueFor(this.deps.taskQueue, config.region),
       workflowId: backfillWorkflowId(id),
       workflowIdConflictPolicy: 'FAIL',
       args: [input],
@@ -258,28 +281,26 @@ export class BackfillService {
     const unmapped = tables.filter((t) => !mapper.isMapped(t.schema, t.table));
     if (unmapped.length)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `not mapped by this pipeline: ${unmapped.map((t) => `${t.schema}.${t.table}`).join(', ')}`,
         unmapped.map((t) => ({ path: 'tables', message: `${t.schema}.${t.table} is not mapped` })),
       );
-    const conn = await openSourceReader(this.deps.datasources.resolve(source));
+    const conn = await openSourceReader(await this.deps.datasources.resolve(source));
     try {
       for (const t of tables) {
         const info = await readSourceTable(conn, t).catch((err: Error) => {
-          throw new ServiceError('invalid-request', err.message, [{ path: 'tables', message: err.message }]);
+          throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
         });
         if (info.keyColumns.length === 0)
           throw new ServiceError(
-            'invalid-request',
+            'unprocessable',
             `${t.schema}.${t.table} has no primary or NOT NULL unique key`,
             [{ path: 'tables', message: 'a resync pages by key' }],
           );
         if (where !== undefined) {
           await validateWhere(conn, t, where).catch((err: unknown) => {
             if (err instanceof InvalidWhereError)
-              throw new ServiceError('invalid-request', err.message, [
-                { path: 'where', message: err.message },
-              ]);
+              throw new ServiceError('unprocessable', err.message, [{ path: 'where', message: err.message }]);
             throw err;
           });
         }

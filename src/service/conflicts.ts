@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import type { PipelineRepository } from '../catalog/types';
 import { targetConnectorFor } from '../connectors/registry';
 import { CONFLICT_OPS } from '../replication/conflicts';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
-import type { PipelineStore } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
 
 /**
@@ -54,18 +54,20 @@ export const conflictListSchema = z
 export type ConflictList = z.infer<typeof conflictListSchema>;
 
 export const conflictQuerySchema = z.object({
-  limit: z
-    .string()
-    .regex(/^\d+$/)
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
     .optional()
-    .meta({ description: 'how many of the newest conflicts (1–1000, default 50)' }),
+    .meta({ description: 'how many of the newest conflicts (default 50)' }),
 });
 
 export const DEFAULT_CONFLICT_LIMIT = 50;
 
 /** Lists the newest conflicts of pipeline `rawName` from its target (limit 1–1000). */
 export async function listPipelineConflicts(
-  deps: { store: PipelineStore; datasources: DatasourceService },
+  deps: { store: PipelineRepository; datasources: DatasourceService },
   rawName: string,
   limit: number = DEFAULT_CONFLICT_LIMIT,
 ): Promise<ConflictList> {
@@ -74,9 +76,9 @@ export async function listPipelineConflicts(
     throw new ServiceError('invalid-request', 'limit must be an integer from 1 to 1000', [
       { path: 'limit', message: 'from 1 to 1000' },
     ]);
-  const def = deps.store.get(name);
+  const def = await deps.store.get(name);
   if (!def) throw notFound('pipeline', name);
-  const target = deps.datasources.resolve(def.config.target);
+  const target = await deps.datasources.resolve(def.config.target);
   let connector: ReturnType<typeof targetConnectorFor>;
   try {
     connector = targetConnectorFor(target);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BinlogPosition } from '../binlog/types';
 import type { PipelineStatus, ReplicateProgress } from '../workflows/pipeline-contract';
+import { pollerSchema } from './region-workers';
 
 /** Temporal's view of the pipeline's newest workflow execution. */
 export interface WorkflowSummary {
@@ -60,7 +61,15 @@ export const pipelineStatusViewSchema = z
         retryable: z.boolean(),
       })
       .optional(),
-    worker: z.string().optional(),
+    worker: z
+      .string()
+      .optional()
+      .meta({ description: 'the worker (pid@host) running the pipeline’s activity' }),
+    region: z.string().optional(),
+    pollers: z.array(pollerSchema).optional().meta({
+      description:
+        'workers polling the pipeline’s task queue now (running pipelines); empty: none serves its region',
+    }),
     warnings: z.array(z.string()),
     activity: z
       .object({
@@ -152,4 +161,31 @@ function liveRate(activity: PendingActivity | undefined, now: Date): number | un
   const seconds = (at - started) / 1000;
   if (!(seconds > 0)) return undefined;
   return Math.round(p.rowsApplied / seconds);
+}
+
+export function summarize(info: {
+  workflowId: string;
+  runId: string;
+  status: { name: string };
+  startTime: Date;
+  closeTime?: Date;
+  taskQueue: string;
+}): WorkflowSummary {
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    status: info.status.name,
+    startTime: info.startTime.toISOString(),
+    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
+    taskQueue: info.taskQueue,
+  };
+}
+
+export function optionalTime(
+  key: 'lastHeartbeatTime' | 'lastStartedTime',
+  ts: { seconds?: unknown; nanos?: number | null } | null | undefined,
+): Record<string, string> {
+  if (!ts || ts.seconds === undefined || ts.seconds === null) return {};
+  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+  return ms > 0 ? { [key]: new Date(ms).toISOString() } : {};
 }

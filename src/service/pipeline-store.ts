@@ -20,9 +20,10 @@ const definitionSchema = z.object({
 });
 
 /**
- * Pipeline definitions in one JSON file beside the datasource catalog, so that they survive
- * restarts of the API. Written atomically (temp file + rename): a reader never sees half a file.
- * Running state is not kept here: Temporal is the truth for that.
+ * Pipeline definitions in one JSON file under OTTERFLOW_HOME: the catalog of a single process
+ * without OTTERFLOW_CATALOG_URL (src/catalog/file-catalog.ts) and what the catalog database imports
+ * once. Written atomically (temp file + rename): a reader never sees half a file. Running state is
+ * not kept here: Temporal is the truth for that.
  */
 export class PipelineStore {
   constructor(private readonly file: string) {}

@@ -6,6 +6,8 @@ import {
 } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
+import { type PipelineRepository, StaleVersionError } from '../catalog/types';
+import { taskQueueFor } from '../config/regions';
 import { targetConnectorFor } from '../connectors/registry';
 import { type PipelineConfig, pipelineConfigSchema, validatePipelineConfig } from '../pipeline/config';
 import type { pipelineWorkflow } from '../workflows/pipeline';
@@ -21,18 +23,22 @@ import {
   updateConfigUpdate,
 } from '../workflows/pipeline-contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
+import { alreadyExists, catalogProblem } from './catalog-problems';
 import { type ConflictList, listPipelineConflicts } from './conflicts'; // [bidirectional]
 import { checkSource, checkTarget } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import {
   mergePipelineStatus,
+  optionalTime,
   type PendingActivity,
   type PipelineStatusView,
+  summarize,
   type WorkflowSummary,
 } from './pipeline-status';
-import type { PipelineDefinition, PipelineStore } from './pipeline-store';
+import type { PipelineDefinition } from './pipeline-store';
 import { type FieldError, notFound, ServiceError } from './problems';
+import { describeRegionWorkers, noWorkerWarning, regionText, withRegion } from './region-workers';
 
 /** How long a pause/resume/stop/update may wait for a worker to act before the API gives up. */
 const UPDATE_DEADLINE_MS = 60_000;
@@ -70,14 +76,15 @@ export const pipelineViewSchema = z
 export type PipelineView = z.infer<typeof pipelineViewSchema>;
 
 export interface PipelineServiceDeps {
-  store: PipelineStore;
+  store: PipelineRepository;
   datasources: DatasourceService;
   client: Client;
+  /** The base task queue; a pipeline with a region runs on `<taskQueue>-<region>`. */
   taskQueue: string;
 }
 
 /**
- * Pipelines: definitions in the file store, life in Temporal (one workflow `pipeline:<name>`).
+ * Pipelines: definitions in the catalog, life in Temporal (one workflow `pipeline:<name>`).
  * The API routes and, through the API, the CLI call these functions.
  */
 export class PipelineService {
@@ -90,11 +97,14 @@ export class PipelineService {
    */
   async list(): Promise<PipelineView[]> {
     const byName = new Map<string, PipelineView>();
-    for (const d of this.deps.store.list())
+    const definitions = await this.deps.store.list();
+    for (const d of definitions)
       byName.set(d.config.name, { name: d.config.name, definition: d, workflow: null });
+    const queues = new Set([this.deps.taskQueue]);
+    for (const d of definitions) queues.add(taskQueueFor(this.deps.taskQueue, d.config.region));
     const query =
       `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}' AND OtterflowKind = 'pipeline' ` +
-      `AND TaskQueue = '${this.deps.taskQueue.replace(/'/g, "''")}'`;
+      `AND TaskQueue IN (${[...queues].map((q) => `'${q.replace(/'/g, "''")}'`).join(', ')})`;
     for await (const info of this.deps.client.workflow.list({ query })) {
       const name =
         info.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? info.workflowId.replace(/^pipeline:/, '');
@@ -115,48 +125,71 @@ export class PipelineService {
 
   async get(rawName: string): Promise<PipelineView> {
     const name = parseName('pipeline', rawName);
-    const definition = this.deps.store.get(name);
+    const definition = await this.deps.store.get(name);
     const workflow = await this.describe(name);
     if (!definition && workflow?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
     return { name, definition: definition ?? null, workflow: workflow?.summary ?? null };
   }
 
   /** Validates and stores a new definition. Nothing runs until start. */
-  create(body: unknown): PipelineDefinition {
-    const config = this.validate(body);
-    if (this.deps.store.get(config.name))
-      throw new ServiceError('conflict', `pipeline "${config.name}" already exists; use update to change it`);
-    return this.deps.store.put(config);
+  async create(body: unknown): Promise<PipelineDefinition> {
+    const config = await this.validate(body);
+    if (await this.deps.store.get(config.name)) throw alreadyExists('pipeline', config.name);
+    try {
+      return await this.deps.store.create(config);
+    } catch (err) {
+      throw catalogProblem(err);
+    }
   }
 
   /**
    * Replaces a definition. On a running pipeline the new configuration is sent to the workflow
    * first (the `updateConfig` update: it resumes from the committed position); the definition is
-   * stored only once the workflow accepted it, so a refused update changes nothing.
+   * stored only once the workflow accepted it, so a refused update changes nothing. With
+   * `expectedVersion` (If-Match) a definition changed by someone else meanwhile is a 409 that names
+   * the current version, checked before the running workflow is touched.
    */
   async update(
     rawName: string,
     body: unknown,
+    expectedVersion?: number,
   ): Promise<{ definition: PipelineDefinition; appliedToRunning: boolean }> {
     const name = parseName('pipeline', rawName);
-    if (!this.deps.store.get(name)) throw notFound('pipeline', name);
-    const config = this.validate(body);
+    const existing = await this.deps.store.get(name);
+    if (!existing) throw notFound('pipeline', name);
+    if (expectedVersion !== undefined && expectedVersion !== existing.version)
+      throw catalogProblem(new StaleVersionError('pipeline', name, expectedVersion, existing.version));
+    const config = await this.validate(body);
     if (config.name !== name)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `a pipeline cannot be renamed (URL says "${name}", body says "${config.name}")`,
         [{ path: 'name', message: `must be "${name}"` }],
       );
     const running = await this.runningHandle(name);
+    if (running && config.region !== existing.config.region)
+      throw new ServiceError(
+        'conflict',
+        `pipeline "${name}" is running in ${regionText(existing.config.region)}: stop it, change the region, then start it`,
+        [{ path: 'region', message: 'cannot change while the pipeline runs' }],
+      );
     if (running)
       await this.runUpdate(name, () => running.executeUpdate(updateConfigUpdate, { args: [config] }));
-    return { definition: this.deps.store.put(config), appliedToRunning: running !== undefined };
+    try {
+      const definition = await this.deps.store.update(config, expectedVersion);
+      return { definition, appliedToRunning: running !== undefined };
+    } catch (err) {
+      throw catalogProblem(err);
+    }
   }
 
   /** Deletes a definition; a running pipeline is refused (409) unless `force`, which stops it first. */
-  async remove(rawName: string, force: boolean): Promise<{ stopped: boolean }> {
+  async remove(rawName: string, force: boolean, expectedVersion?: number): Promise<{ stopped: boolean }> {
     const name = parseName('pipeline', rawName);
-    if (!this.deps.store.get(name)) throw notFound('pipeline', name);
+    const existing = await this.deps.store.get(name);
+    if (!existing) throw notFound('pipeline', name);
+    if (expectedVersion !== undefined && expectedVersion !== existing.version)
+      throw catalogProblem(new StaleVersionError('pipeline', name, expectedVersion, existing.version));
     const running = await this.runningHandle(name);
     if (running && !force)
       throw new ServiceError(
@@ -164,7 +197,14 @@ export class PipelineService {
         `pipeline "${name}" is running; stop it first, or force the delete (API ?force=true, CLI --force) to stop it and then delete it`,
       );
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
-    this.deps.store.remove(name);
+    let removed: boolean;
+    try {
+      removed = await this.deps.store.remove(name, expectedVersion);
+    } catch (err) {
+      throw catalogProblem(err);
+    }
+    // Another process deleted it meanwhile: that delete was the one that happened.
+    if (!removed && !running) throw notFound('pipeline', name);
     return { stopped: running !== undefined };
   }
 
@@ -175,14 +215,14 @@ export class PipelineService {
    */
   async start(rawName: string): Promise<WorkflowSummary> {
     const name = parseName('pipeline', rawName);
-    const def = this.deps.store.get(name);
+    const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
     if (await this.runningHandle(name))
       throw new ServiceError('conflict', `pipeline "${name}" is already running`, [], { state: 'running' });
     await this.preflight(def.config);
     try {
       const handle = await this.deps.client.workflow.start<typeof pipelineWorkflow>(PIPELINE_WORKFLOW_TYPE, {
-        taskQueue: this.deps.taskQueue,
+        taskQueue: taskQueueFor(this.deps.taskQueue, def.config.region),
         workflowId: pipelineWorkflowId(name),
         workflowIdConflictPolicy: 'FAIL',
         args: [{ config: def.config, configVersion: def.version }],
@@ -220,20 +260,38 @@ export class PipelineService {
   async status(rawName: string): Promise<PipelineStatusView> {
     const name = parseName('pipeline', rawName);
     const described = await this.describe(name);
-    const defined = this.deps.store.get(name) !== undefined;
+    const definition = await this.deps.store.get(name);
     // A deleted pipeline is gone, unless a workflow still runs under its name.
-    if (!defined && described?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
-    if (!described) return mergePipelineStatus(name, undefined, undefined, undefined);
+    if (!definition && described?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
+    const region = definition?.config.region;
+    if (!described) return withRegion(mergePipelineStatus(name, undefined, undefined, undefined), region);
+    // A pipeline whose task queue nobody polls looks idle: say that no worker serves its region
+    // (and do not wait for a status query that no worker can answer).
+    const running = described.summary.status === 'RUNNING';
+    const pollers = running
+      ? await describeRegionWorkers(this.deps.client, described.summary.taskQueue)
+      : undefined;
     let queried: PipelineStatus | undefined;
-    try {
-      queried = await this.deps.client.withDeadline(Date.now() + 15_000, () =>
-        this.deps.client.workflow.getHandle(pipelineWorkflowId(name)).query(statusQuery),
-      );
-    } catch {
-      // A closed workflow whose history no worker can replay, or no worker at all: visibility still answers.
-      queried = undefined;
+    if (pollers === undefined || pollers.length > 0) {
+      try {
+        queried = await this.deps.client.withDeadline(Date.now() + 15_000, () =>
+          this.deps.client.workflow.getHandle(pipelineWorkflowId(name)).query(statusQuery),
+        );
+      } catch {
+        // A closed workflow whose history no worker can replay, or no worker at all: visibility still answers.
+        queried = undefined;
+      }
     }
-    return mergePipelineStatus(name, described.summary, queried, described.activity);
+    const view = withRegion(
+      mergePipelineStatus(name, described.summary, queried, described.activity),
+      region,
+    );
+    if (pollers) {
+      view.pollers = pollers;
+      if (pollers.length === 0)
+        view.warnings = [...view.warnings, noWorkerWarning(described.summary.taskQueue, region)];
+    }
+    return view;
   }
 
   /** [bidirectional] Write conflicts the pipeline recorded on its target, newest first (docs/bidirectional.md). */
@@ -241,27 +299,19 @@ export class PipelineService {
     return listPipelineConflicts(this.deps, rawName, limit);
   }
 
-  /** Names of the pipeline definitions that use a datasource. */
-  usersOf(datasource: string): string[] {
-    return this.deps.store
-      .list()
-      .filter((d) => d.config.source === datasource || d.config.target === datasource)
-      .map((d) => d.config.name);
-  }
-
-  private validate(body: unknown): PipelineConfig {
+  private async validate(body: unknown): Promise<PipelineConfig> {
     const result = validatePipelineConfig(body);
     if (!result.ok) {
       const list = result.errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
       throw new ServiceError(
-        'invalid-request',
+        result.stage === 'schema' ? 'invalid-request' : 'unprocessable',
         `pipeline configuration is not valid: ${list}`,
         result.errors,
       );
     }
     const missing: FieldError[] = [];
     for (const field of ['source', 'target'] as const) {
-      if (!this.deps.datasources.exists(result.config[field]))
+      if (!(await this.deps.datasources.exists(result.config[field])))
         missing.push({ path: field, message: `datasource "${result.config[field]}" does not exist` });
     }
     if (missing.length)
@@ -270,7 +320,7 @@ export class PipelineService {
         `pipeline "${result.config.name}" names ${missing.map((m) => m.message).join(' and ')}; register it first`,
         missing,
       );
-    if (result.config.options.channel) this.assertChannelSides(result.config);
+    if (result.config.options.channel) await this.assertChannelSides(result.config);
     return result.config;
   }
 
@@ -278,10 +328,10 @@ export class PipelineService {
    * [bidirectional] Both datasources of a channel pipeline are each the other pipeline's target: both
    * must keep channel marks (a database without them cannot tell its own echoes from new changes).
    */
-  private assertChannelSides(config: PipelineConfig): void {
+  private async assertChannelSides(config: PipelineConfig): Promise<void> {
     const refused: FieldError[] = [];
     for (const field of ['source', 'target'] as const) {
-      const ds = this.deps.datasources.get(config[field]);
+      const ds = await this.deps.datasources.get(config[field]);
       let connector: ReturnType<typeof targetConnectorFor> | undefined;
       try {
         connector = targetConnectorFor(ds);
@@ -308,7 +358,7 @@ export class PipelineService {
   private async preflight(config: PipelineConfig): Promise<void> {
     const missing: FieldError[] = [];
     for (const field of ['source', 'target'] as const)
-      if (!this.deps.datasources.exists(config[field]))
+      if (!(await this.deps.datasources.exists(config[field])))
         missing.push({ path: field, message: `datasource "${config[field]}" does not exist` });
     if (missing.length)
       throw new ServiceError(
@@ -316,9 +366,11 @@ export class PipelineService {
         `cannot start pipeline "${config.name}": ${missing.map((m) => m.message).join('; ')}`,
         missing,
       );
-    const check = await checkSource(this.deps.datasources.resolve(config.source)).catch((err: unknown) => {
-      throw prefixed(err, `cannot start pipeline "${config.name}": `);
-    });
+    const check = await checkSource(await this.deps.datasources.resolve(config.source)).catch(
+      (err: unknown) => {
+        throw prefixed(err, `cannot start pipeline "${config.name}": `);
+      },
+    );
     const failed = check.checks.filter((c) => !c.ok);
     if (failed.length)
       throw new ServiceError(
@@ -328,7 +380,7 @@ export class PipelineService {
         failed.map((c) => ({ path: `source.${c.name}`, message: `${c.actual}; fix: ${c.fix}` })),
         { checks: check.checks },
       );
-    await checkTarget(this.deps.datasources.resolve(config.target)).catch((err: unknown) => {
+    await checkTarget(await this.deps.datasources.resolve(config.target)).catch((err: unknown) => {
       throw prefixed(err, `cannot start pipeline "${config.name}": `);
     });
   }
@@ -340,7 +392,8 @@ export class PipelineService {
   ): Promise<PipelineStatusView> {
     const name = parseName('pipeline', rawName);
     const before = await this.describe(name);
-    if (!this.deps.store.get(name) && before?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
+    if (!(await this.deps.store.get(name)) && before?.summary.status !== 'RUNNING')
+      throw notFound('pipeline', name);
     if (before?.summary.status !== 'RUNNING')
       throw new ServiceError(
         'conflict',
@@ -371,7 +424,7 @@ export class PipelineService {
       if (code === 4 /* DEADLINE_EXCEEDED */ || code === 1 /* CANCELLED */)
         throw new ServiceError(
           'unavailable',
-          `pipeline "${name}" did not answer within ${UPDATE_DEADLINE_MS / 1000} s: is a worker running on task queue "${this.deps.taskQueue}"?`,
+          `pipeline "${name}" did not answer within ${UPDATE_DEADLINE_MS / 1000} s: is a worker polling its task queue (see its status)?`,
         );
       throw err;
     }
@@ -412,33 +465,6 @@ export class PipelineService {
       throw err;
     }
   }
-}
-
-function summarize(info: {
-  workflowId: string;
-  runId: string;
-  status: { name: string };
-  startTime: Date;
-  closeTime?: Date;
-  taskQueue: string;
-}): WorkflowSummary {
-  return {
-    workflowId: info.workflowId,
-    runId: info.runId,
-    status: info.status.name,
-    startTime: info.startTime.toISOString(),
-    ...(info.closeTime ? { closeTime: info.closeTime.toISOString() } : {}),
-    taskQueue: info.taskQueue,
-  };
-}
-
-function optionalTime(
-  key: 'lastHeartbeatTime' | 'lastStartedTime',
-  ts: { seconds?: unknown; nanos?: number | null } | null | undefined,
-): Record<string, string> {
-  if (!ts || ts.seconds === undefined || ts.seconds === null) return {};
-  const ms = Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
-  return ms > 0 ? { [key]: new Date(ms).toISOString() } : {};
 }
 
 function prefixed(err: unknown, prefix: string): unknown {

@@ -13,6 +13,7 @@ export type ProblemKind =
   | 'invalid-request'
   | 'unprocessable'
   | 'not-found'
+  | 'method-not-allowed'
   | 'conflict'
   | 'unauthorized'
   | 'forbidden'
@@ -25,6 +26,7 @@ const TITLES: Record<ProblemKind, [number, string]> = {
   unauthorized: [401, 'Authentication required'],
   forbidden: [403, 'Forbidden'],
   'not-found': [404, 'Not found'],
+  'method-not-allowed': [405, 'Method not allowed'],
   conflict: [409, 'Conflict'],
   'payload-too-large': [413, 'Payload too large'],
   unprocessable: [422, 'Request cannot be carried out'],

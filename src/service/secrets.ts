@@ -1,17 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { storedPasswordFile } from '../config/datasources';
 
 /**
  * Datasource passwords given to the API, kept as one file per datasource readable only by the
- * owner (0600, in a 0700 folder). The datasource record stores the file's path (`passwordFile`),
- * and the worker reads it when it connects: the password itself never enters the catalog,
- * Temporal or an API response.
+ * owner (0600, in a 0700 folder). The datasource record says only `passwordStored`; each process
+ * that connects (this API, a worker on this or another host) reads `datasource-<name>.password`
+ * from its own secrets folder: the password never enters the catalog, Temporal or an API response.
  */
 export class SecretStore {
-  constructor(private readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
   pathFor(datasource: string): string {
-    return path.join(this.dir, `datasource-${datasource}.password`);
+    return storedPasswordFile(this.dir, datasource);
   }
 
   /** Writes (or replaces) a datasource's password atomically and returns the file's path. */
@@ -26,16 +27,12 @@ export class SecretStore {
     return file;
   }
 
-  /** True when `file` is a password file this store manages (so removing it is ours to do). */
-  owns(file: string | undefined): boolean {
-    return file !== undefined && path.dirname(path.resolve(file)) === path.resolve(this.dir);
-  }
-
   removePassword(datasource: string): void {
     fs.rmSync(this.pathFor(datasource), { force: true });
   }
 }
 
-export function secretsDir(home: string): string {
-  return path.join(home, 'secrets');
+/** This process's secrets folder: OTTERFLOW_SECRETS_DIR, else $OTTERFLOW_HOME/secrets. */
+export function secretsDir(home: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.OTTERFLOW_SECRETS_DIR ? path.resolve(env.OTTERFLOW_SECRETS_DIR) : path.join(home, 'secrets');
 }

@@ -2,9 +2,14 @@ import http from 'node:http';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import client from 'prom-client';
 import { createActivities } from '../activities';
-import { catalogFile, DatasourceCatalog } from '../config/datasources';
+import { openFileCatalog } from '../catalog/file-catalog';
+import { openCatalog } from '../catalog/open';
+import { catalogResolver } from '../catalog/resolver';
+import type { DatasourceRepository } from '../catalog/types';
+import { taskQueueFor } from '../config/regions';
 import { type StackSettings, temporalAddress } from '../config/stack';
 import type { TargetConnector } from '../connectors/target';
+import { secretsDir } from '../service/secrets';
 import { logger } from '../util/logger';
 import { installRuntime } from './runtime';
 
@@ -19,9 +24,14 @@ export async function createWorker(
     home: string;
     identity?: string;
     targetConnector?: TargetConnector;
+    /** Where datasource definitions come from; default: the JSON files under `home`. */
+    datasources?: DatasourceRepository;
   },
 ): Promise<Worker> {
-  const catalog = new DatasourceCatalog(catalogFile(opts.home));
+  const catalog = catalogResolver(
+    opts.datasources ?? openFileCatalog(opts.home).datasources,
+    secretsDir(opts.home),
+  );
   return Worker.create({
     connection,
     namespace: opts.namespace,
@@ -38,14 +48,25 @@ export async function createWorker(
   });
 }
 
-/** `otterflow worker`: polls the task queue until SIGINT/SIGTERM; serves Prometheus metrics. */
+/**
+ * `otterflow worker [--region R]`: polls the region's task queue (`<taskQueue>-<region>`, or the
+ * base queue without a region) until SIGINT/SIGTERM; serves Prometheus metrics.
+ */
 export async function runWorker(s: StackSettings): Promise<void> {
   installRuntime();
+  const catalog = await openCatalog(s);
+  if (!s.catalogUrl)
+    logger.warn(
+      { home: s.home },
+      'OTTERFLOW_CATALOG_URL is not set: datasources come from JSON files under OTTERFLOW_HOME (this host only)',
+    );
+  const taskQueue = taskQueueFor(s.taskQueue, s.region);
   const connection = await NativeConnection.connect({ address: temporalAddress(s) });
   const worker = await createWorker(connection, {
     namespace: s.namespace,
-    taskQueue: s.taskQueue,
+    taskQueue,
     home: s.home,
+    datasources: catalog.datasources,
   });
   client.collectDefaultMetrics({ prefix: 'otterflow_worker_' });
   const metrics = http.createServer(async (req, res) => {
@@ -59,13 +80,20 @@ export async function runWorker(s: StackSettings): Promise<void> {
   });
   await new Promise<void>((resolve) => metrics.listen(s.metricsPort, s.host, resolve));
   logger.info(
-    { taskQueue: s.taskQueue, temporal: temporalAddress(s), metricsPort: s.metricsPort },
+    {
+      taskQueue,
+      region: s.region ?? null,
+      temporal: temporalAddress(s),
+      metricsPort: s.metricsPort,
+      catalog: catalog.describe(),
+    },
     'worker started',
   );
   try {
     await worker.run(); // the SDK installs SIGINT/SIGTERM handlers that shut the worker down
   } finally {
     metrics.close();
+    await catalog.close();
     await connection.close();
     logger.info('worker stopped');
   }

@@ -5,10 +5,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import mysql from 'mysql2/promise';
 import pino from 'pino';
 import { type RunningApi, startApiServer } from '../../src/api/server';
+import { openMysqlCatalog } from '../../src/catalog/mysql-catalog';
+import type { Catalog } from '../../src/catalog/types';
+import { localCatalogUrl } from '../../src/catalog/url';
 import { temporalAddress } from '../../src/config/stack';
 import { parseApiTokens } from '../../src/service/api-tokens';
+import { secretsDir } from '../../src/service/secrets';
 import { createWorker } from '../../src/worker/run';
 import { installRuntime } from '../../src/worker/runtime';
 import { testStack, uniqueName } from './stack';
@@ -20,6 +25,9 @@ export interface ApiHarness {
   taskQueue: string;
   client: Client;
   worker: Worker;
+  /** The catalog database of this harness (a database of its own on the test stack's target). */
+  catalog: Catalog;
+  catalogUrl: string;
   adminToken: string;
   readonlyToken: string;
   /** Everything the API logged (JSON lines). */
@@ -52,13 +60,18 @@ export function expectStatus(h: ApiHarness) {
 
 /**
  * Runs `fn` with an API server (in-process, port 0, temp home, tokens of its own) and a Temporal
- * worker on a task queue unique to the test, both using the same home so the worker resolves the
- * datasources the API registered.
+ * worker on a task queue unique to the test, both reading a catalog database of the harness's own
+ * (dropped afterwards), so the worker resolves the datasources the API registered.
  */
 export async function withApi<T>(fn: (h: ApiHarness) => Promise<T>): Promise<T> {
   const s = testStack();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-api-'));
   const taskQueue = uniqueName('tq_api');
+  const catalogUrl = localCatalogUrl(s.host, s.targetPort).replace(
+    /otterflow_catalog$/,
+    uniqueName('otf_cat'),
+  );
+  const catalog = await openMysqlCatalog(catalogUrl, { createDatabase: true });
   const adminToken = `adm_${randomBytes(16).toString('hex')}`;
   const readonlyToken = `ro_${randomBytes(16).toString('hex')}`;
   const tokens = parseApiTokens(
@@ -84,8 +97,22 @@ export async function withApi<T>(fn: (h: ApiHarness) => Promise<T>): Promise<T> 
   const client = new Client({ connection, namespace: s.namespace });
   let api: RunningApi | undefined;
   try {
-    const worker = await createWorker(nativeConnection, { namespace: s.namespace, taskQueue, home });
-    api = await startApiServer({ home, host: '127.0.0.1', port: 0, taskQueue, client, tokens, logger });
+    const worker = await createWorker(nativeConnection, {
+      namespace: s.namespace,
+      taskQueue,
+      home,
+      datasources: catalog.datasources,
+    });
+    api = await startApiServer({
+      catalog,
+      secretsDir: secretsDir(home),
+      host: '127.0.0.1',
+      port: 0,
+      taskQueue,
+      client,
+      tokens,
+      logger,
+    });
     const url = api.url;
     const call = async (method: string, p: string, body?: unknown, token: string | null = adminToken) => {
       const res = await fetch(`${url}${p}`, {
@@ -106,10 +133,24 @@ export async function withApi<T>(fn: (h: ApiHarness) => Promise<T>): Promise<T> 
       return { status: res.status, body: parsed, text, headers: res.headers };
     };
     return await worker.runUntil(
-      fn({ url, home, taskQueue, client, worker, adminToken, readonlyToken, logs: () => logText, call }),
+      fn({
+        url,
+        home,
+        taskQueue,
+        client,
+        worker,
+        catalog,
+        catalogUrl,
+        adminToken,
+        readonlyToken,
+        logs: () => logText,
+        call,
+      }),
     );
   } finally {
     await api?.close();
+    await catalog.close();
+    await dropCatalogDatabase(catalogUrl);
     await connection.close();
     await nativeConnection.close();
     fs.rmSync(home, { recursive: true, force: true });
@@ -154,5 +195,17 @@ export async function eventually<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Drops a test's catalog database. */
+export async function dropCatalogDatabase(url: string): Promise<void> {
+  const s = testStack();
+  const database = new URL(url).pathname.slice(1);
+  const conn = await mysql.createConnection({ host: s.host, port: s.targetPort, user: 'root' });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  } finally {
+    await conn.end();
   }
 }

@@ -153,6 +153,10 @@ export class FakeTargetSession implements TargetSession {
     return { result: 'applied' };
   }
 
+  lacksSourceType(_dataType: string): string | undefined {
+    return undefined;
+  }
+
   async tableExists(ref: TableRef): Promise<boolean> {
     return !this.missingTables.has(tableKey(ref));
   }

@@ -233,6 +233,7 @@ export interface OracleComparison {
 export function compareWithOracle(
   ours: Array<{ pos: number; change: RowChange }>,
   oracle: OracleRow[],
+  compare: typeof compareCell = compareCell,
 ): OracleComparison {
   const result: OracleComparison = { compared: 0, oracleLimits: 0, mismatches: [] };
   if (ours.length !== oracle.length)
@@ -262,7 +263,7 @@ export function compareWithOracle(
           result.mismatches.push(`${where} ${label} @${i + 1}: no such column in ours`);
           continue;
         }
-        const diff = compareCell(image[i], cell, col);
+        const diff = compare(image[i], cell, col);
         result.compared++;
         if (diff === 'oracle-limit') result.oracleLimits++;
         else if (diff) result.mismatches.push(`${where} ${label} ${col.name || `@${i + 1}`}: ${diff}`);

@@ -8,8 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import mysql from 'mysql2/promise';
+import { localCatalogUrl } from '../../src/catalog/url';
 import { projectRoot, temporalAddress } from '../../src/config/stack';
-import { eventually } from '../helpers/api-stack';
+import { dropCatalogDatabase, eventually } from '../helpers/api-stack';
 import { freshDatabases, testStack, uniqueName } from '../helpers/stack';
 
 async function freePort(): Promise<number> {
@@ -18,6 +20,24 @@ async function freePort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/** Every row of every table of a catalog database, as text. */
+async function catalogDump(url: string): Promise<string> {
+  const u = new URL(url);
+  const conn = await mysql.createConnection({ host: u.hostname, port: Number(u.port), user: u.username });
+  try {
+    const db = u.pathname.slice(1);
+    const parts: string[] = [];
+    for (const table of ['datasources', 'pipelines', 'api_tokens', 'schema_migrations']) {
+      const [rows] = await conn.query(`SELECT * FROM \`${db}\`.\`${table}\``);
+      parts.push(JSON.stringify(rows));
+    }
+    assert.match(parts[0] ?? '', /sec-src/, 'the catalog holds the datasource');
+    return parts.join('\n');
+  } finally {
+    await conn.end();
+  }
 }
 
 /** Starts `otterflow <command>` as its own process, output into `logFile`. */
@@ -63,9 +83,16 @@ test('no password in clear in Temporal history, API and worker logs, API respons
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'otterflow-sec-'));
   const token = `adm_${randomBytes(16).toString('hex')}`;
   const apiPort = await freePort();
+  // Both processes share a catalog database (as a deployment does) and this home for the secret.
+  const catalogUrl = localCatalogUrl(s.host, s.targetPort).replace(
+    /otterflow_catalog$/,
+    uniqueName('otf_cat'),
+  );
+  t.after(() => dropCatalogDatabase(catalogUrl));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     OTTERFLOW_HOME: home,
+    OTTERFLOW_CATALOG_URL: catalogUrl,
     OTTERFLOW_TASK_QUEUE: uniqueName('tq_sec'),
     OTTERFLOW_API_PORT: String(apiPort),
     OTTERFLOW_METRICS_PORT: String(await freePort()),
@@ -171,8 +198,7 @@ test('no password in clear in Temporal history, API and worker logs, API respons
       ['API log', apiText],
       ['worker log', workerText],
       ['API responses', responses.join('\n')],
-      ['datasource catalog', fs.readFileSync(path.join(home, 'datasources.json'), 'utf8')],
-      ['pipeline store', fs.readFileSync(path.join(home, 'pipelines.json'), 'utf8')],
+      ['catalog database', await catalogDump(catalogUrl)],
     ] as const) {
       for (const form of forms) assert.equal(text.includes(form), false, `${what} holds the password`);
     }

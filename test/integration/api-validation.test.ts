@@ -251,7 +251,7 @@ test('bad input: 4xx with field paths and nothing changed', async () => {
     await expectRejected(h, 'POST', '/v1/pipelines', pipelineBody(p), 409);
     await expectRejected(h, 'DELETE', '/v1/datasources/src', undefined, 409);
     await expectRejected(h, 'POST', `/v1/pipelines/${p}/pause`, undefined, 409);
-    await expectRejected(h, 'PUT', `/v1/pipelines/${p}`, pipelineBody('renamed'), 400, 'name');
+    await expectRejected(h, 'PUT', `/v1/pipelines/${p}`, pipelineBody('renamed'), 422, 'name');
     await expectRejected(h, 'PUT', `/v1/pipelines/${p}`, { ...pipelineBody(p), extra: 1 }, 400, 'extra');
     await assertNoWorkflow(h, p);
   });
@@ -352,5 +352,25 @@ test('a source without ROW binlog: check names the setting, start is refused, no
       assert.match(r.body.detail, /binlog_format is STATEMENT \(fix: SET GLOBAL binlog_format = 'ROW'/);
       await assertNoWorkflow(h, name);
     });
+  });
+});
+
+test('a known path with an undeclared method → 405 with Allow; an unknown path → 404', async () => {
+  await withApi(async (h) => {
+    for (const [method, p, allow] of [
+      ['PATCH', '/v1/datasources', 'GET, POST, HEAD'],
+      ['PATCH', '/v1/datasources/src', 'GET, PUT, DELETE, HEAD'],
+      ['GET', '/v1/pipelines/p1/start', 'POST'],
+      ['DELETE', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const r = await h.call(method, p);
+      assert.equal(r.status, 405, `${method} ${p}: ${r.text}`);
+      assert.equal(r.headers.get('allow'), allow, `${method} ${p}`);
+      assert.match(r.headers.get('content-type') ?? '', /application\/problem\+json/);
+    }
+    assert.equal((await h.call('PATCH', '/v1/nothing-here')).status, 404);
+    // The query is checked against the schema the document shows.
+    for (const limit of ['0', '1001', 'x', '1.5'])
+      await expectRejected(h, 'GET', `/v1/pipelines/p1/conflicts?limit=${limit}`, undefined, 400, 'limit');
   });
 });

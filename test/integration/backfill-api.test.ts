@@ -41,7 +41,7 @@ function backfillCli(h: ApiHarness) {
     });
 }
 
-test('backfills over HTTP and the CLI: start a resync, watch progress, list, cancel; a bad WHERE is a 400 and starts nothing', async (t) => {
+test('backfills over HTTP and the CLI: start a resync, watch progress, list, cancel; a bad WHERE is a 422 (it names a column the source table lacks) and starts nothing', async (t) => {
   const db = await freshDatabases(t, 'bfa');
   await withApi(async (h) => {
     const name = await tableAndPipeline(
@@ -57,7 +57,7 @@ test('backfills over HTTP and the CLI: start a resync, watch progress, list, can
       tables: [`${db.name}.a`],
       where: 'nope = 1',
     });
-    assert.equal(bad.status, 400, bad.text);
+    assert.equal(bad.status, 422, bad.text);
     assert.match(bad.body.detail, /invalid WHERE condition.*Unknown column 'nope'/);
     const misplaced = await h.call('POST', `/v1/pipelines/${name}/backfills`, {
       tables: [`${db.name}.a`],

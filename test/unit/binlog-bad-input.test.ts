@@ -114,3 +114,57 @@ test('reading with a chunk smaller than an event still delivers every event in o
   for await (const e of readBinlogFile(FIXTURE, { chunkSize: 1 })) got.push(e.pos);
   assert.deepEqual(got, starts);
 });
+
+/** The fixture as a server writes it while the file is open: the FORMAT_DESCRIPTION's in-use flag set, its footer unchanged. */
+function openFileBytes(): Buffer {
+  const open = Buffer.from(original);
+  open[4 + 17] = open[4 + 17]! | 0x1; // LOG_EVENT_BINLOG_IN_USE_F in the first event's flags
+  return open;
+}
+
+test('a file still being written (in-use flag set, footer computed without it) passes the CRC32 check', async () => {
+  const path = join(dir, 'inuse.000001');
+  await writeFile(path, openFileBytes());
+  const ends: unknown[] = [];
+  const { delivered, err } = await (async () => {
+    const got: number[] = [];
+    try {
+      for await (const e of readBinlogFile(path, { onEnd: (end) => ends.push(end) })) got.push(e.pos);
+    } catch (e) {
+      return { delivered: got, err: e };
+    }
+    return { delivered: got, err: undefined };
+  })();
+  assert.equal(err, undefined);
+  assert.deepEqual(delivered, starts);
+  assert.deepEqual(ends, [{ endPosition: original.length, inUse: true, incompleteBytes: 0 }]);
+});
+
+test('an in-use FORMAT_DESCRIPTION whose footer covers the flag is a CRC32 mismatch (the server never writes that)', async () => {
+  const open = openFileBytes();
+  const fdeSize = open.readUInt32LE(4 + 9);
+  const { crc32 } = await import('node:zlib');
+  open.writeUInt32LE(crc32(open.subarray(4, 4 + fdeSize - 4)), 4 + fdeSize - 4);
+  const path = join(dir, 'inuse-badcrc.000001');
+  await writeFile(path, open);
+  const { delivered, err } = await readUntilError(path);
+  assert.ok(err instanceof BinlogDecodeError);
+  assert.match(err.message, /CRC32 mismatch in FORMAT_DESCRIPTION/);
+  assert.deepEqual(delivered, []);
+});
+
+test('a file in use that ends inside an event ends cleanly after the last complete event and says so', async () => {
+  for (const [name, cut] of [
+    ['header', 10],
+    ['body', 25],
+  ] as const) {
+    const cutEvent = starts[150]!;
+    const path = join(dir, `inuse-cut-${name}.000001`);
+    await writeFile(path, openFileBytes().subarray(0, cutEvent + cut));
+    const ends: unknown[] = [];
+    const delivered: number[] = [];
+    for await (const e of readBinlogFile(path, { onEnd: (end) => ends.push(end) })) delivered.push(e.pos);
+    assert.deepEqual(delivered, starts.slice(0, 150), name);
+    assert.deepEqual(ends, [{ endPosition: cutEvent, inUse: true, incompleteBytes: cut }], name);
+  }
+});

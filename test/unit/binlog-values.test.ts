@@ -446,7 +446,24 @@ describe('MySQL binary JSON', () => {
     ['uint32', '08' + 'ffffffff', '4294967295'],
     ['double 1.0 stays a double', '0b' + '000000000000f03f', '1.0'],
     ['double 0.1', '0b' + '9a9999999999b93f', '0.1'],
-    ['double 1e300', '0b' + Buffer.from(new Float64Array([1e300]).buffer).toString('hex'), '1e+300'],
+    // As MySQL prints them (checked against SELECT JSON_ARRAY(…) on MySQL 9.7).
+    ['double 1e300', '0b' + Buffer.from(new Float64Array([1e300]).buffer).toString('hex'), '1e300'],
+    [
+      'double 1e15 in exponent form',
+      '0b' + Buffer.from(new Float64Array([1e15]).buffer).toString('hex'),
+      '1e15',
+    ],
+    [
+      'double 3.25e10 in fixed form',
+      '0b' + Buffer.from(new Float64Array([3.25e10]).buffer).toString('hex'),
+      '32500000000.0',
+    ],
+    [
+      'double 1.5e-7 in fixed form',
+      '0b' + Buffer.from(new Float64Array([1.5e-7]).buffer).toString('hex'),
+      '0.00000015',
+    ],
+    ['double -1e-300', '0b' + Buffer.from(new Float64Array([-1e-300]).buffer).toString('hex'), '-1e-300'],
     ['literal false', '0402', 'false'],
     ['string with emoji', '0c' + '04f09f9880', '"😀"'],
     ['opaque DECIMAL(4,2)', '0ff6' + '04' + '04028c22', '12.34'],

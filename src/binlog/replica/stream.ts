@@ -35,6 +35,11 @@ export interface BinlogStreamOptions {
   /** TLS options passed to mysql2 (a profile name or SslOptions). */
   ssl?: string | SslOptions;
   /**
+   * The MySQL protocol's compression (zlib, CLIENT_COMPRESS) on the dump connection: row events
+   * compress well, so a source across a WAN sends several times fewer bytes for some CPU.
+   */
+  compress?: boolean;
+  /**
    * Our server id as a replica. Must differ from the source's @@server_id and from every other
    * replica of that source: the server drops the older of two dump connections with the same id.
    */
@@ -103,6 +108,8 @@ export interface BinlogStreamInfo {
   connectionId: number;
   checksum: boolean;
   mode: 'position' | 'gtid';
+  /** The server's word (session status Compression) that the connection is compressed. */
+  compressed: boolean;
 }
 
 interface Queued {
@@ -371,6 +378,11 @@ export class BinlogStream implements AsyncIterable<StreamedEvent> {
   }
 }
 
+async function sessionCompressed(sql: mysql.Connection): Promise<boolean> {
+  const [rows] = await sql.query<mysql.RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Compression'");
+  return String(rows[0]?.Value ?? '').toUpperCase() === 'ON';
+}
+
 function describeStart(start: StartPosition): string {
   if ('file' in start && start.file)
     return `${start.file}:${start.pos}${start.gtid ? ` (GTID ${start.gtid})` : ''}`;
@@ -401,6 +413,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
     charset: 'utf8mb4_general_ci',
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
+  if (options.compress) config.compress = true;
   const sql = await mysql.createConnection(config);
   // The promise wrapper's core connection is where the command hook lives.
   const core = internalsOf((sql as unknown as { connection: import('mysql2').Connection }).connection);
@@ -459,6 +472,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
       }
     }
     for (const stmt of setup) await sql.query(stmt);
+    const compressed = options.compress ? await sessionCompressed(sql) : false;
 
     await runSimpleCommand(
       core,
@@ -501,7 +515,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
     const heartbeatMs = heartbeatSeconds * 1000;
     const stream = new BinlogStream(
       core,
-      { server, connectionId, checksum, mode: byGtid ? 'gtid' : 'position' },
+      { server, connectionId, checksum, mode: byGtid ? 'gtid' : 'position', compressed },
       tracker,
       decoder,
       where,

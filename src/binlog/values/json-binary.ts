@@ -41,12 +41,26 @@ function readVarLength(buf: Buffer, offset: number, end: number): [number, numbe
   return fail('length too long', offset);
 }
 
-/** A double as MySQL JSON prints it: shortest round-trip digits, always marked as a double. */
+/**
+ * A double as MySQL JSON prints it (my_gcvt): the shortest round-trip digits, in fixed notation
+ * when the decimal point falls within 15 digits either side (or inside the digits), else in
+ * exponent notation without a "+" (`1e20`, `1.5e-300`); a fixed number without a fraction gets
+ * ".0" so that it stays a double.
+ */
 export function jsonDoubleText(d: number): string {
   if (!Number.isFinite(d)) fail('non-finite double', 0);
-  if (Object.is(d, -0)) return '-0.0';
-  const s = String(d);
-  return /[.e]/.test(s) ? s : `${s}.0`;
+  if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
+  const [mantissa, exponent] = Math.abs(d).toExponential().split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  const decpt = Number(exponent) + 1; // digits × 10^(decpt − len): the point sits after `decpt` digits
+  const sign = d < 0 ? '-' : '';
+  if (decpt >= -14 && (decpt <= 15 || digits.length > decpt)) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const e = decpt - 1;
+  return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${e}`;
 }
 
 function opaqueText(buf: Buffer, start: number, end: number): string {

@@ -266,6 +266,15 @@ export function compileRowImageDecoder(table: TableSchema): RowImageDecoder {
   };
 }
 
+/** A compiled reader of one non-null value of `column` (no null bitmap): [value, next offset]. */
+export function compileValueReader(column: ColumnDef): (buf: Buffer, offset: number) => [CellValue, number] {
+  const k = new Constants();
+  return instantiate(
+    `return function readOne(buf, o) { let v, n; ${valueCode(column, k)} return [v, o]; };`,
+    k,
+  ) as unknown as (buf: Buffer, o: number) => [CellValue, number];
+}
+
 /**
  * Decodes a single value of `column` stored at `offset` (no null bitmap); returns the value and the
  * offset after it. For tests and one-off reads — rows should go through compileRowImageDecoder.

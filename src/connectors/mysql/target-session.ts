@@ -24,6 +24,7 @@ import { MysqlCheckpoint } from './checkpoint';
 import { openMysql } from './connection';
 import { quoteMysqlTable } from './dialect';
 import { MysqlChannelMarks } from './marks';
+import { missingOnTarget, readServerFlavour, type ServerFlavour } from './type-support';
 
 /**
  * MySQL errors that mean "this DDL is already in effect on the target": table/column/index already
@@ -69,6 +70,8 @@ export class MysqlTargetSession implements TargetSession {
     readonly connection: mysql.Connection,
     private readonly pipeline: string,
     applier?: MysqlApplier,
+    /** The server's flavour and version, for {@link lacksSourceType}; unknown = every type accepted. */
+    private readonly flavour?: ServerFlavour,
   ) {
     this.applier = applier ?? new MysqlApplier(connection);
     this.checkpoint = new MysqlCheckpoint(connection, pipeline);
@@ -78,6 +81,10 @@ export class MysqlTargetSession implements TargetSession {
 
   get tables(): TableInfoSource {
     return this.applier.tables;
+  }
+
+  lacksSourceType(dataType: string): string | undefined {
+    return this.flavour ? missingOnTarget(dataType, this.flavour) : undefined;
   }
 
   get inTransaction(): boolean {
@@ -189,7 +196,7 @@ export const mysqlTargetConnector: TargetConnector = {
     try {
       const applier = new MysqlApplier(conn, options.session ? { session: options.session } : {});
       await applier.prepareSession();
-      return new MysqlTargetSession(conn, options.pipeline, applier);
+      return new MysqlTargetSession(conn, options.pipeline, applier, await readServerFlavour(conn));
     } catch (err) {
       await conn.end().catch(() => {});
       throw err;

@@ -159,6 +159,12 @@ export class OracleTargetSession implements TargetSession {
     throw new Error(`an Oracle target does not run MySQL DDL (capability sourceDdl is false): ${statement}`);
   }
 
+  lacksSourceType(dataType: string): string | undefined {
+    // MySQL 9's VECTOR arrives as packed float32 bytes; Oracle's VECTOR type takes no such binding, and
+    // storing the bytes in a RAW would look like success while the column means something else.
+    return dataType === 'vector' ? 'no mapping of MySQL VECTOR values to Oracle is defined' : undefined;
+  }
+
   async tableExists(ref: TableRef): Promise<boolean> {
     try {
       await this.connection.execute(`SELECT 1 FROM ${this.applier.quoteTable(ref)} WHERE 1 = 0`);

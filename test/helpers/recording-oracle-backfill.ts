@@ -172,7 +172,7 @@ export class RecordingBackfillTables implements RecordingStatementModel {
         return {
           rowsAffected: this.change(connection, (s) => {
             const c = s.chunks.get(String(b[1]))?.get(Number(b[2]));
-            if (!c || c.status !== 'pending') return 0;
+            if (c?.status !== 'pending') return 0;
             Object.assign(c, { status: 'done', rowsCopied: Number(b[0]), copies: c.copies + 1 });
             return 1;
           }),

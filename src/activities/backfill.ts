@@ -27,7 +27,8 @@ import type { BinlogPosition } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
 import type { BackfillConnector, BackfillStore, ChunkCopy, TableChunks } from '../connectors/backfill-target';
-import { openTargetSession, targetConnectorFor } from '../connectors/registry';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetConnector } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -37,7 +38,14 @@ import { loadTransforms } from '../pipeline/transform-loader';
  * Backfill activities (src/workflows/backfill.ts): thin shells around src/backfill that resolve
  * datasources on the worker, heartbeat, and turn cancellation into an abort.
  */
-export function makeBackfillActivities(catalog: DatasourceResolver, transformsDir: string) {
+export function makeBackfillActivities(
+  catalog: DatasourceResolver,
+  transformsDir: string,
+  /** Used for every target instead of the registry's connector (tests without a real target). */
+  targetConnector?: TargetConnector,
+) {
+  const connectorOf = (target: ResolvedDatasource): TargetConnector =>
+    targetConnector ?? targetConnectorFor(target);
   const resolve = async (
     config: PipelineConfig,
   ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
@@ -55,7 +63,7 @@ export function makeBackfillActivities(catalog: DatasourceResolver, transformsDi
   const backfillOf = (target: ResolvedDatasource): BackfillConnector => {
     let backfill: BackfillConnector | undefined;
     try {
-      backfill = targetConnectorFor(target).backfill;
+      backfill = connectorOf(target).backfill;
     } catch (err) {
       throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
     }
@@ -90,7 +98,7 @@ export function makeBackfillActivities(catalog: DatasourceResolver, transformsDi
       // The position first: every change after it reaches the target through CDC, so rows copied
       // later (newer or older than the stream) converge once CDC catches up.
       const reader = sconn;
-      const session = await openTargetSession(target, { pipeline: input.config.name });
+      const session = await connectorOf(target).open(target, { pipeline: input.config.name });
       let position: BinlogPosition;
       try {
         position =

@@ -19,7 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     inspectDatasource: makeInspectDatasource(deps.catalog),
     replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
-    ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
     ...makeVerifyActivities(deps.catalog),
   };
 }

@@ -15,6 +15,11 @@ import type { ResyncRequest } from './target';
  * capability `bulkLoad` says whether it has such a path.
  */
 export interface BackfillConnector {
+  /**
+   * The store can take plain secondary indexes off empty target tables for a load and build them after
+   * (`deferSecondaryIndexes`). False: every index stays; the store lists each table as kept, with why.
+   */
+  readonly deferredIndexes: boolean;
   /** Opens the backfill bookkeeping on the target (creating its tables when needed). */
   openStore(target: ResolvedDatasource): Promise<BackfillStore>;
   /**

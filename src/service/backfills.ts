@@ -114,16 +114,26 @@ export interface BackfillServiceDeps {
 export class BackfillService {
   constructor(private readonly deps: BackfillServiceDeps) {}
 
-  /** A target whose connector has no backfill (Oracle today) is refused before anything runs. */
-  private async assertTargetCanCopy(target: string): Promise<void> {
+  /**
+   * A target whose connector has no backfill is refused before anything runs, and so is an explicit
+   * `secondaryIndexes: defer` on a target that keeps its indexes during a load.
+   */
+  private async assertTargetCanCopy(target: string, secondaryIndexes: string | undefined): Promise<void> {
     const ds = await this.deps.datasources.get(target);
     const connector = targetConnectorFor(ds);
     if (!connector.backfill)
       throw new ServiceError(
         'unprocessable',
-        `target "${ds.name}" is ${connector.dialect}: backfills (initial load and re-sync) are available for MySQL/MariaDB targets ` +
-          'only; load the tables into it by other means, then start the pipeline at the position of that copy',
+        `target "${ds.name}" is ${connector.dialect}: this build has no backfill (initial load and re-sync) for it; ` +
+          'load the tables into it by other means, then start the pipeline at the position of that copy',
         [{ path: 'target', message: `${connector.dialect} targets cannot be backfilled` }],
+      );
+    if (secondaryIndexes === 'defer' && !connector.backfill.deferredIndexes)
+      throw new ServiceError(
+        'unprocessable',
+        `target "${ds.name}" is ${connector.dialect}: its secondary indexes stay in place during a load (no deferred indexes); ` +
+          'omit secondaryIndexes or use keep',
+        [{ path: 'secondaryIndexes', message: `${connector.dialect} targets do not defer indexes` }],
       );
   }
 
@@ -140,7 +150,7 @@ export class BackfillService {
       );
     const req = parsed.data;
     const config = def.config;
-    await this.assertTargetCanCopy(config.target);
+    await this.assertTargetCanCopy(config.target, req.secondaryIndexes);
     const tables = (req.tables ?? []).map((t) => {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };

@@ -66,8 +66,26 @@ export function oracleError(
   return err;
 }
 
+/**
+ * Keeps state for more statements than the checkpoint's (e.g. backfill progress tables), with
+ * per-connection uncommitted changes: answers what it recognises, undefined for anything else.
+ */
+export interface RecordingStatementModel {
+  execute(
+    connection: number,
+    sql: string,
+    binds: unknown[],
+  ): { rows?: unknown[][]; rowsAffected?: number } | undefined;
+  /** Per-row counts of an executeMany it recognises. */
+  executeMany(connection: number, sql: string, binds: unknown[][]): number[] | undefined;
+  /** The connection committed (publish its changes), or rolled back / closed (`false`: drop them). */
+  end(connection: number, commit: boolean): void;
+}
+
 export class RecordingOracleDatabase {
   readonly calls: RecordedCall[] = [];
+  /** Models of further tables (see {@link RecordingStatementModel}). */
+  readonly models: RecordingStatementModel[] = [];
   /** Committed checkpoint rows by pipeline. */
   readonly checkpoints = new Map<string, CheckpointRow>();
   /** Per-row counts for an executeMany on user tables; default: 1 for every bind row. */
@@ -202,7 +220,9 @@ export class RecordingOracleConnection implements OracleConnectionLike {
     this.ensureOpen();
     this.db.record({ connection: this.id, method: 'execute', sql, binds, options });
     if (this.real) return this.real.execute<T>(sql, binds, options as never) as Promise<Answer<T>>;
-    const answer = this.checkpointStatement(sql, binds.map(plain)) ??
+    const values = binds.map(plain);
+    const answer = this.checkpointStatement(sql, values) ??
+      this.modelled(sql, values) ??
       this.db.catalogQuery(sql, binds) ?? { rowsAffected: 0 };
     return answer as Answer<T>;
   }
@@ -211,7 +231,10 @@ export class RecordingOracleConnection implements OracleConnectionLike {
     this.ensureOpen();
     const call = this.db.record({ connection: this.id, method: 'executeMany', sql, binds, options });
     if (this.real) return this.real.executeMany(sql, binds, options as never);
-    const counts = this.db.rowCounts(sql, binds);
+    const plainRows = binds.map((row) => row.map(plain));
+    const counts =
+      this.db.models.map((m) => m.executeMany(this.id, sql, plainRows)).find((c) => c !== undefined) ??
+      this.db.rowCounts(sql, binds);
     const rowFailure = this.db.takeRowFailure(call);
     if (rowFailure) {
       counts[rowFailure.offset] = 0;
@@ -240,6 +263,7 @@ export class RecordingOracleConnection implements OracleConnectionLike {
       else this.db.checkpoints.delete(k);
     }
     this.pending = new Map();
+    for (const m of this.db.models) m.end(this.id, true);
   }
 
   async rollback(): Promise<void> {
@@ -247,6 +271,7 @@ export class RecordingOracleConnection implements OracleConnectionLike {
     this.db.record({ connection: this.id, method: 'rollback' });
     if (this.real) return this.real.rollback();
     this.pending = new Map();
+    for (const m of this.db.models) m.end(this.id, false);
   }
 
   async close(): Promise<void> {
@@ -256,7 +281,16 @@ export class RecordingOracleConnection implements OracleConnectionLike {
       return this.real.close();
     }
     this.pending = new Map(); // Oracle rolls back what a closed session did not commit
+    for (const m of this.db.models) m.end(this.id, false);
     this.closed = true;
+  }
+
+  private modelled(sql: string, binds: unknown[]): Answer<unknown> | undefined {
+    for (const m of this.db.models) {
+      const a = m.execute(this.id, sql, binds);
+      if (a) return a as Answer<unknown>;
+    }
+    return undefined;
   }
 
   private ensureOpen(): void {

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import { registerStackDatasources, withApi } from '../helpers/api-stack';
 import { uniqueName } from '../helpers/stack';
 
-/** Oracle datasources through the API: registered with their target settings; refused as a channel side. */
+/** Oracle datasources through the API: registered with their target settings; backfills accepted; refused as a channel side. */
 test('an Oracle datasource is accepted as a one-way target; a bidirectional channel with it is a 422 saying why', async () => {
   await withApi(async (h) => {
     await registerStackDatasources(h);
@@ -37,14 +35,29 @@ test('an Oracle datasource is accepted as a one-way target; a bidirectional chan
       mappings,
     });
     assert.equal(oneWay.status, 201, oneWay.text);
-    // Backfills copy with a bulk load, which an Oracle target lacks: refused before anything runs.
-    const backfill = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
+    // Backfills into Oracle are accepted; an explicit request to defer indexes is a 422 (Oracle keeps them).
+    const defer = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
       kind: 'initial',
+      secondaryIndexes: 'defer',
     });
-    assert.equal(backfill.status, 422, backfill.text);
-    assert.match(backfill.body.detail, /target "ora" is oracle: backfills .* only/);
+    assert.equal(defer.status, 422, defer.text);
+    assert.match(
+      defer.body.detail,
+      /target "ora" is oracle: its secondary indexes stay in place during a load/,
+    );
+    assert.ok(defer.body.errors.some((e: { path: string }) => e.path === 'secondaryIndexes'));
+    const resync = await h.call('POST', `/v1/pipelines/${oneWay.body.config.name}/backfills`, {
+      kind: 'resync',
+    });
+    assert.equal(resync.status, 400, resync.text);
+    assert.match(
+      resync.body.detail,
+      /a resync names its tables/,
+      'past the target check, to the request itself',
+    );
 
-    const before = fs.readFileSync(path.join(h.home, 'pipelines.json'), 'utf8');
+    const listed = async () => JSON.stringify((await h.call('GET', '/v1/pipelines')).body);
+    const before = await listed();
     for (const [source, target, side] of [
       ['src', 'ora', 'target'],
       ['ora', 'src', 'source'],
@@ -64,7 +77,7 @@ test('an Oracle datasource is accepted as a one-way target; a bidirectional chan
       assert.match(r.body.detail, /keeps no channel marks/);
       assert.ok(r.body.errors.some((e: { path: string }) => e.path === 'options.channel'));
     }
-    assert.equal(fs.readFileSync(path.join(h.home, 'pipelines.json'), 'utf8'), before, 'nothing stored');
+    assert.equal(await listed(), before, 'nothing stored');
     // An Oracle server that does not answer: the connection test and the prerequisite check say so (422).
     for (const action of ['test', 'check']) {
       const r = await h.call('POST', `/v1/datasources/ora/${action}`);

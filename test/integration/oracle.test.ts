@@ -6,9 +6,11 @@ import type { CellValue } from '../../src/binlog/types';
 import type { ResolvedDatasource } from '../../src/config/datasources';
 import type { UpsertOp } from '../../src/connectors/dialect';
 import { OracleApplier } from '../../src/connectors/oracle/applier';
+import { OracleBackfillSql } from '../../src/connectors/oracle/backfill/progress-sql';
 import { openOracle } from '../../src/connectors/oracle/connection';
 import { OracleTargetConnector } from '../../src/connectors/oracle/target-session';
 import { parsePipelineConfig } from '../../src/pipeline/config';
+import { compileMapper } from '../../src/pipeline/mapping/mapper';
 import { replicate } from '../../src/replication/replicator';
 import { samePipelineConfig } from '../helpers/pipeline';
 import { oracleError, RecordingOracleDatabase } from '../helpers/recording-oracle';
@@ -19,8 +21,8 @@ import { freshDatabases, testStack } from '../helpers/stack';
  *   ORACLE_URL='oracle://otter:otter@127.0.0.1:1521/FREEPDB1'
  * (thin mode: no Instant Client needed; docs/oracle.md shows how to start Oracle Database Free in a
  * container). The user needs CREATE SESSION, CREATE TABLE and quota in its own schema, where the
- * tests create and drop their tables. The engine scenarios are those of oracle-engine.test.ts, with
- * the recording connection in front of the real one.
+ * tests create and drop their tables. The engine scenarios are those of oracle-engine.test.ts, and the
+ * backfill's those of oracle-backfill.test.ts, with the recording connection in front of the real one.
  */
 const url = process.env.ORACLE_URL;
 const SKIPPED = 'ORACLE_URL not set: Oracle integration test skipped (see docs/oracle.md)';
@@ -233,4 +235,107 @@ test('engine on a real Oracle: rows, the checkpoint in the same transaction, a b
   assert.equal(await checkpoint(), mid);
   await run();
   assert.deepEqual(await ids(), [1, 2, 10, 11, 20, 21]);
+});
+
+test('backfill on a real Oracle: plan, a chunk failing halfway rolled back and copied again, re-sync progress in the batch transaction', async (t) => {
+  if (!url) return t.skip(SKIPPED);
+  const ds = oracleDatasource(url);
+  const { source, items, config, rdb, ids, admin } = await enginePair(t, ds);
+  const sql = new OracleBackfillSql();
+  const backfillId = `${config.name}.initial-test`;
+  t.after(async () => {
+    for (const [table, column] of [
+      [sql.chunks, 'backfill_id'],
+      [sql.backfills, 'backfill_id'],
+      [sql.requests, 'pipeline'],
+    ] as const)
+      await admin
+        .execute(`DELETE FROM ${table} WHERE ${column} = :1`, [
+          column === 'pipeline' ? config.name : backfillId,
+        ])
+        .catch(() => {});
+    await admin.commit().catch(() => {});
+  });
+  await source.query(`INSERT INTO ${items} (id, name) SELECT seq, CONCAT('n', seq) FROM seq_1_to_300`);
+  const stack = testStack();
+  const src: ResolvedDatasource = {
+    name: 'source',
+    kind: 'mariadb',
+    host: stack.host,
+    port: stack.sourcePort,
+    user: 'root',
+    password: '',
+  };
+  const connector = new OracleTargetConnector(async (d) => rdb.connectTo(await openOracle(d)));
+  const backfill = connector.backfill;
+  const store = await backfill.openStore(ds);
+  t.after(() => store.close());
+  const table = { schema: config.mappings[0]!.source.schema as string, table: items };
+  const plan = await store.storePlan(
+    backfillId,
+    config.name,
+    [{ table, chunks: [{ upTo: [150] }, { after: [150] }] }],
+    300,
+    { file: 'bin.000001', pos: 4 },
+  );
+  assert.deepEqual(plan, { chunks: 2, tables: 1, estimatedRows: 300 });
+  assert.deepEqual(await store.pendingChunks(backfillId), [0, 1]);
+
+  const copier = await backfill.openCopier(src, ds, compileMapper(config, new Map()), config);
+  t.after(() => copier.close());
+  // Chunk 0 fails after its rows were written, before its progress row: nothing of it stays.
+  rdb.failWhen((c) => c.sql === sql.markChunkDone(), oracleError('ORA-03113'));
+  await assert.rejects(copier.copy(backfillId, 0), /ORA-03113/);
+  assert.deepEqual(await ids(), []);
+  assert.deepEqual(await store.pendingChunks(backfillId), [0, 1]);
+  assert.deepEqual(await copier.copy(backfillId, 0), { rows: 150, written: 150, skipped: false });
+  assert.deepEqual(await copier.copy(backfillId, 1), { rows: 150, written: 150, skipped: false });
+  assert.deepEqual(await copier.copy(backfillId, 1), { rows: 0, written: 0, skipped: true });
+  assert.deepEqual(await store.pendingChunks(backfillId), []);
+  assert.deepEqual(
+    await ids(),
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
+
+  // Re-sync requests: the session finds the pipeline's request; progress commits only with its transaction.
+  await store.insertResyncRequests([
+    {
+      requestId: `${backfillId}.r0`,
+      backfillId: `${backfillId}.rs`,
+      pipeline: config.name,
+      seq: 0,
+      table,
+      keysJson: '[[1],[2]]',
+      chunkSize: 100,
+      estimatedRows: 2,
+    },
+  ]);
+  const session = await connector.open(ds, { pipeline: config.name });
+  t.after(() => session.close());
+  const request = await session.resyncRequests.next();
+  assert.equal(request?.keysJson, '[[1],[2]]');
+  await session.begin();
+  await session.resyncRequests.recordChunk({
+    requestId: `${backfillId}.r0`,
+    lastKey: '[2]',
+    keysDone: 2,
+    rows: 2,
+    skipped: 0,
+    finished: true,
+  });
+  await session.rollback();
+  assert.equal((await store.resyncRequestsOf(`${backfillId}.rs`))[0]?.status, 'pending');
+  await session.begin();
+  await session.resyncRequests.recordChunk({
+    requestId: `${backfillId}.r0`,
+    lastKey: '[2]',
+    keysDone: 2,
+    rows: 2,
+    skipped: 0,
+    finished: true,
+  });
+  await session.commit();
+  const done = (await store.resyncRequestsOf(`${backfillId}.rs`))[0];
+  assert.deepEqual([done?.status, done?.lastKey, done?.rowsCopied], ['done', '[2]', 2]);
+  assert.equal(await session.resyncRequests.next(), undefined);
 });

@@ -14,7 +14,7 @@ const ready: OracleTargetState = {
   defaultTablespace: 'USERS',
   quotaMaxBytes: -1,
   quotaUsedBytes: 0,
-  checkpointTableExists: false,
+  missingSystemTables: ['OTTERFLOW_CHECKPOINTS', 'OTTERFLOW_BACKFILLS'],
 };
 
 test('Oracle target prerequisites: privileges and quota, each failure with the statement that fixes it', () => {
@@ -29,8 +29,9 @@ test('Oracle target prerequisites: privileges and quota, each failure with the s
     [
       [
         'privilege CREATE TABLE',
-        'missing, and OTTERFLOW_CHECKPOINTS does not exist yet',
-        'GRANT CREATE TABLE TO "REPL" (the checkpoint table OTTERFLOW_CHECKPOINTS is created on the first run)',
+        'missing, and OTTERFLOW_CHECKPOINTS, OTTERFLOW_BACKFILLS not created yet',
+        'GRANT CREATE TABLE TO "REPL" (the checkpoint table OTTERFLOW_CHECKPOINTS is created on the first run, ' +
+          "the backfill's tables on the first backfill)",
       ],
       [
         'quota on USERS',
@@ -39,14 +40,21 @@ test('Oracle target prerequisites: privileges and quota, each failure with the s
       ],
     ],
   );
-  // An existing checkpoint table needs no CREATE TABLE; UNLIMITED TABLESPACE replaces a quota; a full quota fails.
+  // Existing tables need no CREATE TABLE; UNLIMITED TABLESPACE replaces a quota; a full quota fails.
   const existing = checkOracleTargetPrerequisites({
     ...ready,
     privileges: ['CREATE SESSION', 'UNLIMITED TABLESPACE'],
     quotaMaxBytes: undefined,
-    checkpointTableExists: true,
+    missingSystemTables: [],
   });
   assert.ok(existing.every((c) => c.ok));
+  // The checkpoint table alone is not enough: the first backfill creates its progress tables.
+  const onlyCheckpoint = checkOracleTargetPrerequisites({
+    ...ready,
+    privileges: ['CREATE SESSION', 'UNLIMITED TABLESPACE'],
+    missingSystemTables: ['OTTERFLOW_BACKFILL_CHUNKS'],
+  });
+  assert.equal(onlyCheckpoint.find((c) => c.name === 'privilege CREATE TABLE')?.ok, false);
   const full = checkOracleTargetPrerequisites({
     ...ready,
     quotaMaxBytes: 10_000_000,
@@ -64,7 +72,7 @@ test('the connector check reads the state from views every user can query, then 
   db.answer('SELECT max_bytes, bytes FROM user_ts_quotas', (b) =>
     b[0] === 'USERS' ? [[5_000_000, 1_000]] : [],
   );
-  db.answer('SELECT COUNT(*) FROM user_tables', (b) => [[b[0] === 'OTTERFLOW_CHECKPOINTS' ? 1 : 0]]);
+  db.answer('SELECT table_name FROM user_tables', (b) => b.map((t) => [t]));
   const r = await new OracleTargetConnector(async () => db.connect()).check({
     name: 'ora',
     kind: 'oracle',
@@ -79,7 +87,11 @@ test('the connector check reads the state from views every user can query, then 
     r.checks.map((c) => [c.name, c.ok, c.actual]),
     [
       ['privilege CREATE SESSION', true, 'CREATE SESSION, CREATE TABLE'],
-      ['privilege CREATE TABLE', true, 'OTTERFLOW_CHECKPOINTS exists'],
+      [
+        'privilege CREATE TABLE',
+        true,
+        'OTTERFLOW_CHECKPOINTS, OTTERFLOW_BACKFILLS, OTTERFLOW_BACKFILL_CHUNKS, OTTERFLOW_RESYNC_REQUESTS exist',
+      ],
       ['quota on USERS', true, '1000 of 5000000 bytes used'],
     ],
   );

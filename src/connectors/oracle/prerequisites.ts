@@ -1,3 +1,4 @@
+import { ORACLE_BACKFILL_TABLES } from './backfill/progress-sql';
 import { ORACLE_CHECKPOINT_TABLE } from './checkpoint';
 import type { OracleConnectionLike } from './connection';
 
@@ -12,8 +13,8 @@ export interface OracleTargetState {
   /** USER_TS_QUOTAS of the default tablespace: max bytes, -1 for unlimited; undefined: no quota row. */
   quotaMaxBytes: number | undefined;
   quotaUsedBytes: number;
-  /** The checkpoint table exists already (then CREATE TABLE is not needed). */
-  checkpointTableExists: boolean;
+  /** Otterflow's own tables (checkpoint, backfill progress) not created yet: they need CREATE TABLE. */
+  missingSystemTables: string[];
 }
 
 /** One check, as for MySQL sources: a failed one says exactly what to change. */
@@ -23,6 +24,9 @@ export interface OraclePrerequisiteCheck {
   actual: string;
   fix?: string;
 }
+
+/** Otterflow's tables in the user's schema. */
+const SYSTEM_TABLES = [ORACLE_CHECKPOINT_TABLE, ...Object.values(ORACLE_BACKFILL_TABLES)];
 
 /** Quota below this (bytes free in the default tablespace) is reported: the checkpoint table needs an extent. */
 const MIN_FREE_QUOTA = 1024 * 1024;
@@ -42,11 +46,12 @@ export function checkOracleTargetPrerequisites(s: OracleTargetState): OraclePrer
     },
     {
       name: 'privilege CREATE TABLE',
-      ok: s.checkpointTableExists || privs.has('CREATE TABLE'),
-      actual: s.checkpointTableExists
-        ? `${ORACLE_CHECKPOINT_TABLE} exists`
-        : `missing, and ${ORACLE_CHECKPOINT_TABLE} does not exist yet`,
-      fix: `GRANT CREATE TABLE TO ${user} (the checkpoint table ${ORACLE_CHECKPOINT_TABLE} is created on the first run)`,
+      ok: s.missingSystemTables.length === 0 || privs.has('CREATE TABLE'),
+      actual:
+        s.missingSystemTables.length === 0
+          ? `${SYSTEM_TABLES.join(', ')} exist`
+          : `missing, and ${s.missingSystemTables.join(', ')} not created yet`,
+      fix: `GRANT CREATE TABLE TO ${user} (the checkpoint table ${ORACLE_CHECKPOINT_TABLE} is created on the first run, the backfill's tables on the first backfill)`,
     },
     {
       name: `quota on ${s.defaultTablespace}`,
@@ -86,9 +91,11 @@ export async function readOracleTargetState(conn: OracleConnectionLike): Promise
   const [quota] = await q('SELECT max_bytes, bytes FROM user_ts_quotas WHERE tablespace_name = :1', [
     tablespace,
   ]);
-  const [table] = await q('SELECT COUNT(*) FROM user_tables WHERE table_name = :1', [
-    ORACLE_CHECKPOINT_TABLE,
-  ]);
+  const existing = await q(
+    `SELECT table_name FROM user_tables WHERE table_name IN (${SYSTEM_TABLES.map((_, i) => `:${i + 1}`).join(', ')})`,
+    SYSTEM_TABLES,
+  );
+  const found = new Set(existing.map((r) => String(r[0])));
   return {
     version: String(version[0]?.[0] ?? ''),
     user: String(u?.[0] ?? ''),
@@ -96,6 +103,6 @@ export async function readOracleTargetState(conn: OracleConnectionLike): Promise
     defaultTablespace: tablespace,
     quotaMaxBytes: quota ? Number(quota[0]) : undefined,
     quotaUsedBytes: quota ? Number(quota[1]) : 0,
-    checkpointTableExists: Number(table?.[0] ?? 0) > 0,
+    missingSystemTables: SYSTEM_TABLES.filter((t) => !found.has(t)),
   };
 }

@@ -1,5 +1,6 @@
 import type { ResolvedDatasource } from '../../config/datasources';
 import type { ApplyPlan, ApplyStats, TableRef } from '../../pipeline/model';
+import type { BackfillConnector } from '../backfill-target';
 import {
   type ApplyResult,
   RetryableTargetError,
@@ -8,7 +9,6 @@ import {
 } from '../dialect';
 import type {
   DdlApplyOutcome,
-  ResyncRequest,
   ResyncRequests,
   TargetCapabilities,
   TargetCheckResult,
@@ -17,6 +17,9 @@ import type {
   TargetSessionOptions,
 } from '../target';
 import { OracleApplier, OracleBatchRowError } from './applier';
+import { OracleBackfill } from './backfill/connector';
+import { OracleBackfillSql } from './backfill/progress-sql';
+import { OracleResyncRequests } from './backfill/progress-store';
 import { OracleCheckpoint, OracleCheckpointSql } from './checkpoint';
 import { type OracleConnectionLike, openOracle } from './connection';
 import { checkOracleTargetPrerequisites, readOracleTargetState, readOracleVersion } from './prerequisites';
@@ -26,8 +29,8 @@ import { OracleValueError, type ValueTally } from './values';
 /**
  * What an Oracle target can do. No source DDL (MySQL DDL is not translated: `ddl: apply` stops with a
  * message, `skip`/`stop` work as for MySQL), no channel marks (a bidirectional channel needs a binlog
- * on both sides, and Oracle is never a source here), no bulk load (initial copies go through the
- * applier's executeMany), no statements built ahead.
+ * on both sides, and Oracle is never a source here), no bulk load (initial loads and re-syncs go
+ * through the applier's executeMany), no statements built ahead.
  */
 export const ORACLE_TARGET_CAPABILITIES: TargetCapabilities = {
   transactionalDdl: false,
@@ -90,7 +93,7 @@ export class OracleTargetSession implements TargetSession {
   readonly dialect = 'oracle';
   readonly capabilities = ORACLE_TARGET_CAPABILITIES;
   readonly checkpoint: OracleCheckpoint;
-  readonly resyncRequests: ResyncRequests = new NoResyncRequests();
+  readonly resyncRequests: ResyncRequests;
   readonly applier: OracleApplier;
   private open = false;
 
@@ -104,6 +107,11 @@ export class OracleTargetSession implements TargetSession {
       connection,
       pipeline,
       new OracleCheckpointSql(settings.checkpointSchema, settings.identifierCase),
+    );
+    this.resyncRequests = new OracleResyncRequests(
+      connection,
+      pipeline,
+      new OracleBackfillSql(settings.checkpointSchema, settings.identifierCase),
     );
   }
 
@@ -189,32 +197,17 @@ function withTally<R extends ApplyResult>(r: R, tally: ValueTally): R {
   return { ...r, stats, notes };
 }
 
-/**
- * Re-sync requests live in the target next to the checkpoint; the backfill service writes them with
- * MySQL statements, so an Oracle target never holds any: `next` finds none.
- */
-class NoResyncRequests implements ResyncRequests {
-  async next(): Promise<ResyncRequest | undefined> {
-    return undefined;
-  }
-
-  async recordChunk(): Promise<void> {
-    throw new Error('internal: an Oracle target has no re-sync requests');
-  }
-
-  async fail(): Promise<void> {
-    throw new Error('internal: an Oracle target has no re-sync requests');
-  }
-}
-
 /** Opens sessions on Oracle datasources; `connect` is the driver seam (a recording connection in tests). */
 export class OracleTargetConnector implements TargetConnector {
   readonly dialect = 'oracle';
   readonly capabilities = ORACLE_TARGET_CAPABILITIES;
+  readonly backfill: BackfillConnector;
 
   constructor(
     private readonly connect: (ds: ResolvedDatasource) => Promise<OracleConnectionLike> = openOracle,
-  ) {}
+  ) {
+    this.backfill = new OracleBackfill(connect);
+  }
 
   async open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession> {
     const conn = await this.connect(datasource);

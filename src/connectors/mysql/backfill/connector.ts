@@ -109,6 +109,7 @@ class MysqlBackfillStore implements BackfillStore {
 
 /** Initial loads and re-syncs into MySQL/MariaDB: LOAD DATA LOCAL where exact, upserts otherwise. */
 export const mysqlBackfill: BackfillConnector = {
+  deferredIndexes: true,
   async openStore(target: ResolvedDatasource): Promise<BackfillStore> {
     const conn = await openMysql(target);
     try {

@@ -10,6 +10,7 @@ import type { ResolvedDatasource } from '../config/datasources';
 import { RetryableTargetError } from '../connectors/dialect';
 import { MysqlApplier } from '../connectors/mysql/applier';
 import { claimCheckpoint, fenceBatch, SYSTEM_SCHEMA, writeCheckpoint } from '../connectors/mysql/checkpoint';
+import { checkCheckpointSource, readSourceIdentity } from '../connectors/mysql/checkpoint-source';
 import { mysqlTlsOptions, openMysql } from '../connectors/mysql/connection';
 import { TargetTableMissingError } from '../connectors/mysql/table-info';
 import { findUnsupportedColumns } from '../connectors/mysql/type-support';
@@ -158,6 +159,15 @@ class ReplicationRun {
       initialPosition(this.source!, config.start),
     );
     this.epoch = claim.epoch;
+    const identity = await readSourceIdentity(this.source);
+    const foreign = await checkCheckpointSource(
+      this.target,
+      this.name,
+      identity,
+      claim.created,
+      config.source,
+    );
+    if (foreign) throw new PipelineHaltError(foreign);
     this.committed = claim.position;
     this.lastCheckpointAt = Date.now();
 

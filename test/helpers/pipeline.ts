@@ -153,7 +153,7 @@ export function dumpTableExact(
     if (t === 'timestamp') return `UNIX_TIMESTAMP(${name})`;
     if (t === 'enum' || t === 'set') return `CONCAT(${name} + 0, ':', HEX(${name}))`;
     if (/char|text|json/.test(t)) return `HEX(${name})`;
-    if (/blob|binary|bit|geometry|point|linestring|polygon|collection/.test(t)) return `HEX(${name})`;
+    if (/blob|binary|bit|geometry|point|linestring|polygon|collection|vector/.test(t)) return `HEX(${name})`;
     return `CAST(${name} AS CHAR)`;
   });
 }

@@ -181,7 +181,7 @@ test('pipeline lifecycle over HTTP: create → start → rows flow → update �
       'SELECT COUNT(*) AS n FROM otterflow.checkpoints WHERE pipeline = ?',
       [name],
     );
-    assert.deepEqual(left, [{ n: 0 }]);
+    assert.deepEqual(left, [{ n: '0' }]);
     assert.equal((await h.call('GET', `/v1/pipelines/${name}`)).status, 404);
     assert.equal((await h.call('GET', `/v1/pipelines/${name}/status`)).status, 404);
     const d = await h.client.workflow.getHandle(`pipeline:${name}`).describe();

@@ -98,6 +98,10 @@ const deleteQuerySchema = z.object({
     .enum(['true', 'false'])
     .optional()
     .meta({ description: 'true: stop a running pipeline first, then delete it' }),
+  dropCheckpoint: z.enum(['true', 'false']).optional().meta({
+    description:
+      'true: also delete its checkpoint on the target (otherwise kept: a pipeline created again under the name resumes from it)',
+  }),
 });
 
 /** Every operation of the API, in the order the OpenAPI document lists them. */
@@ -231,10 +235,19 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       response: {
         status: 200,
         description: 'deleted',
-        schema: z.object({ deleted: z.string(), stopped: z.boolean() }),
+        schema: z.object({
+          deleted: z.string(),
+          stopped: z.boolean(),
+          checkpoint: z.enum(['kept', 'dropped', 'none']),
+        }),
       },
       handle: async ({ name, query, ifMatch }) => {
-        const r = await pl.remove(name, query.force === 'true', parseIfMatch(ifMatch));
+        const r = await pl.remove(
+          name,
+          query.force === 'true',
+          query.dropCheckpoint === 'true',
+          parseIfMatch(ifMatch),
+        );
         return { status: 200, body: { deleted: name, ...r } };
       },
     },

@@ -93,8 +93,12 @@ export class ApiClient {
   /** `expectedVersion`: only if the definition is still at that version (else a 409 naming the current one). */
   updatePipeline = (name: string, config: unknown, expectedVersion?: number) =>
     this.request<unknown>('PUT', `/v1/pipelines/${ApiClient.seg(name)}`, config, expectedVersion);
-  deletePipeline = (name: string, force = false) =>
-    this.request<unknown>('DELETE', `/v1/pipelines/${ApiClient.seg(name)}${force ? '?force=true' : ''}`);
+  deletePipeline = (name: string, force = false, dropCheckpoint = false) => {
+    const query = [force ? 'force=true' : '', dropCheckpoint ? 'dropCheckpoint=true' : '']
+      .filter(Boolean)
+      .join('&');
+    return this.request<unknown>('DELETE', `/v1/pipelines/${ApiClient.seg(name)}${query ? `?${query}` : ''}`);
+  };
   pipelineAction = (name: string, action: 'start' | 'pause' | 'resume' | 'stop') =>
     this.request<unknown>('POST', `/v1/pipelines/${ApiClient.seg(name)}/${action}`);
   pipelineStatus = (name: string) =>

@@ -97,8 +97,19 @@ export interface TargetCheckpoint {
    * source transaction still being read). Throws {@link StaleEpochError} when superseded.
    */
   write(epoch: number, position: BinlogPosition): Promise<void>;
-  /** Deletes the pipeline's checkpoint (pipeline deleted). Call with no transaction open. */
-  remove(): Promise<void>;
+  /**
+   * Deletes the pipeline's checkpoint and what is recorded with it (pipeline deleted with its
+   * checkpoint). Call with no transaction open. True when there was one.
+   */
+  remove(): Promise<boolean>;
+  /**
+   * Ties the checkpoint to the source server it was read from (an identity string the source side
+   * builds, e.g. MySQL's server_uuid): records `identity` when nothing is recorded yet or when
+   * `replace` (the checkpoint was just created), and returns what is recorded afterwards. A caller
+   * that gets back another identity must not resume: that binlog position belongs to another server.
+   * Absent where the target cannot record it yet (then a run resumes without this check).
+   */
+  recordSource?(identity: string, replace: boolean): Promise<string>;
 }
 
 /** A fenced attempt found that a newer attempt claimed the pipeline: it must not commit. */

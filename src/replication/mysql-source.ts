@@ -6,7 +6,7 @@ import { InformationSchemaResolver } from '../binlog/schema-resolver';
 import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import { mysqlTlsOptions } from '../connectors/mysql/connection';
-import { openMysqlSource } from '../connectors/mysql/source';
+import { openMysqlSource, readSourceIdentity } from '../connectors/mysql/source';
 import { findUnsupportedColumns, type SourceTypeVerdict } from '../connectors/mysql/type-support';
 import { SYSTEM_SCHEMA } from '../connectors/target';
 import type { PipelineConfig, StartPosition } from '../pipeline/config';
@@ -52,6 +52,11 @@ export class MysqlSource {
   }
 
   /** Opens the binlog stream at `position` and the decoder's schema resolution for it. */
+  /** Which server this is (MySQL server_uuid, MariaDB server id and GTID domain). */
+  identity(): Promise<string> {
+    return readSourceIdentity(this.connection);
+  }
+
   /** The mapped source columns whose types the target lacks (one message each); empty when all can travel. */
   unsupportedColumns(
     lacks: SourceTypeVerdict,

@@ -62,6 +62,12 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;
     const claim = await target.checkpoint.claim(() => src.initialPosition(config.start));
+    if (target.checkpoint.recordSource) {
+      const identity = await source.identity();
+      const recorded = await target.checkpoint.recordSource(identity, claim.created);
+      if (recorded !== identity)
+        throw new PipelineHaltError(foreignCheckpoint(pipeline, recorded, identity, config.source));
+    }
     report.committed = claim.position;
 
     const mapper = compileMapper(config, opts.transforms);
@@ -133,6 +139,16 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     await target?.close();
   }
   return report.result();
+}
+
+/** A checkpoint read on another server: resuming from it would read a position that means nothing here. */
+function foreignCheckpoint(pipeline: string, recorded: string, identity: string, sourceName: string): string {
+  return (
+    `pipeline "${pipeline}": its checkpoint on the target was written while reading another source server ` +
+    `(${recorded}); datasource "${sourceName}" is now ${identity}, where that binlog position means nothing. ` +
+    `To start over on this server, delete the pipeline with its checkpoint (otterflow pipeline delete ${pipeline} ` +
+    `--drop-checkpoint) and create it again; to keep the old position, point "${sourceName}" back at the old server.`
+  );
 }
 
 /** A target kind this build cannot write to needs a person, not retries. */

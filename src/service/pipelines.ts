@@ -183,8 +183,17 @@ export class PipelineService {
     }
   }
 
-  /** Deletes a definition; a running pipeline is refused (409) unless `force`, which stops it first. */
-  async remove(rawName: string, force: boolean, expectedVersion?: number): Promise<{ stopped: boolean }> {
+  /**
+   * Deletes a definition; a running pipeline is refused (409) unless `force`, which stops it first.
+   * The checkpoint on the target is kept (a pipeline created again under the name resumes from it)
+   * unless `dropCheckpoint`, which deletes it with its recorded source server.
+   */
+  async remove(
+    rawName: string,
+    force: boolean,
+    dropCheckpoint = false,
+    expectedVersion?: number,
+  ): Promise<{ stopped: boolean; checkpoint: 'kept' | 'dropped' | 'none' }> {
     const name = parseName('pipeline', rawName);
     const existing = await this.deps.store.get(name);
     if (!existing) throw notFound('pipeline', name);
@@ -197,6 +206,8 @@ export class PipelineService {
         `pipeline "${name}" is running; stop it first, or force the delete (API ?force=true, CLI --force) to stop it and then delete it`,
       );
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
+    let checkpoint: 'kept' | 'dropped' | 'none' = 'kept';
+    if (dropCheckpoint) checkpoint = (await this.dropCheckpoint(existing.config)) ? 'dropped' : 'none';
     let removed: boolean;
     try {
       removed = await this.deps.store.remove(name, expectedVersion);
@@ -205,7 +216,18 @@ export class PipelineService {
     }
     // Another process deleted it meanwhile: that delete was the one that happened.
     if (!removed && !running) throw notFound('pipeline', name);
-    return { stopped: running !== undefined };
+    return { stopped: running !== undefined, checkpoint };
+  }
+
+  /** Deletes the pipeline's checkpoint on its target (with its recorded source server). True when there was one. */
+  private async dropCheckpoint(config: PipelineConfig): Promise<boolean> {
+    const target = await this.deps.datasources.resolve(config.target);
+    const session = await targetConnectorFor(target).open(target, { pipeline: config.name });
+    try {
+      return await session.checkpoint.remove();
+    } finally {
+      await session.close();
+    }
   }
 
   /**

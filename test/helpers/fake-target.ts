@@ -82,7 +82,9 @@ export class FakeTargetSession implements TargetSession {
       this.tx!.checkpoint = position;
     },
     remove: async () => {
+      const had = this.checkpointPosition !== undefined;
       this.checkpointPosition = undefined;
+      return had;
     },
   };
 

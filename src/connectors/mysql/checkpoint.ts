@@ -1,6 +1,7 @@
 import type mysql from 'mysql2/promise';
 import type { BinlogPosition } from '../../binlog/types';
 import { type CheckpointClaim, StaleEpochError, SYSTEM_SCHEMA, type TargetCheckpoint } from '../target';
+import { dropCheckpoint, recordCheckpointSource } from './checkpoint-source';
 
 export { StaleEpochError };
 
@@ -133,11 +134,6 @@ export async function readCheckpoint(
   return rows[0] ? positionOf(rows[0]) : undefined;
 }
 
-export async function deleteCheckpoint(conn: mysql.Connection, pipeline: string): Promise<void> {
-  await ensureCheckpointTable(conn);
-  await conn.query(`DELETE FROM \`${SYSTEM_SCHEMA}\`.checkpoints WHERE pipeline = ?`, [pipeline]);
-}
-
 function positionOf(row: mysql.RowDataPacket): BinlogPosition {
   const p: BinlogPosition = { file: String(row.binlog_file), pos: Number(row.binlog_pos) };
   if (row.gtid) p.gtid = String(row.gtid);
@@ -167,7 +163,11 @@ export class MysqlCheckpoint implements TargetCheckpoint {
     return writeCheckpoint(this.conn, this.pipeline, epoch, position);
   }
 
-  remove(): Promise<void> {
-    return deleteCheckpoint(this.conn, this.pipeline);
+  remove(): Promise<boolean> {
+    return dropCheckpoint(this.conn, this.pipeline);
+  }
+
+  recordSource(identity: string, replace: boolean): Promise<string> {
+    return recordCheckpointSource(this.conn, this.pipeline, identity, replace);
   }
 }

@@ -34,3 +34,19 @@ export async function openMysqlSource(
   if (reason) throw new Error(reason);
   return openMysql(ds, undefined, extra);
 }
+
+/**
+ * Which server this is, for the checkpoint's record of where its position was read (a binlog position
+ * means nothing on another server).
+ */
+/** MySQL: the server's `server_uuid`; MariaDB (no server uuid): its server id and GTID domain. */
+export async function readSourceIdentity(source: mysql.Connection): Promise<string> {
+  const [rows] = await source.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v, @@GLOBAL.server_id AS id');
+  const version = String(rows[0]?.v ?? '');
+  if (/mariadb/i.test(version)) {
+    const [d] = await source.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_domain_id AS d');
+    return `mariadb server_id=${rows[0]?.id} gtid_domain_id=${d[0]?.d}`;
+  }
+  const [u] = await source.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.server_uuid AS u');
+  return `mysql server_uuid=${u[0]?.u}`;
+}

@@ -160,11 +160,12 @@ export class OracleCheckpoint implements TargetCheckpoint {
     return row ? positionOf(row) : undefined;
   }
 
-  /** Forgets the pipeline's position (a reset); commits. */
-  async remove(): Promise<void> {
+  /** Forgets the pipeline's position (a reset); commits. True when there was one. */
+  async remove(): Promise<boolean> {
     await this.ensureTable();
-    await this.conn.execute(this.sql.delete(), [this.pipeline]);
+    const res = await this.conn.execute(this.sql.delete(), [this.pipeline]);
     await this.conn.commit();
+    return (res.rowsAffected ?? 0) > 0;
   }
 }
 

@@ -7,7 +7,7 @@ import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
-import { quoteMysqlTable } from '../connectors/mysql/dialect';
+import { quoteMysqlTable } from '../connectors/mysql/source';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';

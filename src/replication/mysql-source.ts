@@ -5,9 +5,13 @@ import { type BinlogStream, openBinlogStream } from '../binlog/replica/stream';
 import { InformationSchemaResolver } from '../binlog/schema-resolver';
 import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
-import { mysqlTlsOptions } from '../connectors/mysql/connection';
-import { openMysqlSource, readSourceIdentity } from '../connectors/mysql/source';
-import { findUnsupportedColumns, type SourceTypeVerdict } from '../connectors/mysql/type-support';
+import {
+  findUnsupportedColumns,
+  mysqlTlsOptions,
+  openMysqlSource,
+  readSourceIdentity,
+  type SourceTypeVerdict,
+} from '../connectors/mysql/source';
 import { SYSTEM_SCHEMA } from '../connectors/target';
 import type { PipelineConfig, StartPosition } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';

@@ -1,6 +1,6 @@
 import { keyCompare, keyIn, type SqlFragment } from '../backfill/keys';
 import type { CellValue } from '../binlog/types';
-import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/source';
 import type { TableRef } from '../pipeline/model';
 
 /**

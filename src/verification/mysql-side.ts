@@ -1,8 +1,8 @@
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition, CellValue, ColumnDef, RowImage } from '../binlog/types';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
-import { quoteMysqlIdentifier } from '../connectors/mysql/dialect';
+import { quoteMysqlIdentifier } from '../connectors/mysql/source';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
 import {
   bucketAggregateSql,

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { parseKey, stringifyKey } from '../backfill/keys';
 import type { CellValue } from '../binlog/types';
-import { SYSTEM_SCHEMA } from '../connectors/mysql/checkpoint';
+import { SYSTEM_SCHEMA } from '../connectors/target';
 import { type TableRef, tableKey } from '../pipeline/model';
 import type {
   DifferenceKind,

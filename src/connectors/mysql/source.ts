@@ -8,6 +8,8 @@ import { openMysql } from './connection';
  * through connectors/target.ts and the registry instead.
  */
 
+// The TLS options of the binlog dump connection, and the check of source column types against a target.
+export { mysqlTlsOptions } from './connection';
 export { quoteMysqlIdentifier, quoteMysqlTable } from './dialect';
 export {
   checkSourcePrerequisites,
@@ -17,6 +19,7 @@ export {
 } from './prerequisites';
 export { type RawRowSink, rawTextQuery } from './raw-text-query';
 export { ensureSourceMarksTable, readPeerSite } from './source-channel';
+export { findUnsupportedColumns, type SourceTypeVerdict } from './type-support';
 
 /** Why a datasource cannot be a replication source, or undefined when it can. */
 export function notASourceReason(ds: Pick<ResolvedDatasource, 'kind' | 'name'>): string | undefined {

@@ -78,6 +78,7 @@ export class MysqlSource {
     position: BinlogPosition,
     heartbeatSeconds: number,
     decodeTable: (schema: string, table: string) => boolean,
+    warn: (message: string) => void = () => {},
   ): Promise<{ events: SourceEvents; resolveSchema: (event: BinlogEvent) => Promise<void> }> {
     // Table maps completed from the source's information_schema over our own source connection (the
     // dump connection is busy): names under binlog_row_metadata=MINIMAL, UUID/INET.
@@ -98,11 +99,21 @@ export class MysqlSource {
       ...(this.ds.compress ? { compress: true } : {}),
     });
     this.stream = stream;
+    if (this.ds.compress && !stream.info.compressed)
+      warn(
+        `datasource "${this.ds.name}" asks for a compressed binlog stream, but the server did not enable ` +
+          'compression on the connection: the stream runs uncompressed',
+      );
     const events: SourceEvents = {
       [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator](),
       backlog: () => stream.stats().queue.length,
     };
     return { events, resolveSchema: (event) => decoder.resolveSchema(event) };
+  }
+
+  /** The server's word that the open binlog stream is compressed (datasource `compress: true`). */
+  get streamCompressed(): boolean {
+    return this.stream?.info.compressed ?? false;
   }
 
   async close(): Promise<void> {

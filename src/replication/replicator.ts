@@ -100,6 +100,7 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
       claim.position,
       opts.streamHeartbeatSeconds ?? 2,
       decodedTables(mapper),
+      (m) => report.warn(m),
     );
 
     const committer = new BatchCommitter({

@@ -13,6 +13,7 @@ import {
   readServerBinlogState,
   type StartPosition,
 } from '../../src/binlog/replica';
+import { MysqlSource } from '../../src/replication/mysql-source';
 import { connectTo, freshDatabases, testStack } from '../helpers/stack';
 
 function streamOptions(start: StartPosition) {
@@ -208,4 +209,41 @@ test('a compressed dump connection (protocol compression) delivers every row exa
   }
   await stream.close();
   assert.deepEqual(seen, expected);
+});
+
+test("a replicate run's source opens the binlog stream compressed when the datasource says compress: true", {
+  timeout: 60000,
+}, async () => {
+  const s = testStack();
+  const source = await connectTo('source');
+  try {
+    const start = await readServerBinlogState(source);
+    for (const compress of [true, false]) {
+      const ds = {
+        name: 'src',
+        kind: 'mariadb' as const,
+        host: s.host,
+        port: s.sourcePort,
+        user: 'root',
+        password: '',
+        compress,
+      };
+      const run = await MysqlSource.open(ds, `compress-${compress}-${randomInt(1e9)}`);
+      const warnings: string[] = [];
+      try {
+        await run.events(
+          start,
+          2,
+          () => true,
+          (m) => warnings.push(m),
+        );
+        assert.equal(run.streamCompressed, compress, `compress: ${compress}`);
+        assert.deepEqual(warnings, []);
+      } finally {
+        await run.close();
+      }
+    }
+  } finally {
+    await source.end();
+  }
 });

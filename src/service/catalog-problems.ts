@@ -36,7 +36,7 @@ export function catalogProblem(err: unknown): unknown {
  * (unconditional); anything else is a 400 naming the header.
  */
 export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined || header.trim() === '') return undefined;
+  if (header === undefined) return undefined;
   const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
   if (!m)
     throw new ServiceError(

@@ -52,7 +52,8 @@ export function describeConnectError(
   }
 }
 
-function unreachable(ds: ResolvedDatasource, err: unknown): ServiceError {
+/** A datasource that could not be reached: a 422 naming it and what the connection said. */
+export function unreachable(ds: ResolvedDatasource, err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   return new ServiceError('unprocessable', describeConnectError(ds, err), [], {
     datasource: ds.name,

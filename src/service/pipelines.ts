@@ -25,7 +25,7 @@ import {
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
 import { alreadyExists, catalogProblem } from './catalog-problems';
 import { type ConflictList, listPipelineConflicts } from './conflicts'; // [bidirectional]
-import { checkSource, checkTarget } from './connectivity';
+import { checkSource, checkTarget, unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import {
@@ -157,9 +157,10 @@ export class PipelineService {
     const name = parseName('pipeline', rawName);
     const existing = await this.deps.store.get(name);
     if (!existing) throw notFound('pipeline', name);
+    // The body first: a request that breaks the document is a 400 whatever the version says.
+    const config = await this.validate(body);
     if (expectedVersion !== undefined && expectedVersion !== existing.version)
       throw catalogProblem(new StaleVersionError('pipeline', name, expectedVersion, existing.version));
-    const config = await this.validate(body);
     if (config.name !== name)
       throw new ServiceError(
         'unprocessable',
@@ -222,7 +223,12 @@ export class PipelineService {
   /** Deletes the pipeline's checkpoint on its target (with its recorded source server). True when there was one. */
   private async dropCheckpoint(config: PipelineConfig): Promise<boolean> {
     const target = await this.deps.datasources.resolve(config.target);
-    const session = await targetConnectorFor(target).open(target, { pipeline: config.name });
+    // Unreachable: a 422 before anything is deleted (the definition stays, so the delete can be retried).
+    const session = await targetConnectorFor(target)
+      .open(target, { pipeline: config.name })
+      .catch((err: unknown) => {
+        throw unreachable(target, err);
+      });
     try {
       return await session.checkpoint.remove();
     } finally {

@@ -24,6 +24,7 @@ import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
+import { unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
 import { notFound, ServiceError } from './problems';
@@ -101,8 +102,8 @@ export const verificationViewSchema = z
 export type VerificationView = z.infer<typeof verificationViewSchema>;
 
 export const differencesQuerySchema = z.object({
-  offset: z.string().regex(/^\d+$/).optional(),
-  limit: z.string().regex(/^\d+$/).optional().meta({ description: '1–10000, default 1000' }),
+  offset: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional().meta({ description: 'default 1000' }),
 });
 
 export const differenceListSchema = z
@@ -241,15 +242,11 @@ export class VerificationService {
     if (!q.success)
       throw new ServiceError(
         'invalid-request',
-        'offset and limit are whole numbers',
+        'offset is a whole number, limit one from 1 to 10000',
         q.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
       );
-    const offset = Number(q.data.offset ?? 0);
-    const limit = Number(q.data.limit ?? 1000);
-    if (limit < 1 || limit > 10_000)
-      throw new ServiceError('invalid-request', 'limit is 1 to 10000', [
-        { path: 'limit', message: '1–10000' },
-      ]);
+    const offset = q.data.offset ?? 0;
+    const limit = q.data.limit ?? 1000;
     const view = await this.get(id);
     const page = await this.withTarget(view.pipeline, (c) => readDifferences(c, id, offset, limit));
     return {
@@ -336,36 +333,40 @@ export class VerificationService {
     const unmapped = (tables ?? []).filter((t) => !mapper.isMapped(t.schema, t.table));
     if (unmapped.length)
       throw new ServiceError(
-        'invalid-request',
+        'unprocessable',
         `not mapped by pipeline ${config.name}: ${unmapped.map(tableKey).join(', ')}`,
         unmapped.map((t) => ({ path: 'tables', message: `${tableKey(t)} is not mapped` })),
       );
-    const source = await openSourceReader(await this.deps.datasources.resolve(config.source));
+    const sourceDs = await this.deps.datasources.resolve(config.source);
+    const source = await openSourceReader(sourceDs).catch((err: unknown) => {
+      throw unreachable(sourceDs, err);
+    });
     let target: mysql.Connection | undefined;
     try {
       for (const t of tables ?? [])
         await readSourceTable(source, t).catch((err: Error) => {
-          throw new ServiceError('invalid-request', err.message, [{ path: 'tables', message: err.message }]);
+          throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
         });
       const groups = await targetsToVerify(source, mapper, tables);
       if (groups.length === 0)
-        throw new ServiceError('invalid-request', 'no mapped source table to verify', [
+        throw new ServiceError('unprocessable', 'no mapped source table to verify', [
           { path: 'tables', message: 'no source table of this pipeline exists' },
         ]);
-      target = await openSourceReader(await this.deps.datasources.resolve(config.target));
+      const targetDs = await this.deps.datasources.resolve(config.target);
+      target = await openSourceReader(targetDs).catch((err: unknown) => {
+        throw unreachable(targetDs, err);
+      });
       for (const g of groups) {
         await loadComparison(source, target, config, mapper, g.target, g.sources).catch((err: Error) => {
           if (err instanceof ComparisonPlanError)
-            throw new ServiceError('invalid-request', err.message, [
-              { path: 'tables', message: err.message },
-            ]);
+            throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
           throw err;
         });
         if (where !== undefined)
           for (const s of g.sources)
             await validateWhere(source, s, where).catch((err: unknown) => {
               if (err instanceof InvalidWhereError)
-                throw new ServiceError('invalid-request', err.message, [
+                throw new ServiceError('unprocessable', err.message, [
                   { path: 'where', message: err.message },
                 ]);
               throw err;

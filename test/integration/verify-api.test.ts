@@ -85,13 +85,13 @@ test('verify over HTTP and the CLI: bad input is a 4xx naming the field and star
 
     const url = `/v1/pipelines/${name}/verifications`;
     const unknown = await h.call('POST', url, { tables: [`${db.name}.nope`] });
-    assert.equal(unknown.status, 400, unknown.text);
+    assert.equal(unknown.status, 422, unknown.text);
     assert.equal(unknown.body.errors[0].path, 'tables');
     const notCondition = await h.call('POST', url, { where: 'id = 1; DROP TABLE a' });
-    assert.equal(notCondition.status, 400, notCondition.text);
+    assert.equal(notCondition.status, 422, notCondition.text);
     assert.equal(notCondition.body.errors[0].path, 'where');
     const badColumn = await h.call('POST', url, { where: 'nope > 1' });
-    assert.equal(badColumn.status, 400, badColumn.text);
+    assert.equal(badColumn.status, 422, badColumn.text);
     assert.match(badColumn.body.detail, /Unknown column 'nope'/);
     const noPipeline = await h.call('POST', '/v1/pipelines/nosuch/verifications', {});
     assert.equal(noPipeline.status, 404, noPipeline.text);

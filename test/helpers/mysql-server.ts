@@ -10,6 +10,7 @@ import mysql from 'mysql2/promise';
 import { projectRoot } from '../../src/config/stack';
 import { type MysqlInstanceSpec, mysqlDataDir, startMysql, stopMysql } from '../../src/devstack/mysql';
 import { findMysql, rootLauncher } from '../../src/devstack/mysql-root';
+import { testStack } from './stack';
 
 /** Why MySQL tests cannot run here, or undefined when they can. */
 export function mysqlUnavailableReason(): string | undefined {
@@ -83,11 +84,12 @@ export async function startMysqlServer(
 
 /**
  * Port of the `n`th private MySQL server of the decoder tests: $OTTERFLOW_TEST_MYSQL_DECODER_PORT
- * + n, else 20 + n above the test stack's source port (parallel stacks have their own ports).
+ * + n, else 20 + n above the test stack's source port (23326 and up for the default test stack;
+ * parallel stacks have their own ports).
  */
 export function testMysqlPort(n = 0): number {
   const base = process.env.OTTERFLOW_TEST_MYSQL_DECODER_PORT
     ? Number(process.env.OTTERFLOW_TEST_MYSQL_DECODER_PORT)
-    : Number(process.env.OTTERFLOW_TEST_SOURCE_PORT ?? 3306) + 20;
+    : testStack().sourcePort + 20;
   return base + n;
 }

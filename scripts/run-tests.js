@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command: brings up the test stack (Temporal dev server + two MariaDB) on ports of its
+// The test command: brings up the test stack (Temporal dev server, two MariaDB, two MySQL 9) on ports of its
 // own, or reuses it when it already runs, then runs every test/**/*.test.ts with node's test runner.
 //   node scripts/run-tests.js            all tests
 //   node scripts/run-tests.js --unit     unit tests only (no stack)
@@ -19,6 +19,8 @@ const env = {
   OTTERFLOW_HOME: process.env.OTTERFLOW_TEST_HOME || path.join(root, '.otterflow', 'test-stack'),
   OTTERFLOW_SOURCE_PORT: process.env.OTTERFLOW_TEST_SOURCE_PORT || '23306',
   OTTERFLOW_TARGET_PORT: process.env.OTTERFLOW_TEST_TARGET_PORT || '23307',
+  OTTERFLOW_MYSQL_SOURCE_PORT: process.env.OTTERFLOW_TEST_MYSQL_SOURCE_PORT || '23316',
+  OTTERFLOW_MYSQL_TARGET_PORT: process.env.OTTERFLOW_TEST_MYSQL_TARGET_PORT || '23317',
   OTTERFLOW_TEMPORAL_PORT: process.env.OTTERFLOW_TEST_TEMPORAL_PORT || '27233',
   OTTERFLOW_TEMPORAL_UI_PORT: process.env.OTTERFLOW_TEST_TEMPORAL_UI_PORT || '28233',
   OTTERFLOW_API_PORT: process.env.OTTERFLOW_TEST_API_PORT || '28080',
@@ -49,7 +51,9 @@ if (!unitOnly) {
     encoding: 'utf8',
   });
   const wasRunning = before.status === 0 && JSON.parse(before.stdout).some((c) => c.running);
-  const upRun = spawnSync(process.execPath, [otterflow, 'dev', 'up', '--infra-only'], {
+  // MySQL 9 runs beside MariaDB unless OTTERFLOW_TEST_MYSQL=off (then the MySQL tests say they are skipped).
+  const withMysql = process.env.OTTERFLOW_TEST_MYSQL === 'off' ? [] : ['--with-mysql'];
+  const upRun = spawnSync(process.execPath, [otterflow, 'dev', 'up', '--infra-only', ...withMysql], {
     env,
     stdio: 'inherit',
   });

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 export OTTERFLOW_HOME="${OTTERFLOW_TEST_HOME:-$PWD/.otterflow/test-stack}"
 export OTTERFLOW_SOURCE_PORT=23306 OTTERFLOW_TARGET_PORT=23307 OTTERFLOW_TEMPORAL_PORT=27233
 export OTTERFLOW_TEMPORAL_UI_PORT=28233 OTTERFLOW_API_PORT=28080 OTTERFLOW_METRICS_PORT=29464
-exec node bin/otterflow.js dev up --infra-only
+export OTTERFLOW_MYSQL_SOURCE_PORT=23316 OTTERFLOW_MYSQL_TARGET_PORT=23317
+exec node bin/otterflow.js dev up --infra-only --with-mysql

@@ -7,6 +7,7 @@ import {
   decodeMariadbGtid,
   decodeMariadbGtidList,
   decodeMysqlGtid,
+  decodeMysqlTaggedGtid,
   decodePreviousGtids,
   decodeQuery,
   decodeRotate,
@@ -347,6 +348,18 @@ export class BinlogDecoder {
           position,
           anonymous,
           gtid: anonymous ? undefined : `${g.sid}:${g.gno}`,
+          ...g,
+        };
+      }
+      case EventType.GTID_TAGGED: {
+        const g = decodeMysqlTaggedGtid(buf, start, end);
+        return {
+          kind: 'gtid',
+          flavor: 'mysql',
+          header,
+          position,
+          anonymous: false,
+          gtid: `${g.sid}:${g.gno}`,
           ...g,
         };
       }

@@ -6,6 +6,7 @@
 import { ByteCursor } from './byte-cursor';
 import type { QueryStatementKind } from './events';
 import { formatMariadbGtid, formatUuid, MysqlGtidSet } from './gtid-set';
+import { readSerializedString, readVarlenSigned, readVarlenUnsigned } from './mysql-serialization';
 import { uncompressMariadb } from './rows-event';
 
 /** The fields of a FORMAT_DESCRIPTION body. */
@@ -165,13 +166,70 @@ export function decodeMariadbGtidList(buf: Buffer, start: number, end: number): 
   return gtids;
 }
 
-/** MySQL PREVIOUS_GTIDS: per source UUID a list of half-open [start, end) intervals. */
+/**
+ * GTID_TAGGED (MySQL 8.3+): a serialized message — version, total size, last non-ignorable field
+ * id — then fields as (id, value): 0 flags, 1 the source UUID as 16 integers, 2 the transaction number,
+ * 3 the tag, 4 last_committed, 5 sequence_number, then commit timestamps, transaction length and
+ * server versions, which we do not need. `sid` is `uuid:tag`, the key MysqlGtidSet uses.
+ */
+export function decodeMysqlTaggedGtid(buf: Buffer, start: number, end: number) {
+  let pos = readVarlenUnsigned(buf, start, end).next; // format version
+  const size = readVarlenUnsigned(buf, pos, end);
+  const messageEnd = Math.min(end, start + Number(size.value));
+  pos = readVarlenUnsigned(buf, size.next, messageEnd).next; // last non-ignorable field id
+  const uuid = Buffer.alloc(16);
+  let gno: bigint | undefined;
+  let tag: string | undefined;
+  let lastCommitted: bigint | undefined;
+  let sequenceNumber: bigint | undefined;
+  while (pos < messageEnd) {
+    const id = readVarlenUnsigned(buf, pos, messageEnd);
+    pos = id.next;
+    if (id.value > 5n) break; // the fields after sequence_number are not needed here
+    if (id.value === 1n) {
+      for (let i = 0; i < 16; i++) {
+        const b = readVarlenUnsigned(buf, pos, messageEnd);
+        uuid[i] = Number(b.value);
+        pos = b.next;
+      }
+    } else if (id.value === 3n) {
+      const t = readSerializedString(buf, pos, messageEnd);
+      tag = t.value.toLowerCase();
+      pos = t.next;
+    } else {
+      const v =
+        id.value === 0n ? readVarlenUnsigned(buf, pos, messageEnd) : readVarlenSigned(buf, pos, messageEnd);
+      pos = v.next;
+      if (id.value === 2n) gno = v.value;
+      else if (id.value === 4n) lastCommitted = v.value;
+      else if (id.value === 5n) sequenceNumber = v.value;
+    }
+  }
+  if (gno === undefined || tag === undefined)
+    throw new Error('tagged GTID event without a transaction number or tag');
+  const sid = tag ? `${formatUuid(uuid)}:${tag}` : formatUuid(uuid);
+  return { sid, tag, gno, lastCommitted, sequenceNumber };
+}
+
+/**
+ * MySQL PREVIOUS_GTIDS: per source a list of half-open [start, end) intervals. The first u64 is the
+ * source count, or (MySQL 8.3+, once the server has executed a tagged GTID) format 1 in its top and
+ * lowest byte with the count in between; format 1 entries carry a serialized tag after the UUID.
+ */
 export function decodePreviousGtids(buf: Buffer, start: number, end: number): string {
   const c = new ByteCursor(buf, start, end);
   const set = new MysqlGtidSet();
-  const sids = Number(c.u64());
+  const head = c.u64();
+  const tagged = head >> 56n === 1n && (head & 0xffn) === 1n;
+  const sids = Number(tagged ? (head >> 8n) & 0xffffffffffffn : head);
   for (let i = 0; i < sids; i++) {
-    const sid = formatUuid(c.bytes(16));
+    const uuid = formatUuid(c.bytes(16));
+    let sid = uuid;
+    if (tagged) {
+      const t = readSerializedString(buf, c.pos, end);
+      c.pos = t.next;
+      if (t.value) sid = `${uuid}:${t.value.toLowerCase()}`;
+    }
     const intervals = Number(c.u64());
     for (let j = 0; j < intervals; j++) {
       const a = c.i64();

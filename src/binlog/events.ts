@@ -80,7 +80,10 @@ export interface MysqlGtidEvent extends EventBase {
   anonymous: boolean;
   /** `uuid:gno`; undefined for anonymous transactions. */
   gtid: string | undefined;
+  /** The source: the server UUID, or `uuid:tag` for a tagged GTID (MySQL 8.3+). */
   sid: string;
+  /** The tag of a tagged GTID, lowercase. */
+  tag?: string;
   gno: bigint;
   lastCommitted?: bigint;
   sequenceNumber?: bigint;

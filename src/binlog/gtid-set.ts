@@ -4,26 +4,56 @@
  * the transaction assembler updates them as GTID events pass.
  */
 
-/** A MySQL GTID set: per source UUID, sorted disjoint closed intervals of transaction numbers. */
+/**
+ * A MySQL GTID set: per transaction source, sorted disjoint closed intervals of transaction numbers.
+ * A source is a server UUID, or (MySQL 8.3+) a UUID with a tag, kept as `uuid:tag`; the text form is
+ * MySQL's: `uuid:1-5:7:tag_a:1-3,uuid2:1-3` (the untagged intervals first, then each tag's).
+ */
 export class MysqlGtidSet {
   private readonly bySid = new Map<string, Array<[bigint, bigint]>>();
 
-  /** Parses `uuid:1-5:7,uuid2:1-3` (whitespace and newlines allowed, as SHOW MASTER STATUS prints). */
+  /** Parses MySQL's text form (whitespace and newlines allowed, as SHOW BINARY LOG STATUS prints). */
   static parse(text: string): MysqlGtidSet {
     const set = new MysqlGtidSet();
     for (const part of text.split(',')) {
-      const trimmed = part.trim();
+      const trimmed = part.replace(/\s+/g, '');
       if (!trimmed) continue;
-      const [sid, ...ranges] = trimmed.split(':');
-      if (!sid || ranges.length === 0) throw new Error(`invalid MySQL GTID set element "${trimmed}"`);
-      for (const r of ranges) {
-        const [a, b] = r.split('-');
+      const [uuid, ...items] = trimmed.split(':');
+      if (!uuid || items.length === 0) throw new Error(`invalid MySQL GTID set element "${trimmed}"`);
+      let source = uuid.toLowerCase();
+      let intervals = 0;
+      for (const item of items) {
+        if (TAG.test(item)) {
+          // A tag opens the intervals that follow it (MySQL compares tags case-insensitively).
+          source = `${uuid.toLowerCase()}:${item.toLowerCase()}`;
+          intervals = 0;
+          continue;
+        }
+        const [a, b] = item.split('-');
         if (!a || !/^\d+$/.test(a) || (b !== undefined && !/^\d+$/.test(b)))
-          throw new Error(`invalid MySQL GTID interval "${r}" in "${trimmed}"`);
-        set.addInterval(sid.toLowerCase(), BigInt(a), BigInt(b ?? a));
+          throw new Error(`invalid MySQL GTID interval "${item}" in "${trimmed}"`);
+        set.addInterval(source, BigInt(a), BigInt(b ?? a));
+        intervals++;
       }
+      if (intervals === 0) throw new Error(`MySQL GTID set element "${trimmed}" ends without an interval`);
     }
     return set;
+  }
+
+  /** Each source with its intervals, sorted by UUID and then tag (the untagged source first). */
+  entries(): Array<{ uuid: string; tag: string; intervals: Array<[bigint, bigint]> }> {
+    return [...this.bySid.entries()]
+      .map(([sid, intervals]) => {
+        const [uuid = '', tag = ''] = sid.split(':');
+        return { uuid, tag, intervals: intervals.map(([a, b]): [bigint, bigint] => [a, b]) };
+      })
+      .sort((x, y) => (x.uuid === y.uuid ? compare(x.tag, y.tag) : compare(x.uuid, y.uuid)));
+  }
+
+  /** True when some source carries a tag (the set then needs MySQL 8.3+ encodings). */
+  get hasTags(): boolean {
+    for (const sid of this.bySid.keys()) if (sid.includes(':')) return true;
+    return false;
   }
 
   /** Adds one transaction `sid:gno`. */
@@ -75,17 +105,22 @@ export class MysqlGtidSet {
   }
 
   toString(): string {
-    return [...this.bySid.keys()]
-      .sort()
-      .map(
-        (sid) =>
-          `${sid}:${this.bySid
-            .get(sid)!
-            .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
-            .join(':')}`,
-      )
-      .join(',');
+    const byUuid = new Map<string, string[]>();
+    for (const e of this.entries()) {
+      const ranges = e.intervals.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(':');
+      const parts = byUuid.get(e.uuid) ?? [];
+      parts.push(e.tag ? `${e.tag}:${ranges}` : ranges);
+      byUuid.set(e.uuid, parts);
+    }
+    return [...byUuid].map(([uuid, parts]) => `${uuid}:${parts.join(':')}`).join(',');
   }
+}
+
+/** A GTID tag: a letter or underscore, then up to 31 letters, digits or underscores. */
+const TAG = /^[a-z_][a-z0-9_]{0,31}$/i;
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One MariaDB GTID. */

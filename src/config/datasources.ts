@@ -26,6 +26,15 @@ export const datasourceSchema = z
       .regex(/^[A-Z_][A-Z0-9_]*$/)
       .optional(),
     passwordFile: z.string().min(1).optional(),
+    /**
+     * MySQL/MariaDB: TLS on the connections to this server. `off` (default): plain TCP (MySQL's
+     * caching_sha2_password then exchanges the password with the server's RSA key); `required`:
+     * encrypted, the server's certificate not checked; `verify`: encrypted, the certificate checked
+     * against `tlsCaFile` (or the system's CAs) and the host name.
+     */
+    tls: z.enum(['off', 'required', 'verify']).optional(),
+    /** PEM file of the CA that signed the server's certificate (with tls: verify); read on the worker. */
+    tlsCaFile: z.string().min(1).optional(),
     /** Oracle service name; unused for MySQL. */
     serviceName: z.string().min(1).optional(),
   })

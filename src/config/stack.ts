@@ -13,6 +13,11 @@ export interface StackSettings {
   targetPort: number;
   sourceServerId: number;
   targetServerId: number;
+  /** MySQL 9 source and target (started by `dev up --with-mysql`). */
+  mysqlSourcePort: number;
+  mysqlTargetPort: number;
+  mysqlSourceServerId: number;
+  mysqlTargetServerId: number;
   temporalPort: number;
   temporalUiPort: number;
   apiPort: number;
@@ -32,6 +37,10 @@ const envSchema = z.object({
   OTTERFLOW_TARGET_PORT: port.default(13307),
   OTTERFLOW_SOURCE_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(101),
   OTTERFLOW_TARGET_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(102),
+  OTTERFLOW_MYSQL_SOURCE_PORT: port.default(13316),
+  OTTERFLOW_MYSQL_TARGET_PORT: port.default(13317),
+  OTTERFLOW_MYSQL_SOURCE_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(111),
+  OTTERFLOW_MYSQL_TARGET_SERVER_ID: z.coerce.number().int().min(1).max(4294967295).default(112),
   OTTERFLOW_TEMPORAL_PORT: port.default(17233),
   OTTERFLOW_TEMPORAL_UI_PORT: port.default(18233),
   OTTERFLOW_API_PORT: port.default(18080),
@@ -59,6 +68,10 @@ export function stackSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Stac
     targetPort: e.OTTERFLOW_TARGET_PORT,
     sourceServerId: e.OTTERFLOW_SOURCE_SERVER_ID,
     targetServerId: e.OTTERFLOW_TARGET_SERVER_ID,
+    mysqlSourcePort: e.OTTERFLOW_MYSQL_SOURCE_PORT,
+    mysqlTargetPort: e.OTTERFLOW_MYSQL_TARGET_PORT,
+    mysqlSourceServerId: e.OTTERFLOW_MYSQL_SOURCE_SERVER_ID,
+    mysqlTargetServerId: e.OTTERFLOW_MYSQL_TARGET_SERVER_ID,
     temporalPort: e.OTTERFLOW_TEMPORAL_PORT,
     temporalUiPort: e.OTTERFLOW_TEMPORAL_UI_PORT,
     apiPort: e.OTTERFLOW_API_PORT,

@@ -127,7 +127,7 @@ export async function startMariaDb(
   tools: MariaDbTools,
 ): Promise<'started' | 'already running'> {
   if (isRunning(spec)) {
-    await waitForSql(spec, 30000);
+    await waitForSql(spec, 30000, `MariaDB "${spec.name}"`);
     return 'already running';
   }
   await assertPortFree(spec.host, spec.port, `MariaDB "${spec.name}"`);
@@ -141,7 +141,7 @@ export async function startMariaDb(
     logFile: path.join(spec.dir, 'stdout.log'),
   });
   try {
-    await waitForSql(spec, 60000, rec);
+    await waitForSql(spec, 60000, `MariaDB "${spec.name}"`, rec);
   } catch (err) {
     throw new Error(
       `${(err as Error).message}\n--- ${spec.dir}/error.log (tail) ---\n${tail(path.join(spec.dir, 'error.log'))}`,
@@ -150,11 +150,17 @@ export async function startMariaDb(
   return 'started';
 }
 
-async function waitForSql(spec: MariaDbInstanceSpec, timeoutMs: number, rec?: PidRecord): Promise<void> {
+/** Waits until root can run a query on the instance (MariaDB or MySQL: same protocol). */
+export async function waitForSql(
+  spec: { host: string; port: number },
+  timeoutMs: number,
+  what: string,
+  rec?: PidRecord,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (rec && !isOurProcessAlive(rec)) throw new Error(`mariadbd "${spec.name}" exited during start-up`);
+    if (rec && !isOurProcessAlive(rec)) throw new Error(`${what} exited during start-up`);
     try {
       const conn = await mysql.createConnection({
         host: spec.host,
@@ -170,10 +176,10 @@ async function waitForSql(spec: MariaDbInstanceSpec, timeoutMs: number, rec?: Pi
     }
     await sleep(250);
   }
-  throw new Error(`MariaDB "${spec.name}" on port ${spec.port} did not answer SQL in time: ${lastError}`);
+  throw new Error(`${what} on port ${spec.port} did not answer SQL in time: ${lastError}`);
 }
 
-function tail(file: string, lines = 15): string {
+export function tail(file: string, lines = 15): string {
   try {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {

@@ -4,6 +4,8 @@ import { catalogFile, DatasourceCatalog } from '../config/datasources';
 import { projectRoot, type StackSettings } from '../config/stack';
 import { describeDevTokens, ensureDevApiTokens } from '../service/api-tokens';
 import { assertDataDirIsOurs, isRunning, type MariaDbInstanceSpec, startMariaDb } from './mariadb';
+import { assertMysqlDataDirIsOurs, isMysqlRunning, type MysqlInstanceSpec, startMysql } from './mysql';
+import { ensureMysql } from './mysql-root';
 import {
   assertPortFree,
   isOurProcessAlive,
@@ -18,7 +20,15 @@ import { isTemporalRunning, startTemporal, type TemporalDevSpec } from './tempor
 import { ensureMariaDb, ensureTemporal, type Log } from './tools';
 
 /** The pieces of the embedded stack, in start order (stop order is the reverse). */
-export const COMPONENTS = ['temporal', 'mariadb-source', 'mariadb-target', 'worker', 'api'] as const;
+export const COMPONENTS = [
+  'temporal',
+  'mariadb-source',
+  'mariadb-target',
+  'mysql-source',
+  'mysql-target',
+  'worker',
+  'api',
+] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export function runDir(s: StackSettings): string {
@@ -32,6 +42,17 @@ export function mariaDbSpec(s: StackSettings, which: 'source' | 'target'): Maria
     port: which === 'source' ? s.sourcePort : s.targetPort,
     serverId: which === 'source' ? s.sourceServerId : s.targetServerId,
     dir: path.join(s.home, 'mariadb', which),
+    runDir: runDir(s),
+  };
+}
+
+export function mysqlSpec(s: StackSettings, which: 'source' | 'target'): MysqlInstanceSpec {
+  return {
+    name: which,
+    host: s.host,
+    port: which === 'source' ? s.mysqlSourcePort : s.mysqlTargetPort,
+    serverId: which === 'source' ? s.mysqlSourceServerId : s.mysqlTargetServerId,
+    dir: path.join(s.home, 'mysql', which),
     runDir: runDir(s),
   };
 }
@@ -55,6 +76,8 @@ export function stackEnv(s: StackSettings): NodeJS.ProcessEnv {
     OTTERFLOW_HOST: s.host,
     OTTERFLOW_SOURCE_PORT: String(s.sourcePort),
     OTTERFLOW_TARGET_PORT: String(s.targetPort),
+    OTTERFLOW_MYSQL_SOURCE_PORT: String(s.mysqlSourcePort),
+    OTTERFLOW_MYSQL_TARGET_PORT: String(s.mysqlTargetPort),
     OTTERFLOW_TEMPORAL_PORT: String(s.temporalPort),
     OTTERFLOW_TEMPORAL_UI_PORT: String(s.temporalUiPort),
     OTTERFLOW_API_PORT: String(s.apiPort),
@@ -67,6 +90,8 @@ export function stackEnv(s: StackSettings): NodeJS.ProcessEnv {
 export interface UpOptions {
   /** Start only the databases and Temporal (the test harness runs its own workers). */
   infraOnly?: boolean;
+  /** Also start a MySQL 9 source and target (the MySQL folder is built once when missing). */
+  withMysql?: boolean;
 }
 
 export interface UpReport {
@@ -79,13 +104,19 @@ export async function up(s: StackSettings, log: Log, opts: UpOptions = {}): Prom
   const report: UpReport = { components: {} };
   const temporalBin = ensureTemporal(log);
   const mariadb = ensureMariaDb(log);
+  const mysqlTools = opts.withMysql ? ensureMysql(log) : undefined;
   await preflight(s, opts);
 
   report.components.temporal = await startTemporal(temporalSpec(s), temporalBin);
   for (const which of ['source', 'target'] as const) {
     report.components[`mariadb-${which}`] = await startMariaDb(mariaDbSpec(s, which), mariadb);
   }
-  registerLocalDatasources(s);
+  for (const which of ['source', 'target'] as const) {
+    report.components[`mysql-${which}`] = mysqlTools
+      ? await startMysql(mysqlSpec(s, which), mysqlTools)
+      : 'skipped';
+  }
+  registerLocalDatasources(s, opts.withMysql === true);
   if (!opts.infraOnly) log(describeDevTokens(ensureDevApiTokens(s.home)));
 
   for (const [name, port] of [
@@ -123,6 +154,15 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
       problems.push((e as Error).message);
     }
   }
+  for (const which of opts.withMysql ? (['source', 'target'] as const) : []) {
+    const spec = mysqlSpec(s, which);
+    await check(isMysqlRunning(spec), spec.port, `MySQL "${which}"`);
+    try {
+      assertMysqlDataDirIsOurs(spec);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
   if (!opts.infraOnly) {
     await check(isRecordedAlive(runDir(s), 'worker'), s.metricsPort, 'the worker metrics endpoint');
     await check(isRecordedAlive(runDir(s), 'api'), s.apiPort, 'the API server');
@@ -130,18 +170,25 @@ async function preflight(s: StackSettings, opts: UpOptions): Promise<void> {
   if (problems.length) throw new Error(problems.join('\n'));
 }
 
-/** The two local databases as datasources named "source" and "target" (root, no password). */
-function registerLocalDatasources(s: StackSettings): void {
+/**
+ * The local databases as datasources (root, no password): "source" and "target" (MariaDB), and with
+ * MySQL "mysql-source" and "mysql-target".
+ */
+function registerLocalDatasources(s: StackSettings, withMysql: boolean): void {
   const catalog = new DatasourceCatalog(catalogFile(s.home));
-  for (const which of ['source', 'target'] as const) {
-    if (catalog.get(which)) continue;
-    catalog.put({
-      name: which,
-      kind: 'mariadb',
-      host: s.host,
-      port: which === 'source' ? s.sourcePort : s.targetPort,
-      user: 'root',
-    });
+  const entries: Array<{ name: string; kind: 'mariadb' | 'mysql'; port: number }> = [
+    { name: 'source', kind: 'mariadb', port: s.sourcePort },
+    { name: 'target', kind: 'mariadb', port: s.targetPort },
+    ...(withMysql
+      ? [
+          { name: 'mysql-source', kind: 'mysql' as const, port: s.mysqlSourcePort },
+          { name: 'mysql-target', kind: 'mysql' as const, port: s.mysqlTargetPort },
+        ]
+      : []),
+  ];
+  for (const e of entries) {
+    if (catalog.get(e.name)) continue;
+    catalog.put({ name: e.name, kind: e.kind, host: s.host, port: e.port, user: 'root' });
   }
 }
 
@@ -185,6 +232,8 @@ export function status(s: StackSettings): ComponentStatus[] {
     temporal: `grpc ${s.host}:${s.temporalPort}, Web UI http://${s.host}:${s.temporalUiPort}`,
     'mariadb-source': `mysql://root@${s.host}:${s.sourcePort} (server id ${s.sourceServerId})`,
     'mariadb-target': `mysql://root@${s.host}:${s.targetPort} (server id ${s.targetServerId})`,
+    'mysql-source': `mysql://root@${s.host}:${s.mysqlSourcePort} (MySQL 9, server id ${s.mysqlSourceServerId}; dev up --with-mysql)`,
+    'mysql-target': `mysql://root@${s.host}:${s.mysqlTargetPort} (MySQL 9, server id ${s.mysqlTargetServerId}; dev up --with-mysql)`,
     worker: `task queue "${s.taskQueue}", metrics http://${s.host}:${s.metricsPort}/metrics`,
     api: `http://${s.host}:${s.apiPort}`,
   };
@@ -210,7 +259,10 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
     if (!rec) continue;
     if (isOurProcessAlive(rec)) {
       log(`stopping ${component} (pid ${rec.pid})…`);
-      await stopProcess(rec, component.startsWith('mariadb') ? 60000 : 15000);
+      await stopProcess(
+        rec,
+        component.startsWith('mariadb') || component.startsWith('mysql') ? 60000 : 15000,
+      );
       stopped.push(component);
     }
     removePidRecord(dir, component);
@@ -218,6 +270,7 @@ export async function down(s: StackSettings, log: Log, opts: DownOptions = {}): 
   if (opts.wipe) {
     for (const sub of [
       'mariadb',
+      'mysql',
       'temporal',
       'logs',
       'run',

@@ -5,6 +5,7 @@ import { type BinlogStream, openBinlogStream } from '../binlog/replica/stream';
 import { InformationSchemaResolver } from '../binlog/schema-resolver';
 import type { BinlogPosition } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
+import { mysqlTlsOptions } from '../connectors/mysql/connection';
 import { openMysqlSource } from '../connectors/mysql/source';
 import { SYSTEM_SCHEMA } from '../connectors/target';
 import type { StartPosition } from '../pipeline/config';
@@ -62,6 +63,7 @@ export class MysqlSource {
       port: this.ds.port,
       user: this.ds.user,
       password: this.ds.password,
+      ssl: mysqlTlsOptions(this.ds),
       serverId: replicaServerId(this.pipeline),
       start: position.file ? position : { gtid: position.gtid ?? '' },
       heartbeatSeconds,

@@ -1,5 +1,7 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
+import { MysqlTargetSession } from '../connectors/mysql/target-session';
+import { findUnsupportedColumns } from '../connectors/mysql/type-support';
 import { targetConnectorFor } from '../connectors/registry';
 import type { TargetSession } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
@@ -62,6 +64,10 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     report.committed = claim.position;
 
     const mapper = compileMapper(config, opts.transforms);
+    if (target instanceof MysqlTargetSession) {
+      const unsupported = await findUnsupportedColumns(source.connection, target.connection, mapper, config);
+      if (unsupported.length > 0) throw new PipelineHaltError(unsupported.join('\n'));
+    }
     const list: ReplicationHooks[] = [
       new ResyncCoordinator({
         pipeline,

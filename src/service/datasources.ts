@@ -18,10 +18,10 @@ import type { SecretStore } from './secrets';
 /**
  * What a client sends to register a datasource. `password` is stored by the API in a 0600 file
  * and never returned; `passwordEnv` names a variable set on the workers instead. A client cannot
- * point the server at an arbitrary file (`passwordFile`): that would let it read files on the host.
+ * point the server at an arbitrary file (`passwordFile`, `tlsCaFile`): that would let it read files on the host.
  */
 export const datasourceInputSchema = datasourceSchema
-  .omit({ passwordFile: true })
+  .omit({ passwordFile: true, tlsCaFile: true })
   .extend({
     password: z
       .string()
@@ -40,7 +40,7 @@ export type DatasourceInput = z.infer<typeof datasourceInputSchema>;
 
 /** An update replaces the definition; the name may be left out (it comes from the URL). */
 export const datasourceUpdateSchema = datasourceSchema
-  .omit({ passwordFile: true })
+  .omit({ passwordFile: true, tlsCaFile: true })
   .extend({
     name: datasourceSchema.shape.name.optional(),
     password: z.string().max(1024).optional().meta({

@@ -247,3 +247,41 @@ export function updateSql(id: number, values: string[]): string {
   const sets = COLUMN_NAMES.slice(1).map((c, i) => `\`${c}\` = ${values[i]}`);
   return `UPDATE all_types SET ${sets.join(', ')} WHERE id = ${id}`;
 }
+
+/** Columns that exist on MariaDB only (MySQL has no UUID, INET4 or INET6 type). */
+export const MARIADB_ONLY_COLUMNS = ['u', 'i4', 'i6'];
+
+export type Flavour = 'mariadb' | 'mysql';
+
+/**
+ * The every-type table for a source/target flavour pair: MariaDB-only columns are left out when
+ * either side is MySQL, and the DDL and values are spelled for the server they run on (MySQL reads
+ * geographic WKT as longitude latitude only when told so). MySQL enforces a column SRID where MariaDB's REF_SYSTEM_ID is advisory,
+ * so the MySQL spelling of `pt` has none (the table holds points of SRID 0 too).
+ */
+export function everyTypeTableFor(source: Flavour, target: Flavour) {
+  const drop = source === 'mysql' || target === 'mysql' ? new Set(MARIADB_ONLY_COLUMNS) : new Set<string>();
+  const keep = COLUMN_NAMES.slice(1).map((c) => !drop.has(c!));
+  const definitions = COLUMNS.split(/,(?![^(]*\))/)
+    .map((d) => d.trim())
+    .filter((d) => !drop.has(d.split(/\s+/)[0]!));
+  const ddl = (flavour: Flavour) =>
+    `CREATE TABLE all_types (${definitions
+      .map((d) => (flavour === 'mysql' ? d.replace(' REF_SYSTEM_ID=4326', '') : d))
+      .join(', ')}) DEFAULT CHARSET=utf8mb4`;
+  const spell = (v: string) =>
+    source === 'mysql'
+      ? v.replace(/ST_GeomFromText\(('[^']*'), 4326\)/, "ST_GeomFromText($1, 4326, 'axis-order=long-lat')")
+      : v;
+  const rows = Object.fromEntries(
+    Object.entries(ROWS).map(([id, values]) => [Number(id), values.filter((_, i) => keep[i]).map(spell)]),
+  ) as Record<number, string[]>;
+  const names = COLUMN_NAMES.slice(1).filter((_, i) => keep[i]) as string[];
+  return {
+    ddl,
+    rows,
+    insertSql: (id: number, values: string[]) => `INSERT INTO all_types VALUES (${id}, ${values.join(', ')})`,
+    updateSql: (id: number, values: string[]) =>
+      `UPDATE all_types SET ${names.map((c, i) => `\`${c}\` = ${values[i]}`).join(', ')} WHERE id = ${id}`,
+  };
+}

@@ -16,21 +16,54 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
 
-/** A root connection to the local source or target MariaDB, returning exact values. */
-export async function connectTo(which: 'source' | 'target', database?: string): Promise<mysql.Connection> {
+/** The test stack's servers: MariaDB "source"/"target" and MySQL 9 "mysql-source"/"mysql-target". */
+export type StackServer = 'source' | 'target' | 'mysql-source' | 'mysql-target';
+
+export function serverPort(which: StackServer): number {
   const s = testStack();
-  return mysql.createConnection({
+  return {
+    source: s.sourcePort,
+    target: s.targetPort,
+    'mysql-source': s.mysqlSourcePort,
+    'mysql-target': s.mysqlTargetPort,
+  }[which];
+}
+
+/** A root URL of one of the test stack's servers. */
+export function serverUrl(which: StackServer): string {
+  return `mysql://root@${testStack().host}:${serverPort(which)}`;
+}
+
+/**
+ * Why the MySQL tests cannot run, or undefined when they can: the test runner starts MySQL 9 unless
+ * OTTERFLOW_TEST_MYSQL=off (a machine where it was never built and no root to build it).
+ */
+export function mysqlSkipReason(): string | undefined {
+  return process.env.OTTERFLOW_TEST_MYSQL === 'off'
+    ? 'MySQL 9 is off in this test run (OTTERFLOW_TEST_MYSQL=off)'
+    : undefined;
+}
+
+/** A root connection to one of the test stack's servers, returning exact values. */
+export async function connectTo(which: StackServer, database?: string): Promise<mysql.Connection> {
+  const s = testStack();
+  const isMysql = which.startsWith('mysql');
+  const conn = await mysql.createConnection({
     host: s.host,
-    port: which === 'source' ? s.sourcePort : s.targetPort,
+    port: serverPort(which),
     user: 'root',
     database,
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
     timezone: 'Z',
-    charset: 'utf8mb4_general_ci',
+    // MySQL 9's default collation; MariaDB 10.11 has no utf8mb4_0900_ai_ci.
+    charset: isMysql ? 'utf8mb4_0900_ai_ci' : 'utf8mb4_general_ci',
     multipleStatements: true,
   });
+  // MySQL sorts a row's selected values with it: row dumps of tables holding MBs per row need room.
+  if (isMysql) await conn.query('SET SESSION sort_buffer_size = 67108864');
+  return conn;
 }
 
 export interface FreshDatabases {
@@ -40,11 +73,18 @@ export interface FreshDatabases {
   target: mysql.Connection;
 }
 
-/** Creates a database of its own for one test on both servers; dropped when the test ends. */
-export async function freshDatabases(t: TestContext, prefix = 't'): Promise<FreshDatabases> {
+/**
+ * Creates a database of its own for one test on both servers (by default the MariaDB pair); dropped
+ * when the test ends.
+ */
+export async function freshDatabases(
+  t: TestContext,
+  prefix = 't',
+  servers: { source: StackServer; target: StackServer } = { source: 'source', target: 'target' },
+): Promise<FreshDatabases> {
   const name = uniqueName(prefix);
-  const source = await connectTo('source');
-  const target = await connectTo('target');
+  const source = await connectTo(servers.source);
+  const target = await connectTo(servers.target);
   await source.query(`CREATE DATABASE \`${name}\``);
   await target.query(`CREATE DATABASE \`${name}\``);
   await source.query(`USE \`${name}\``);

@@ -64,8 +64,21 @@ test('GTID set → SID block sorts UUIDs and merges overlapping/adjacent ranges'
   assert.deepEqual(encodeGtidSetSidBlock(''), hex('0000000000000000'));
 });
 
-test('GTID set with tagged GTIDs is refused with a clear error', () => {
-  assert.throws(() => encodeGtidSetSidBlock('3e11fa47-71ca-11e1-9e33-c80aa9429562:tag1:1-5'), /tagged/);
+test('GTID set with a tag → format 1 SID block, byte for byte what MySQL 9.7 writes in PREVIOUS_GTIDS', () => {
+  // Body of a live MySQL 9.7.4 PREVIOUS_GTIDS event after `SET gtid_next = 'AUTOMATIC:tag_one'`.
+  const captured = hex(`
+    0102000000000001
+    4c53c64ef18e11f194d302fc00000001 00 0100000000000000 0100000000000000 0500000000000000
+    4c53c64ef18e11f194d302fc00000001 0e7461675f6f6e65 0100000000000000 0100000000000000 0200000000000000`);
+  assert.deepEqual(encodeGtidSetSidBlock('4C53C64E-F18E-11F1-94D3-02FC00000001:1-4:TAG_ONE:1'), captured);
+});
+
+test('GTID set with a malformed tag or a tag without intervals is refused, naming the element', () => {
+  assert.throws(() => encodeGtidSetSidBlock('3e11fa47-71ca-11e1-9e33-c80aa9429562:1tag:1-5'), /1tag/);
+  assert.throws(
+    () => encodeGtidSetSidBlock('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:tag_a'),
+    /without an interval/,
+  );
 });
 
 test('COM_BINLOG_DUMP_GTID: command 0x1e, flags with THROUGH_GTID, server id, name length, name, pos u64, block', () => {

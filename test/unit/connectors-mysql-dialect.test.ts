@@ -78,6 +78,31 @@ test('ROW mode upsert: one multi-row INSERT … ON DUPLICATE KEY UPDATE of the n
   assert.deepEqual(chunks[0]?.statement.params, [1n, "O'Brien", 3, 2n, null, 4]);
 });
 
+test('generated columns of the target are left out of INSERT and UPDATE, whatever the source row carries', () => {
+  const d = new MysqlDialect();
+  const info: MysqlTableInfo = {
+    ...keyed,
+    columns: ['id', 'name', 'doubled', 'qty'],
+    generatedColumns: ['doubled'],
+  };
+  const chunks = d.upsertStatements(info, [upsert([1n], { id: 1n, name: 'a', doubled: 2n, qty: 3 })]);
+  assert.equal(
+    chunks[0]?.statement.sql,
+    'INSERT INTO `shop`.`orders` (`id`,`name`,`qty`) VALUES (?,?,?) ' +
+      'ON DUPLICATE KEY UPDATE `name`=VALUES(`name`),`qty`=VALUES(`qty`)',
+  );
+  assert.deepEqual(chunks[0]?.statement.params, [1n, 'a', 3]);
+  const picked = chooseTableInfo(
+    ref,
+    [
+      { name: 'id', nullable: false, dataType: 'int' },
+      { name: 'g', nullable: true, dataType: 'int', generated: true },
+    ],
+    [],
+  );
+  assert.deepEqual(picked.generatedColumns, ['g']);
+});
+
 test('MySQL 8.0.20+ alias syntax behind the upsertSyntax flag', () => {
   const d = new MysqlDialect({ upsertSyntax: 'alias' });
   const [c] = d.upsertStatements(keyed, [upsert([1n], { id: 1n, name: 'x', qty: 1 })]);

@@ -11,6 +11,7 @@ import {
   decodeMariadbGtid,
   decodeMariadbGtidList,
   decodeMysqlGtid,
+  decodeMysqlTaggedGtid,
   decodePreviousGtids,
   decodeQuery,
   decodeRotate,
@@ -135,10 +136,10 @@ export class PositionTracker {
       case EventType.ANONYMOUS_GTID:
         break;
       case EventType.GTID_TAGGED:
-        // Tagged GTIDs (MySQL 8.3+) use a different serialization; rather than report a wrong
-        // GTID state we stop reporting one (file/position stay exact).
-        this.gtid = undefined;
-        this.pendingMysql = undefined;
+        {
+          const g = decodeMysqlTaggedGtid(ev, body, bodyEnd);
+          this.pendingMysql = { uuid: g.sid, gno: g.gno };
+        }
         break;
       case EventType.QUERY:
       case EventType.MARIADB_QUERY_COMPRESSED: {

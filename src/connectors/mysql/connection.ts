@@ -1,5 +1,19 @@
+import fs from 'node:fs';
+import type { SslOptions } from 'mysql2';
 import mysql from 'mysql2/promise';
-import type { ResolvedDatasource } from '../../config/datasources';
+import type { Datasource, ResolvedDatasource } from '../../config/datasources';
+
+/** The mysql2 TLS options for a datasource's `tls` setting; undefined for plain TCP. */
+export function mysqlTlsOptions(ds: Datasource): SslOptions | undefined {
+  if (!ds.tls || ds.tls === 'off') return undefined;
+  if (ds.tls === 'required') return { rejectUnauthorized: false };
+  if (!ds.tlsCaFile) return { rejectUnauthorized: true };
+  try {
+    return { ca: fs.readFileSync(ds.tlsCaFile, 'utf8'), rejectUnauthorized: true };
+  } catch {
+    throw new Error(`datasource "${ds.name}": cannot read tlsCaFile ${ds.tlsCaFile}`);
+  }
+}
 
 /**
  * Opens one connection. Values come back exactly: DECIMAL and BIGINT as strings, dates as
@@ -27,6 +41,7 @@ export async function openMysql(
     timezone: 'Z',
     charset: 'utf8mb4_general_ci',
     multipleStatements: false,
+    ...(ds.tls && ds.tls !== 'off' ? { ssl: mysqlTlsOptions(ds) } : {}),
     ...extra,
   });
 }

@@ -55,6 +55,11 @@ export interface MysqlTableInfo extends TargetTableInfo {
    * row; upserts into these tables carry a guard that turns the collision into an error instead.
    */
   otherUniqueKeys?: boolean;
+  /**
+   * Generated columns of the target: never written (the server computes them and refuses a value).
+   * A source row carries them like any other column; they are left out of INSERT and UPDATE.
+   */
+  generatedColumns?: string[];
 }
 
 /** A MySQL statement plus what it carries; `kind` tells the applier how to read its affected-rows count. */
@@ -282,7 +287,7 @@ export class MysqlDialect implements TargetDialect<Statement> {
       }
       let g = bySignature.get(signature);
       if (!g) {
-        const columns = orderColumns(info.columns, [...op.row.keys()]);
+        const columns = withoutGenerated(info, orderColumns(info.columns, [...op.row.keys()]));
         const updates = onDuplicate ? this.updateColumns(info, columns, op.changedColumns) : [];
         const shape = JSON.stringify([columns, updates]);
         g = groups.get(shape);
@@ -472,6 +477,11 @@ export function fixedChunkRows(n: number, maxRows: number, minRows = FIXED_CHUNK
 }
 
 /** Row columns in table order; columns the table does not have go last, so the server names them in its error. */
+function withoutGenerated(info: MysqlTableInfo, columns: string[]): string[] {
+  const generated = info.generatedColumns;
+  return generated ? columns.filter((c) => !generated.includes(c)) : columns;
+}
+
 function orderColumns(tableColumns: string[], present: string[]): string[] {
   const have = new Set(present);
   const ordered = tableColumns.filter((c) => have.has(c));

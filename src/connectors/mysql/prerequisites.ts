@@ -53,37 +53,48 @@ export function checkSourcePrerequisites(s: SourceSettings): PrerequisiteCheck[]
   const has = (priv: string) =>
     hasAll || new RegExp(`GRANT [^\\n]*\\b${priv}\\b[^\\n]* ON \\*\\.\\*`).test(grants);
   const replicationPriv = 'REPLICATION SLAVE';
+  // MySQL keeps a setting across restarts with SET PERSIST; MariaDB needs it in the option file too.
+  const setting = (name: string, value: string) =>
+    s.flavor === 'mysql'
+      ? `SET PERSIST ${name} = '${value}'`
+      : `SET GLOBAL ${name} = '${value}' and ${name}=${value} in [mysqld]`;
   const clientPriv = s.flavor === 'mariadb' ? 'BINLOG MONITOR' : 'REPLICATION CLIENT';
   const checks: PrerequisiteCheck[] = [
     {
       name: 'log_bin',
       ok: s.logBin,
       actual: s.logBin ? 'ON' : 'OFF',
-      fix: 'start the server with log_bin enabled (e.g. --log-bin=mysql-bin in [mysqld]) and restart it',
+      fix:
+        s.flavor === 'mysql'
+          ? 'binary logging is on by default since MySQL 8.0: remove skip-log-bin / disable-log-bin from the server options and restart it'
+          : 'start the server with log_bin enabled (e.g. --log-bin=mysql-bin in [mysqld]) and restart it',
     },
     {
       name: 'binlog_format',
       ok: s.binlogFormat === 'ROW',
       actual: s.binlogFormat || '(unset)',
-      fix: "SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in [mysqld] (sessions already open keep the old format)",
+      fix: `${setting('binlog_format', 'ROW')} (sessions already open keep the old format)`,
     },
     {
       name: 'binlog_row_image',
       ok: s.binlogRowImage === 'FULL',
       actual: s.binlogRowImage || '(unset)',
-      fix: "SET GLOBAL binlog_row_image = 'FULL' and binlog_row_image=FULL in [mysqld]",
+      fix: setting('binlog_row_image', 'FULL'),
     },
     {
       name: 'binlog_row_metadata',
       ok: s.binlogRowMetadata === null || s.binlogRowMetadata === 'FULL',
       actual: s.binlogRowMetadata ?? '(not supported by this server)',
-      fix: "SET GLOBAL binlog_row_metadata = 'FULL' and binlog_row_metadata=FULL in [mysqld] (column names and types travel with every table map)",
+      fix: `${setting('binlog_row_metadata', 'FULL')} (column names and types travel with every table map)`,
     },
     {
       name: 'server_id',
       ok: s.serverId > 0,
       actual: String(s.serverId),
-      fix: 'set a non-zero, unique server_id in [mysqld]',
+      fix:
+        s.flavor === 'mysql'
+          ? 'SET PERSIST server_id = <a number unique among the source and its replicas>'
+          : 'set a non-zero, unique server_id in [mysqld]',
     },
     {
       name: `privilege ${replicationPriv}`,

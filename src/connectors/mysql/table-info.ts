@@ -17,6 +17,8 @@ export interface ColumnRow {
   name: string;
   nullable: boolean;
   dataType: string;
+  /** A generated (virtual or stored) column: the server computes it, a write names it only to fail. */
+  generated?: boolean;
 }
 
 /**
@@ -46,10 +48,12 @@ export function chooseTableInfo(
   const columnsOf = (parts: IndexColumnRow[]) =>
     [...parts].sort((a, b) => a.seqInIndex - b.seqInIndex).map((p) => p.columnName as string);
 
+  const generated = columns.filter((c) => c.generated).map((c) => c.name);
   const base = {
     ref,
     columns: columns.map((c) => c.name),
     columnTypes: Object.fromEntries(columns.map((c) => [c.name, c.dataType.toLowerCase()])),
+    ...(generated.length > 0 ? { generatedColumns: generated } : {}),
   };
   // Any unique key besides the chosen one (nullable ones too: non-NULL values still collide).
   const others = (chosen: string) => [...keys.keys()].some((k) => k !== chosen);
@@ -71,7 +75,8 @@ export function chooseTableInfo(
 /** Reads one table's columns and unique keys from the server. */
 export async function readTableInfo(conn: mysql.Connection, ref: TableRef): Promise<MysqlTableInfo> {
   const [cols] = await conn.query<mysql.RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable, DATA_TYPE AS dataType FROM information_schema.COLUMNS ' +
+    // EXTRA says "VIRTUAL GENERATED" / "STORED GENERATED" on MySQL 5.7+ and MariaDB 10.2+ alike.
+    "SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable, DATA_TYPE AS dataType, EXTRA LIKE '%GENERATED%' AS isGenerated FROM information_schema.COLUMNS " +
       'WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [ref.schema, ref.table],
   );
@@ -80,6 +85,7 @@ export async function readTableInfo(conn: mysql.Connection, ref: TableRef): Prom
     name: String(r.name),
     nullable: String(r.nullable) === 'YES',
     dataType: String(r.dataType),
+    generated: Number(r.isGenerated) === 1,
   }));
   // SHOW INDEX lists keys in the server's own key order; information_schema.STATISTICS promises no order.
   const [idx] = await conn.query<mysql.RowDataPacket[]>(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks: npm packages, the MariaDB server, the temporal CLI.
+# Installs what a fresh machine lacks: npm packages, the MariaDB server, the temporal CLI and (as root)
+# MySQL 9 in .tools/mysql-root.
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-# MariaDB server and the temporal CLI: the same code that `otterflow dev up` uses.
+# MariaDB server, the temporal CLI and MySQL 9: the same code that `otterflow dev up` uses.
 node bin/otterflow.js dev install

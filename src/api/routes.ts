@@ -82,6 +82,10 @@ const deleteQuerySchema = z.object({
     .enum(['true', 'false'])
     .optional()
     .meta({ description: 'true: stop a running pipeline first, then delete it' }),
+  dropCheckpoint: z.enum(['true', 'false']).optional().meta({
+    description:
+      'true: also delete its checkpoint on the target (otherwise kept: a pipeline created again under the name resumes from it)',
+  }),
 });
 
 /** Every operation of the API, in the order the OpenAPI document lists them. */
@@ -203,12 +207,16 @@ export function apiRoutes(ds: DatasourceService, pl: PipelineService): ApiRoute[
       response: {
         status: 200,
         description: 'deleted',
-        schema: z.object({ deleted: z.string(), stopped: z.boolean() }),
+        schema: z.object({
+          deleted: z.string(),
+          stopped: z.boolean(),
+          checkpoint: z.enum(['kept', 'dropped', 'none']),
+        }),
       },
       handle: async ({ name, query }) => {
         const parsed = deleteQuerySchema.safeParse(query);
         const force = parsed.success && parsed.data.force === 'true';
-        const r = await pl.remove(name, force);
+        const r = await pl.remove(name, force, parsed.success && parsed.data.dropCheckpoint === 'true');
         return { status: 200, body: { deleted: name, ...r } };
       },
     },

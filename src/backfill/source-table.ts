@@ -136,7 +136,7 @@ export async function readSourceTable(conn: mysql.Connection, ref: TableRef): Pr
 
 /**
  * mysql2 conversions that give the decoder's representation: BIGINT as bigint, DECIMAL as its exact
- * text, BIT and geometry as their bytes, MySQL JSON as text (mysql2 would parse it). Dates stay text
+ * text, BIT, geometry and VECTOR as their bytes, MySQL JSON as text (mysql2 would parse it). Dates stay text
  * (`dateStrings`) and TIMESTAMP comes in UTC because the session runs at time_zone '+00:00'.
  */
 const typeCast = (
@@ -163,6 +163,9 @@ const typeCast = (
       return field.string('utf8');
     case 'BIT':
     case 'GEOMETRY':
+    // MySQL 9 VECTOR: its float32 bytes, as the binlog carries them (mysql2 would make a JS array,
+    // which a statement parameter would spread into several values).
+    case 'VECTOR':
       return field.buffer();
     default:
       return next();

@@ -91,8 +91,12 @@ export class ApiClient {
   createPipeline = (config: unknown) => this.request<unknown>('POST', '/v1/pipelines', config);
   updatePipeline = (name: string, config: unknown) =>
     this.request<unknown>('PUT', `/v1/pipelines/${ApiClient.seg(name)}`, config);
-  deletePipeline = (name: string, force = false) =>
-    this.request<unknown>('DELETE', `/v1/pipelines/${ApiClient.seg(name)}${force ? '?force=true' : ''}`);
+  deletePipeline = (name: string, force = false, dropCheckpoint = false) => {
+    const query = [force ? 'force=true' : '', dropCheckpoint ? 'dropCheckpoint=true' : '']
+      .filter(Boolean)
+      .join('&');
+    return this.request<unknown>('DELETE', `/v1/pipelines/${ApiClient.seg(name)}${query ? `?${query}` : ''}`);
+  };
   pipelineAction = (name: string, action: 'start' | 'pause' | 'resume' | 'stop') =>
     this.request<unknown>('POST', `/v1/pipelines/${ApiClient.seg(name)}/${action}`);
   pipelineStatus = (name: string) =>

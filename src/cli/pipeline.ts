@@ -104,14 +104,32 @@ export function registerPipelineCommands(program: Command): void {
     );
 
   pl.command('delete <name>')
-    .description('delete a pipeline definition (refused while it runs unless --force)')
+    .description(
+      'delete a pipeline definition (refused while it runs unless --force); its checkpoint is kept',
+    )
     .option('--force', 'stop a running pipeline first')
+    .option(
+      '--drop-checkpoint',
+      'also delete its checkpoint on the target (a new pipeline of that name starts over)',
+    )
     .option('--json', 'print JSON')
-    .action((name: string, o: { force?: boolean; json?: boolean }) =>
+    .action((name: string, o: { force?: boolean; dropCheckpoint?: boolean; json?: boolean }) =>
       runCommand(o.json, async () => {
-        const r = (await apiClientFromEnv().deletePipeline(name, o.force)) as { stopped: boolean };
+        const r = (await apiClientFromEnv().deletePipeline(name, o.force, o.dropCheckpoint)) as {
+          stopped: boolean;
+          checkpoint: 'kept' | 'dropped' | 'none';
+        };
         if (o.json) printJson(r);
-        else console.log(`pipeline ${name} deleted${r.stopped ? ' (stopped first)' : ''}`);
+        else {
+          console.log(`pipeline ${name} deleted${r.stopped ? ' (stopped first)' : ''}`);
+          console.log(
+            r.checkpoint === 'kept'
+              ? `its checkpoint stays on the target (otterflow.checkpoints): a pipeline created again as "${name}" resumes from it; delete with --drop-checkpoint to start over`
+              : r.checkpoint === 'dropped'
+                ? 'its checkpoint on the target was deleted'
+                : 'it had no checkpoint on the target',
+          );
+        }
       }),
     );
 

@@ -1,5 +1,6 @@
 import { ResyncCoordinator } from '../backfill/resync-coordinator';
 import type { ResolvedDatasource } from '../config/datasources';
+import { checkCheckpointSource, readSourceIdentity } from '../connectors/mysql/checkpoint-source';
 import { MysqlTargetSession } from '../connectors/mysql/target-session';
 import { findUnsupportedColumns } from '../connectors/mysql/type-support';
 import { targetConnectorFor } from '../connectors/registry';
@@ -61,6 +62,18 @@ export async function replicate(opts: ReplicatorOptions): Promise<ReplicateResul
     source = await MysqlSource.open(opts.source, pipeline);
     const src = source;
     const claim = await target.checkpoint.claim(() => src.initialPosition(config.start));
+    if (target instanceof MysqlTargetSession) {
+      // A checkpoint left by a pipeline of the same name that read another server is not a position here.
+      const identity = await readSourceIdentity(source.connection);
+      const foreign = await checkCheckpointSource(
+        target.connection,
+        pipeline,
+        identity,
+        claim.created,
+        config.source,
+      );
+      if (foreign) throw new PipelineHaltError(foreign);
+    }
     report.committed = claim.position;
 
     const mapper = compileMapper(config, opts.transforms);

@@ -6,6 +6,8 @@ import {
 } from '@temporalio/client';
 import { fromPayloadsAtIndex } from '@temporalio/common';
 import { z } from 'zod';
+import { dropCheckpoint as dropCheckpointRow } from '../connectors/mysql/checkpoint-source';
+import { openMysql } from '../connectors/mysql/connection';
 import { type PipelineConfig, pipelineConfigSchema, validatePipelineConfig } from '../pipeline/config';
 import type { pipelineWorkflow } from '../workflows/pipeline';
 import {
@@ -152,10 +154,19 @@ export class PipelineService {
     return { definition: this.deps.store.put(config), appliedToRunning: running !== undefined };
   }
 
-  /** Deletes a definition; a running pipeline is refused (409) unless `force`, which stops it first. */
-  async remove(rawName: string, force: boolean): Promise<{ stopped: boolean }> {
+  /**
+   * Deletes a definition; a running pipeline is refused (409) unless `force`, which stops it first.
+   * The checkpoint on the target is kept (a pipeline created again under the name resumes from it)
+   * unless `dropCheckpoint`, which deletes it with its recorded source server.
+   */
+  async remove(
+    rawName: string,
+    force: boolean,
+    dropCheckpoint = false,
+  ): Promise<{ stopped: boolean; checkpoint: 'kept' | 'dropped' | 'none' }> {
     const name = parseName('pipeline', rawName);
-    if (!this.deps.store.get(name)) throw notFound('pipeline', name);
+    const def = this.deps.store.get(name);
+    if (!def) throw notFound('pipeline', name);
     const running = await this.runningHandle(name);
     if (running && !force)
       throw new ServiceError(
@@ -163,8 +174,20 @@ export class PipelineService {
         `pipeline "${name}" is running; stop it first, or force the delete (API ?force=true, CLI --force) to stop it and then delete it`,
       );
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
+    let checkpoint: 'kept' | 'dropped' | 'none' = 'kept';
+    if (dropCheckpoint) {
+      const target = this.deps.datasources.resolve(def.config.target);
+      if (target.kind === 'oracle')
+        throw new ServiceError('invalid-request', 'dropCheckpoint: only MySQL/MariaDB targets are supported');
+      const conn = await openMysql(target);
+      try {
+        checkpoint = (await dropCheckpointRow(conn, name)) ? 'dropped' : 'none';
+      } finally {
+        await conn.end();
+      }
+    }
     this.deps.store.remove(name);
-    return { stopped: running !== undefined };
+    return { stopped: running !== undefined, checkpoint };
   }
 
   /**

@@ -277,6 +277,19 @@ export function everyTypeTableFor(source: Flavour, target: Flavour) {
     Object.entries(ROWS).map(([id, values]) => [Number(id), values.filter((_, i) => keep[i]).map(spell)]),
   ) as Record<number, string[]>;
   const names = COLUMN_NAMES.slice(1).filter((_, i) => keep[i]) as string[];
+  // MySQL's own VECTOR type where both sides are MySQL 9: float32 values, NaN-free, incl. the extremes.
+  if (source === 'mysql' && target === 'mysql') {
+    definitions.push('vec VECTOR(3)');
+    names.push('vec');
+    const vectors: Record<number, string> = {
+      1: "TO_VECTOR('[-3.4028235e38, -1.17549435e-38, -0]')",
+      2: "TO_VECTOR('[3.4028234e38, 1.17549435e-38, 1]')",
+      3: "TO_VECTOR('[0, 0, 0]')",
+      4: 'NULL',
+      5: "TO_VECTOR('[0.1, -2.5, 1e10]')",
+    };
+    for (const [id, values] of Object.entries(rows)) values.push(vectors[Number(id)] ?? 'NULL');
+  }
   return {
     ddl,
     rows,

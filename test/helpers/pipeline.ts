@@ -85,8 +85,10 @@ async function dumpRows(
     'SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [db, table],
   );
-  // `1` would sort by the whole row text (MBs per row here): sort by the first column instead.
-  if (orderBy === '1' && cols[0]) orderBy = `\`${String(cols[0].COLUMN_NAME).replace(/`/g, '``')}\``;
+  // `1` sorts by every column in table order (not by the whole row text, MBs per row in some tests):
+  // deterministic for key-less tables too, where the first column repeats.
+  if (orderBy === '1' && cols.length > 0)
+    orderBy = cols.map((c) => `\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``).join(', ');
   const exprs = cols.map((c) =>
     text(`\`${String(c.COLUMN_NAME).replace(/`/g, '``')}\``, String(c.DATA_TYPE).toLowerCase()),
   );
@@ -153,7 +155,7 @@ export function dumpTableExact(
     if (t === 'timestamp') return `UNIX_TIMESTAMP(${name})`;
     if (t === 'enum' || t === 'set') return `CONCAT(${name} + 0, ':', HEX(${name}))`;
     if (/char|text|json/.test(t)) return `HEX(${name})`;
-    if (/blob|binary|bit|geometry|point|linestring|polygon|collection/.test(t)) return `HEX(${name})`;
+    if (/blob|binary|bit|geometry|point|linestring|polygon|collection|vector/.test(t)) return `HEX(${name})`;
     return `CAST(${name} AS CHAR)`;
   });
 }

@@ -173,10 +173,15 @@ test('pipeline lifecycle over HTTP: create → start → rows flow → update �
     );
     assert.deepEqual(diff, [{ n: '200', lo: 1, hi: 200 }]);
 
-    // Delete with force stops it first; then the pipeline is gone.
-    const forced = await h.call('DELETE', `/v1/pipelines/${name}?force=true`);
+    // Delete with force stops it first; then the pipeline is gone, and with dropCheckpoint its checkpoint too.
+    const forced = await h.call('DELETE', `/v1/pipelines/${name}?force=true&dropCheckpoint=true`);
     assert.equal(forced.status, 200, forced.text);
-    assert.deepEqual(forced.body, { deleted: name, stopped: true });
+    assert.deepEqual(forced.body, { deleted: name, stopped: true, checkpoint: 'dropped' });
+    const [left] = await db.target.query(
+      'SELECT COUNT(*) AS n FROM otterflow.checkpoints WHERE pipeline = ?',
+      [name],
+    );
+    assert.deepEqual(left, [{ n: '0' }]);
     assert.equal((await h.call('GET', `/v1/pipelines/${name}`)).status, 404);
     assert.equal((await h.call('GET', `/v1/pipelines/${name}/status`)).status, 404);
     const d = await h.client.workflow.getHandle(`pipeline:${name}`).describe();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { catalogFile, type Datasource, DatasourceCatalog } from '../../src/config/datasources';
+import { dropCheckpoint } from '../../src/connectors/mysql/checkpoint-source';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { type PrivateMysql, startPrivateMysql } from '../helpers/mysql-servers';
 import { dumpTable, startPipeline, status, waitFor } from '../helpers/pipeline';
@@ -198,4 +199,80 @@ describe('MySQL 9 as a live source', { skip }, () => {
       );
     });
   }
+
+  test('a checkpoint written from another MySQL server (same pipeline name, re-initialised source) stops the pipeline with what to do', async (t) => {
+    const s = testStack();
+    const target = await connectTo('target');
+    t.after(async () => {
+      await target.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => {});
+      await target.end();
+    });
+    await target.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await target.query(`CREATE DATABASE \`${db}\``);
+    await target.query(`USE \`${db}\``);
+    for (const ddl of MARIADB_DDL) await target.query(ddl);
+    const targetDs: Datasource = {
+      name: 'target',
+      kind: 'mariadb',
+      host: s.host,
+      port: s.targetPort,
+      user: 'root',
+    };
+    const name = uniqueName('myid');
+    const configFor = async () => ({
+      name,
+      source: 'msrc',
+      target: 'target',
+      mappings: [{ source: { schema: db, table: 'orders' } }],
+      start: { gtid: await sourceGtidSet() },
+    });
+    await withWorker(
+      async ({ client, taskQueue }) => {
+        const first = await startPipeline(client, taskQueue, await configFor(), { runSeconds: 5 });
+        await waitFor('the first run to record its checkpoint', async () => {
+          const [rows] = await target.query<mysql.RowDataPacket[]>(
+            'SELECT source_identity FROM otterflow.checkpoint_sources WHERE pipeline = ?',
+            [name],
+          );
+          return rows.length === 1 ? true : undefined;
+        });
+        await first.executeUpdate(stopUpdate);
+        await first.result();
+
+        // The source is re-initialised: same host and port, a new server_uuid, GTIDs from 1 again.
+        await src.end();
+        await server.stop();
+        server = await startPrivateMysql('live-source', 0);
+        src = await server.connect();
+        await src.query(`CREATE DATABASE \`${db}\``);
+        await src.query(`USE \`${db}\``);
+        for (const ddl of SOURCE_DDL) await src.query(ddl);
+        for (const g of replicationGrants(db)) await src.query(g);
+
+        const second = await startPipeline(client, taskQueue, await configFor(), { runSeconds: 5 });
+        const failed = await waitFor('the pipeline to stop on the foreign checkpoint', async () => {
+          const st = await status(second);
+          return st.state === 'failed' ? st : undefined;
+        });
+        assert.match(
+          failed.lastError?.message ?? '',
+          /another source server \(mysql server_uuid=[0-9a-f-]+\)/,
+        );
+        assert.match(failed.lastError?.message ?? '', /--drop-checkpoint/);
+        assert.equal(failed.lastError?.retryable, false);
+        await second.terminate().catch(() => {});
+
+        // Deleting the checkpoint (what `pipeline delete --drop-checkpoint` does) lets it start over.
+        assert.equal(await dropCheckpoint(target, name), true);
+        const third = await startPipeline(client, taskQueue, await configFor(), { runSeconds: 5 });
+        await src.query(`INSERT INTO orders VALUES (100, 'after re-init', 1)`);
+        await waitFor("the new server's row on the target", async () => {
+          const [rows] = await target.query<mysql.RowDataPacket[]>('SELECT note FROM orders WHERE id = 100');
+          return rows[0]?.note === 'after re-init' ? true : undefined;
+        });
+        await third.executeUpdate(stopUpdate);
+      },
+      { home: home(false, [targetDs]) },
+    );
+  });
 });

@@ -16,11 +16,15 @@ import { findMariaDb } from '../../src/devstack/tools';
 export const BENCH_SCRATCH = path.join(projectRoot, '.otterflow', 'scratch', 'bench');
 
 export interface BenchServer {
+  /** Which server program runs (MariaDB unless started by bench/lib/mysql-instances.ts). */
+  flavour?: 'mariadb' | 'mysql';
   spec: MariaDbInstanceSpec;
   /** mariadbd's pid (for CPU accounting through /proc). */
   pid: number;
   /** A new root connection (multipleStatements on; values as exact strings). */
   connect(database?: string): Promise<mysql.Connection>;
+  /** Stops the server (set for servers that `stopBenchServer` cannot stop by itself). */
+  stop?(): Promise<void>;
 }
 
 /**
@@ -94,6 +98,7 @@ export async function startBenchServer(
 /** Stops a server started by `startBenchServer` (its data stays until the next run wipes it). */
 export async function stopBenchServer(server: BenchServer | undefined): Promise<void> {
   if (!server) return;
+  if (server.stop) return server.stop();
   const rec = instanceRecord(server.spec);
   if (rec) await stopProcess(rec);
 }

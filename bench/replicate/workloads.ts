@@ -23,29 +23,59 @@ export function tableDdl(table: string): string {
   ) ENGINE=InnoDB`;
 }
 
+/** Which server program the benchmark's servers run. */
+export type Flavour = 'mariadb' | 'mysql';
+
+/** Rows 1..`rows` as a table of one column `seq`: MariaDB's Sequence engine, a recursive CTE on MySQL. */
+function sequence(flavour: Flavour, rows: number): { before: string[]; from: string } {
+  if (flavour === 'mariadb') return { before: [], from: `\`${SCHEMA}\`.seq_1_to_${rows}` };
+  return {
+    before: [`SET SESSION cte_max_recursion_depth = ${rows + 1}`],
+    from: `(WITH RECURSIVE s (seq) AS (SELECT CAST(1 AS UNSIGNED) UNION ALL SELECT seq + 1 FROM s WHERE seq < ${rows}) SELECT seq FROM s) AS s`,
+  };
+}
+
 /**
  * Creates the table and loads rows 1..`rows` identically on a server WITHOUT binlogging them
  * (sql_log_bin=0), so consumers start from the same state as the source without replicating it.
  */
-export async function createAndPreload(conn: mysql.Connection, table: string, rows: number): Promise<void> {
+export async function createAndPreload(
+  conn: mysql.Connection,
+  table: string,
+  rows: number,
+  flavour: Flavour = 'mariadb',
+): Promise<void> {
+  const seq = sequence(flavour, rows);
   await conn.query(`SET SESSION sql_log_bin = 0`);
   await conn.query(`CREATE DATABASE IF NOT EXISTS \`${SCHEMA}\``);
   await conn.query(`DROP TABLE IF EXISTS \`${SCHEMA}\`.\`${table}\``);
   await conn.query(tableDdl(table));
+  for (const statement of seq.before) await conn.query(statement);
   await conn.query(
     `INSERT INTO \`${SCHEMA}\`.\`${table}\` SELECT seq, seq % 10007, CONCAT('customer name ', seq), (seq % 100000) / 100,
        '2024-01-01 00:00:00' + INTERVAL seq SECOND, 0, seq / 7, CONCAT('preloaded row ', seq, ' ', REPEAT('x', 20))
-     FROM \`${SCHEMA}\`.seq_1_to_${rows}`,
+     FROM ${seq.from}`,
   );
   await conn.query(`SET SESSION sql_log_bin = 1`);
 }
 
-/** Binlog file and position of the source right now. */
-export async function masterPosition(conn: mysql.Connection): Promise<BinlogPosition> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+/**
+ * Binlog file and position of the source right now; on MySQL also its gtid_executed (`gtid`), the
+ * range a native MySQL replica is given.
+ */
+export async function masterPosition(
+  conn: mysql.Connection,
+  flavour: Flavour = 'mariadb',
+): Promise<BinlogPosition> {
+  // MySQL 8.4 removed SHOW MASTER STATUS.
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    flavour === 'mysql' ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS',
+  );
   const r = rows[0];
-  if (!r) throw new Error('the source has no binlog (SHOW MASTER STATUS is empty)');
-  return { file: String(r.File), pos: Number(r.Position) };
+  if (!r) throw new Error('the source has no binlog (no binary log status)');
+  const at: BinlogPosition = { file: String(r.File), pos: Number(r.Position) };
+  if (flavour === 'mysql') at.gtid = String(r.Executed_Gtid_Set ?? '').replace(/\s+/g, '');
+  return at;
 }
 
 /** True when position `a` is at or after `b` (same file naming: zero-padded sequence numbers). */

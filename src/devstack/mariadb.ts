@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { assertDataDirOwned, hasOwnershipMarker, writeOwnershipMarker } from './data-dir';
 import {
   assertPortFree,
   isOurProcessAlive,
@@ -23,8 +24,6 @@ export interface MariaDbInstanceSpec {
   dir: string;
   runDir: string;
 }
-
-const MARKER = 'otterflow-instance.json';
 
 export function dataDir(spec: MariaDbInstanceSpec): string {
   return path.join(spec.dir, 'data');
@@ -76,23 +75,14 @@ export function mariadbdArgs(spec: MariaDbInstanceSpec): string[] {
 
 /** Throws when the data directory holds files that Otterflow did not create. */
 export function assertDataDirIsOurs(spec: MariaDbInstanceSpec): void {
-  const data = dataDir(spec);
-  if (fs.existsSync(path.join(spec.dir, MARKER))) return;
-  if (fs.existsSync(data) && fs.readdirSync(data).length > 0) {
-    throw new Error(
-      `${data} is not empty and was not created by Otterflow (no ${MARKER} beside it). ` +
-        'Refusing to start a server on a data directory that is not ours: move it away or choose ' +
-        'another OTTERFLOW_HOME.',
-    );
-  }
+  assertDataDirOwned(spec.dir, dataDir(spec));
 }
 
 /** Creates the data directory once; refuses a non-empty directory that Otterflow did not create. */
 export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): void {
   const data = dataDir(spec);
-  const marker = path.join(spec.dir, MARKER);
   assertDataDirIsOurs(spec);
-  if (fs.existsSync(marker)) return;
+  if (hasOwnershipMarker(spec.dir)) return;
   fs.mkdirSync(data, { recursive: true });
   const args = [
     '--no-defaults',
@@ -107,10 +97,7 @@ export function initDataDir(spec: MariaDbInstanceSpec, tools: MariaDbTools): voi
     const e = err as { stderr?: Buffer; stdout?: Buffer };
     throw new Error(`mariadb-install-db failed for ${data}:\n${e.stderr?.toString() ?? ''}${e.stdout ?? ''}`);
   }
-  fs.writeFileSync(
-    marker,
-    JSON.stringify({ createdBy: 'otterflow', name: spec.name, createdAt: new Date().toISOString() }, null, 2),
-  );
+  writeOwnershipMarker(spec.dir, spec.name);
 }
 
 export function instanceRecord(spec: MariaDbInstanceSpec): PidRecord | undefined {

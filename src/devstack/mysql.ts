@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { assertDataDirOwned, hasOwnershipMarker, writeOwnershipMarker } from './data-dir';
 import { tail, waitForSql } from './mariadb';
 import { type MysqlTools, mysqldLauncher } from './mysql-root';
 import {
@@ -23,8 +24,6 @@ export interface MysqlInstanceSpec {
   dir: string;
   runDir: string;
 }
-
-const MARKER = 'otterflow-instance.json';
 
 export function mysqlDataDir(spec: MysqlInstanceSpec): string {
   return path.join(spec.dir, 'data');
@@ -85,22 +84,13 @@ export function mysqldArgs(spec: MysqlInstanceSpec, tools: MysqlTools): string[]
 
 /** Throws when the data directory holds files that Otterflow did not create. */
 export function assertMysqlDataDirIsOurs(spec: MysqlInstanceSpec): void {
-  const data = mysqlDataDir(spec);
-  if (fs.existsSync(path.join(spec.dir, MARKER))) return;
-  if (fs.existsSync(data) && fs.readdirSync(data).length > 0) {
-    throw new Error(
-      `${data} is not empty and was not created by Otterflow (no ${MARKER} beside it). ` +
-        'Refusing to start a server on a data directory that is not ours: move it away or choose ' +
-        'another OTTERFLOW_HOME.',
-    );
-  }
+  assertDataDirOwned(spec.dir, mysqlDataDir(spec));
 }
 
 /** Initialises the data directory once (root@localhost without a password, like the MariaDB ones). */
 export function initMysqlDataDir(spec: MysqlInstanceSpec, tools: MysqlTools): void {
   assertMysqlDataDirIsOurs(spec);
-  const marker = path.join(spec.dir, MARKER);
-  if (fs.existsSync(marker)) return;
+  if (hasOwnershipMarker(spec.dir)) return;
   fs.mkdirSync(path.join(spec.dir, 'tmp'), { recursive: true });
   // The server creates the data directory itself and refuses an existing non-empty one.
   fs.rmSync(mysqlDataDir(spec), { recursive: true, force: true });
@@ -125,10 +115,7 @@ export function initMysqlDataDir(spec: MysqlInstanceSpec, tools: MysqlTools): vo
         tail(path.join(spec.dir, 'error.log')),
     );
   }
-  fs.writeFileSync(
-    marker,
-    JSON.stringify({ createdBy: 'otterflow', name: spec.name, createdAt: new Date().toISOString() }, null, 2),
-  );
+  writeOwnershipMarker(spec.dir, spec.name);
 }
 
 export function mysqlRecord(spec: MysqlInstanceSpec): PidRecord | undefined {

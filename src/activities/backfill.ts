@@ -26,7 +26,13 @@ import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
-import type { BackfillConnector, BackfillStore, ChunkCopy, TableChunks } from '../connectors/backfill-target';
+import {
+  type BackfillConnector,
+  type BackfillStore,
+  type ChunkCopy,
+  ChunkDataError,
+  type TableChunks,
+} from '../connectors/backfill-target';
 import { targetConnectorFor } from '../connectors/registry';
 import type { TargetConnector } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
@@ -176,6 +182,7 @@ export function makeBackfillActivities(
       return result;
     } catch (err) {
       if (controller.signal.aborted) throw new CancelledFailure('backfill chunk copy cancelled');
+      if (err instanceof ChunkDataError) throw ApplicationFailure.nonRetryable(err.message, 'ChunkDataError');
       throw err;
     } finally {
       clearInterval(beat);

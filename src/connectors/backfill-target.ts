@@ -5,7 +5,32 @@ import type { ResolvedDatasource } from '../config/datasources';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import type { TableRef } from '../pipeline/model';
+import type { RowFailure } from './dialect';
 import type { ResyncRequest } from './target';
+
+/**
+ * A chunk's rows that the target refuses for what they are (a value too long for its column, a NULL
+ * in a NOT NULL column, a duplicate of another unique key): copying the chunk again would fail the
+ * same way, so the backfill fails at once, naming the row, instead of retrying forever.
+ */
+export class ChunkDataError extends Error {
+  override readonly name = 'ChunkDataError';
+  constructor(
+    readonly backfillId: string,
+    readonly chunkNo: number,
+    /** The row that failed, when the copier could single it out. */
+    readonly failure: RowFailure | undefined,
+    cause: unknown,
+  ) {
+    const what = failure
+      ? `${failure.table}: the target refused the row with key ${JSON.stringify(failure.key)}: ${failure.message}`
+      : `the target refused a row: ${(cause as Error)?.message ?? String(cause)}`;
+    super(
+      `backfill ${backfillId} chunk ${chunkNo}: ${what} (copying again cannot help: change the target column or the mapping, then run the backfill again; chunks already copied stay copied)`,
+      { cause },
+    );
+  }
+}
 
 /**
  * What initial loads and re-syncs need from a TARGET database besides a replication session: where

@@ -162,7 +162,7 @@ export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<Pi
     } catch (err) {
       if (!isCancellation(err)) {
         // Retryable errors never get here (the retry policy retries forever); this one needs a person.
-        const failure = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
+        const failure = innermostFailure(err);
         const message = failure instanceof Error ? failure.message : String(err);
         const details =
           failure instanceof ApplicationFailure ? (failure.details?.[0] as { where?: string }) : undefined;
@@ -221,4 +221,19 @@ function record(status: PipelineStatus, r: ReplicateResult): void {
   status.warnings = [...status.warnings.filter((w) => !r.warnings.includes(w)), ...r.warnings].slice(
     -MAX_WARNINGS,
   );
+}
+
+/**
+ * The failure that says what went wrong: an activity's ApplicationFailure sits under an ActivityFailure,
+ * and under a ChildWorkflowFailure too when it came from a child (the initial load).
+ */
+function innermostFailure(err: unknown): unknown {
+  let at = err;
+  for (let depth = 0; depth < 8; depth++) {
+    if (at instanceof ApplicationFailure) return at;
+    const cause = (at as { cause?: unknown } | undefined)?.cause;
+    if (cause === undefined || cause === null) return at;
+    at = cause;
+  }
+  return at;
 }

@@ -39,6 +39,14 @@ function transactions(rdb: RecordingOracleDatabase): Tx[] {
   return out;
 }
 
+/** The messages of an error and its causes, one per line. */
+function causes(err: unknown): string {
+  const out: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    out.push(String(e.message));
+  return out.join('\n');
+}
+
 async function setup(t: test.TestContext, prefix: string) {
   const { name: db, source } = await freshDatabases(t, prefix);
   await source.query('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(50))');
@@ -76,7 +84,7 @@ async function setup(t: test.TestContext, prefix: string) {
   return { db, source, home, rdb, tables, ids, connector };
 }
 
-test('initial load into Oracle: every chunk in one transaction with its progress row; a chunk failing halfway rolls back and is copied again', async (t) => {
+test('initial load into Oracle: every chunk in one transaction with its progress row; a chunk whose connection dies halfway rolls back and is copied again', async (t) => {
   const { db, source, home, rdb, tables, ids, connector } = await setup(t, 'orabfi');
   await source.query(`INSERT INTO items SELECT seq, CONCAT('name ', seq) FROM seq_1_to_2500`);
   await source.query(`INSERT INTO items VALUES (2501, '')`);
@@ -85,12 +93,6 @@ test('initial load into Oracle: every chunk in one transaction with its progress
   rdb.failWhen(
     (c) => c.sql === sql.markChunkDone() && (c.binds as unknown[])[2] === 2,
     oracleError('ORA-03113', 'end-of-file on communication channel'),
-  );
-  // Chunk 3: Oracle rejects one row of the chunk's executeMany (batchErrors).
-  rdb.rejectRow(
-    (c) => c.method === 'executeMany' && ids([c]).includes(1250),
-    0,
-    oracleError('ORA-12899', 'value too large for column'),
   );
   const config = parsePipelineConfig(await samePipelineConfig(source, db, { target: 'ora' }));
 
@@ -137,15 +139,14 @@ test('initial load into Oracle: every chunk in one transaction with its progress
         assert.ok(lock >= 0 && lock < firstRow && firstRow < done, `chunk ${no}: lock, rows, done mark`);
         assert.equal(ids(tx[0]!.calls).length, chunk.rowsCopied);
       }
-      // The failed attempts rolled back their rows and left the chunk pending; a retry copied it.
+      // The failed attempt rolled back its rows and left the chunk pending; a retry copied it.
       const failed = transactions(rdb).filter((x) => x.end !== 'commit' && ids(x.calls).length > 0);
       assert.equal(
         failed.length,
-        2,
+        1,
         JSON.stringify(failed.map((x) => x.calls.map((c) => c.sql?.slice(0, 30)))),
       );
       assert.ok(failed.some((x) => x.calls.some((c) => c.failed && c.sql === sql.markChunkDone())));
-      assert.ok(failed.some((x) => ids(x.calls).includes(1250)));
       // At most 65,535 rows per executeMany, with batchErrors.
       for (const c of rdb.calls.filter((c) => c.method === 'executeMany' && ids([c]).length)) {
         assert.ok((c.binds as unknown[][]).length <= 65_535);
@@ -153,6 +154,59 @@ test('initial load into Oracle: every chunk in one transaction with its progress
       }
       // The pipeline's checkpoint was created at the load's position.
       assert.ok(rdb.checkpoints.get(config.name));
+    },
+    { home, targetConnector: connector },
+  );
+});
+
+test('initial load into Oracle: a row Oracle refuses fails the load at once, naming its key; run again, copied chunks stay copied', async (t) => {
+  const { db, source, home, rdb, tables, ids, connector } = await setup(t, 'orabfr');
+  await source.query(`INSERT INTO items SELECT seq, CONCAT('name ', seq) FROM seq_1_to_2000`);
+  // Oracle rejects one row of the chunk holding id 1250 (batchErrors), as it would a value too long.
+  const refused = (c: RecordedCall) => c.method === 'executeMany' && ids([c]).includes(1250);
+  rdb.rejectRow(refused, 3, oracleError('ORA-12899', 'value too large for column "NAME"'));
+  const config = parsePipelineConfig(await samePipelineConfig(source, db, { target: 'ora' }));
+
+  await withWorker(
+    async ({ client, taskQueue }) => {
+      const id = uniqueName('refused');
+      const input: BackfillInput = { id, kind: 'initial', config, chunkSize: 500, parallelism: 1 };
+      const run = () =>
+        client.workflow.execute('backfillWorkflow', {
+          taskQueue,
+          workflowId: backfillWorkflowId(id),
+          args: [input],
+        }) as Promise<BackfillStatus>;
+      const err = await run().then(
+        () => assert.fail('the load should fail'),
+        (e: unknown) => e,
+      );
+      const message = causes(err);
+      const attempts = rdb.calls.filter(refused);
+      // Not retried: the chunk was tried once, and the failure names the refused row and the code.
+      assert.equal(attempts.length, 1);
+      const key = ids(attempts)[3];
+      assert.ok(message.includes(`key {"id":"${key}"}`), message);
+      assert.match(message, /ORA-12899/);
+      assert.match(message, /chunk \d+/);
+      const before = tables.committed.chunks.get(id);
+      assert.ok(before);
+      const done = [...before].filter(([, c]) => c.status === 'done').map(([no]) => no);
+      assert.ok(done.length >= 1 && done.length < before.size, JSON.stringify([...before]));
+
+      // The target was fixed (here: the rejection was one-off): the same load finishes the rest only.
+      const result = await run();
+      assert.equal(result.state, 'done', JSON.stringify(result));
+      const after = tables.committed.chunks.get(id);
+      for (const no of done) assert.equal(after?.get(no)?.copies, 1, `chunk ${no} copied once`);
+      const committed = transactions(rdb)
+        .filter((x) => x.end === 'commit')
+        .flatMap((x) => ids(x.calls))
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        committed,
+        Array.from({ length: 2000 }, (_, i) => i + 1),
+      );
     },
     { home, targetConnector: connector },
   );

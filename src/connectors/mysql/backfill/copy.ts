@@ -18,8 +18,10 @@ import {
   tableKey,
 } from '../../../pipeline/model';
 import { logger } from '../../../util/logger';
-import type { CopyResult } from '../../backfill-target';
+import { ChunkDataError, type CopyResult } from '../../backfill-target';
+import { RowApplyError, type RowFailure } from '../../dialect';
 import { MysqlApplier } from '../applier';
+import { isMysqlDataError } from '../data-errors';
 import {
   encodeLoadRows,
   type LoadColumn,
@@ -151,6 +153,8 @@ export class ChunkCopier {
         }
         return inserted;
       }).catch((err: unknown) => {
+        // A refused row: the upserts below single it out.
+        if (isMysqlDataError(err)) return undefined;
         if (!isLoadRefused(err)) throw err;
         this.disableLoadData('the target refused LOAD DATA LOCAL'); // upserts from now on
         return undefined;
@@ -165,7 +169,10 @@ export class ChunkCopier {
     const merger = await this.merge(mappedRows());
     const upserted = await this.inChunkTransaction(backfillId, chunkNo, rows.length, signal, async () =>
       written((await this.applier.apply(merger.drain())).stats),
-    );
+    ).catch(async (err: unknown) => {
+      if (!isMysqlDataError(err)) throw err;
+      throw new ChunkDataError(backfillId, chunkNo, await this.refusedRow(mappedRows()), err);
+    });
     if (!upserted) throw new Error(`backfill ${backfillId} chunk ${chunkNo}: upserts did not complete`);
     this.stats.upsertedChunks++;
     return upserted;
@@ -195,6 +202,7 @@ export class ChunkCopier {
       }
       return inserted;
     }).catch((err: unknown) => {
+      if (isMysqlDataError(err)) return undefined; // the value path singles the row out
       if (!isLoadRefused(err)) throw err;
       this.disableLoadData('the target refused LOAD DATA LOCAL');
       return undefined;
@@ -306,6 +314,24 @@ export class ChunkCopier {
     } catch (err) {
       await this.target.query('ROLLBACK').catch(() => {});
       throw err;
+    }
+  }
+
+  /**
+   * Which row of a refused chunk the target refuses: the chunk's operations one at a time in a
+   * transaction that is rolled back (nothing of the chunk stays). Undefined if none fails alone.
+   */
+  private async refusedRow(mapped: MappedChange[]): Promise<RowFailure | undefined> {
+    const merger = await this.merge(mapped);
+    await this.target.query('START TRANSACTION');
+    try {
+      await this.applier.applyRowByRow(merger.drain());
+      return undefined;
+    } catch (err) {
+      if (err instanceof RowApplyError) return err.failure;
+      throw err;
+    } finally {
+      await this.target.query('ROLLBACK').catch(() => {});
     }
   }
 

@@ -8,8 +8,8 @@ import {
 import type { Mapper } from '../../../pipeline/mapping/mapper';
 import { BatchMerger } from '../../../pipeline/merge';
 import { type MappedChange, type TableRef, type TargetTableInfo, tableKey } from '../../../pipeline/model';
-import type { CopyResult } from '../../backfill-target';
-import { OracleApplier } from '../applier';
+import { ChunkDataError, type CopyResult } from '../../backfill-target';
+import { OracleApplier, OracleBatchRowError } from '../applier';
 import type { OracleConnectionLike } from '../connection';
 import type { OracleTargetSettings } from '../settings';
 import type { OracleBackfillSql } from './progress-sql';
@@ -82,6 +82,8 @@ export class OracleChunkCopier {
       return { rows: rows.length, written: stats.inserted + stats.updated, skipped: false };
     } catch (err) {
       await this.target.rollback().catch(() => {});
+      // A row Oracle refuses (batchErrors: too long, NULL in NOT NULL, …) is refused again on retry.
+      if (err instanceof OracleBatchRowError) throw new ChunkDataError(backfillId, chunkNo, err.failure, err);
       throw err;
     }
   }

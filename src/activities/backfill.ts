@@ -5,18 +5,19 @@ import {
   integerRangeBoundaries,
   rowsPerChunk,
 } from '../backfill/chunk-plan';
-import type {
-  CopyChunksInput,
-  CopyChunksResult,
-  DeferredIndexTable,
-  IndexDeferralInput,
-  IndexDeferralResult,
-  IndexRebuildProgress,
-  IndexRestoreInput,
-  PlanInput,
-  PlanResult,
-  ResyncRequestInput,
-  ResyncRequestProgress,
+import {
+  addEmptyAsNull,
+  type CopyChunksInput,
+  type CopyChunksResult,
+  type DeferredIndexTable,
+  type IndexDeferralInput,
+  type IndexDeferralResult,
+  type IndexRebuildProgress,
+  type IndexRestoreInput,
+  type PlanInput,
+  type PlanResult,
+  type ResyncRequestInput,
+  type ResyncRequestProgress,
 } from '../backfill/contract';
 import { stringifyKey } from '../backfill/keys';
 import { listSourceTables, openSourceReader, readSourceTable } from '../backfill/source-table';
@@ -172,6 +173,7 @@ export function makeBackfillActivities(
         const r = await copier.copy(input.backfillId, chunkNo, controller.signal);
         result.rows += r.rows;
         result.written += r.written;
+        if (r.emptyAsNull) result.emptyAsNull = addEmptyAsNull(result.emptyAsNull, r.emptyAsNull);
         if (r.skipped) result.skipped++;
         else result.copied++;
         ctx.heartbeat({ chunkNo, rows: result.rows });

@@ -44,7 +44,10 @@ export interface BackfillInput {
   /** initial: chunk activities per workflow run before continue-as-new (default 1500; tests use less). */
   chunksPerRun?: number;
   /** Present after continue-as-new. */
-  carried?: Pick<BackfillStatus, 'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped'> & {
+  carried?: Pick<
+    BackfillStatus,
+    'startedAt' | 'rowsCopied' | 'chunksDone' | 'chunksSkipped' | 'emptyAsNull'
+  > & {
     /** Tables that keep their indexes, with why (decided by the first run only). */
     keptIndexes?: string[];
   };
@@ -72,6 +75,11 @@ export interface BackfillStatus {
   etaSeconds?: number;
   /** initial: secondary indexes taken off empty target tables for the load, and put back so far. */
   secondaryIndexes?: { deferred: number; restored: number; tables: string[]; kept: string[] };
+  /**
+   * Empty strings stored as NULL by a target that does not tell them apart (Oracle), per target
+   * column (`schema.table.column` as the target names it): the rows are copied, these values are not exact.
+   */
+  emptyAsNull?: Record<string, number>;
   /** resync: per-table request state, as the pipeline's replicator reports it. */
   requests?: ResyncRequestProgress[];
   lastError?: string;
@@ -89,6 +97,16 @@ export interface ResyncRequestProgress {
   chunksDone: number;
   estimatedRows: number;
   error?: string;
+}
+
+/** Adds one chunk's (or activity's) `emptyAsNull` counts to a total. */
+export function addEmptyAsNull(
+  total: Record<string, number> | undefined,
+  more: Record<string, number>,
+): Record<string, number> {
+  const out = { ...total };
+  for (const [column, n] of Object.entries(more)) out[column] = (out[column] ?? 0) + n;
+  return out;
 }
 
 export const backfillStatusQuery = defineQuery<BackfillStatus>('backfillStatus');
@@ -137,6 +155,8 @@ export interface CopyChunksResult {
   written: number;
   copied: number;
   skipped: number;
+  /** Empty strings the target stored as NULL (Oracle), per target column. */
+  emptyAsNull?: Record<string, number>;
 }
 
 export interface IndexDeferralInput {

@@ -72,6 +72,8 @@ export interface CopyResult {
   written: number;
   /** The chunk was already done: nothing read or written. */
   skipped: boolean;
+  /** Empty strings the target stored as NULL (Oracle), per target column. */
+  emptyAsNull?: Record<string, number>;
 }
 
 /** The backfill bookkeeping on one target. Every method runs on its own (no open transaction). */

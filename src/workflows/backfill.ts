@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  addEmptyAsNull,
   type BackfillInput,
   type BackfillState,
   type BackfillStatus,
@@ -74,6 +75,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillSt
     chunksDone: input.carried?.chunksDone ?? 0,
     chunksSkipped: input.carried?.chunksSkipped ?? 0,
     rowsCopied: input.carried?.rowsCopied ?? 0,
+    ...(input.carried?.emptyAsNull ? { emptyAsNull: input.carried.emptyAsNull } : {}),
     estimatedRows: 0,
     rowsPerSecond: 0,
     startedAt: started,
@@ -168,6 +170,7 @@ async function initialLoad(
         ...(perLane ? { maxRowsPerSecond: perLane } : {}),
       });
       status.rowsCopied += r.rows;
+      if (r.emptyAsNull) status.emptyAsNull = addEmptyAsNull(status.emptyAsNull, r.emptyAsNull);
       status.chunksDone += r.copied + r.skipped;
       status.chunksSkipped += r.skipped;
       rate();
@@ -185,6 +188,7 @@ async function initialLoad(
         rowsCopied: status.rowsCopied,
         chunksDone: status.chunksDone,
         chunksSkipped: status.chunksSkipped,
+        ...(status.emptyAsNull ? { emptyAsNull: status.emptyAsNull } : {}),
         ...(status.secondaryIndexes ? { keptIndexes: status.secondaryIndexes.kept } : {}),
       },
     });

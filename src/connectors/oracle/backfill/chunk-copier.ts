@@ -74,12 +74,17 @@ export class OracleChunkCopier {
         await this.target.rollback();
         return { ...SKIPPED };
       }
-      const { stats } = await this.applier.apply(plan);
+      const { stats, tally } = await this.applier.apply(plan);
       signal?.throwIfAborted();
       if (!(await markOracleChunkDone(this.target, this.sql, backfillId, chunkNo, rows.length)))
         throw new Error(`backfill ${backfillId} chunk ${chunkNo}: its progress row was not pending any more`);
       await this.target.commit();
-      return { rows: rows.length, written: stats.inserted + stats.updated, skipped: false };
+      return {
+        rows: rows.length,
+        written: stats.inserted + stats.updated,
+        skipped: false,
+        ...(tally.total ? { emptyAsNull: Object.fromEntries(tally.emptyAsNull) } : {}),
+      };
     } catch (err) {
       await this.target.rollback().catch(() => {});
       // A row Oracle refuses (batchErrors: too long, NULL in NOT NULL, …) is refused again on retry.

@@ -17,7 +17,7 @@ import { testStack, uniqueName } from './stack';
 /**
  * Several API and worker processes sharing one catalog database and one Temporal, each with an
  * OTTERFLOW_HOME of its own (nothing shared on disk). Ports: the free ones from
- * OTTERFLOW_TEST_MULTI_PORT (default 36500) upwards, away from the private servers' 24700–24799.
+ * OTTERFLOW_TEST_MULTI_PORT (default 36500) upwards, away from the private servers (test/helpers/ports.ts).
  */
 export interface MultiProcessStack {
   catalogUrl: string;

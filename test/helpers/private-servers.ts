@@ -11,7 +11,7 @@ import { testStack, uniqueName } from './stack';
 
 /**
  * Private servers that a test may kill and restart without disturbing anyone: a Temporal dev server
- * and a MariaDB, each on a port in 24700–24799 with its files under .otterflow/scratch/failover/.
+ * and a MariaDB, each on a port in base+700–799 (test/helpers/ports.ts) with its files under .otterflow/scratch/failover/.
  * The shared test stack is never touched.
  */
 

@@ -11,7 +11,7 @@ import { testStack } from './stack';
 /**
  * Helpers for tests that kill things: worker processes of their own (separate OS processes, so that
  * `kill -9` is real), RSS sampling from /proc, and the scratch folder for private servers.
- * Private servers and worker metrics use ports 24700–24799 only (this area's range).
+ * Private servers and worker metrics use ports base+700–799 only (test/helpers/ports.ts).
  */
 
 /** Folder for this area's private servers and logs (under .otterflow/scratch/failover). */
@@ -35,7 +35,7 @@ export interface WorkerProcess {
 
 export interface WorkerProcessOptions {
   taskQueue: string;
-  /** Metrics port of the worker: its readiness signal. In 24700–24799. */
+  /** Metrics port of the worker: its readiness signal. In base+700–799 (test/helpers/ports.ts). */
   metricsPort: number;
   /** OTTERFLOW_* overrides (e.g. OTTERFLOW_HOME for a private catalog, OTTERFLOW_TEMPORAL_PORT). */
   env?: NodeJS.ProcessEnv;

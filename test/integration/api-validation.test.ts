@@ -10,6 +10,7 @@ import { dataDir, initDataDir, mariadbdArgs } from '../../src/devstack/mariadb';
 import { isOurProcessAlive, type PidRecord, spawnDetached, stopProcess } from '../../src/devstack/processes';
 import { findMariaDb } from '../../src/devstack/tools';
 import { type ApiHarness, eventually, registerStackDatasources, withApi } from '../helpers/api-stack';
+import { privatePort } from '../helpers/ports';
 import { uniqueName } from '../helpers/stack';
 
 /** What "nothing changed" means: the stores on disk, byte for byte, and the secrets folder. */
@@ -283,11 +284,11 @@ test('a datasource that does not answer: 422 from /test and from start, nothing 
   });
 });
 
-/** A private MariaDB (port 24000–24999) that logs statements instead of rows. */
+/** A private MariaDB (port base+800–899 of test/helpers/ports.ts) that logs statements instead of rows. */
 async function withStatementBinlogServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
   const tools = findMariaDb();
   if (!tools) throw new Error('mariadbd is not installed');
-  const port = 24000 + Math.floor(Math.random() * 1000);
+  const port = privatePort(800 + Math.floor(Math.random() * 100));
   const dir = path.join(projectRoot, '.otterflow', 'scratch', 'api', `stmt-${port}`);
   fs.rmSync(dir, { recursive: true, force: true });
   const spec = { name: 'stmt', host: '127.0.0.1', port, serverId: 901, dir, runDir: dir };

@@ -10,6 +10,7 @@ import { type BackfillInput, type BackfillStatus, backfillStatusQuery } from '..
 import { projectRoot, temporalAddress } from '../../src/config/stack';
 import { parsePipelineConfig } from '../../src/pipeline/config';
 import { dumpTable, startBackfill, waitFor } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import { freshDatabases, testStack, uniqueName, withWorker } from '../helpers/stack';
 
 /** A worker as its own OS process (`node bin/otterflow.js worker`), so that SIGKILL is a real crash. */
@@ -96,7 +97,7 @@ test('a worker killed in the middle of a backfill: the next worker resumes, chun
   const taskQueue = uniqueName('tq');
   const { client: c, close } = await client();
   t.after(close);
-  let worker = await startWorkerProcess(taskQueue, 24911);
+  let worker = await startWorkerProcess(taskQueue, privatePort(911));
   t.after(() => kill9(worker));
   const input: BackfillInput = {
     id,
@@ -123,7 +124,7 @@ test('a worker killed in the middle of a backfill: the next worker resumes, chun
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await chunkRows(db.target, id)).filter((x) => x.done).length, doneBefore.length);
 
-  worker = await startWorkerProcess(taskQueue, 24912);
+  worker = await startWorkerProcess(taskQueue, privatePort(912));
   const result = (await handle.result()) as BackfillStatus;
   assert.equal(result.state, 'done');
   const after = await chunkRows(db.target, id);

@@ -12,13 +12,14 @@ import { findMariaDb } from '../../src/devstack/tools';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { countKinds, loggedRows, metricOf, rowsOf, sleep } from '../helpers/bidi';
 import { startPipeline, waitFor } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import { freshDatabases, testStack, uniqueName, withWorker } from '../helpers/stack';
 
 // A ↔ B ↔ C: A and B are the test stack's source and target; C is a private MariaDB of this test
-// (port 24410, files under .otterflow/scratch/bidi/). Channel 1 pairs A and B, channel 2 pairs B and C.
+// (port base+410 of test/helpers/ports.ts, files under .otterflow/scratch/bidi/). Channel 1 pairs A and B, channel 2 pairs B and C.
 // A row written on A travels A → B → C and never comes back; a row written on C reaches A the same way.
 
-const C_PORT = 24410;
+const C_PORT = privatePort(410);
 
 function scratch(...parts: string[]): string {
   const dir = path.join(projectRoot, '.otterflow', 'scratch', 'bidi', ...parts);

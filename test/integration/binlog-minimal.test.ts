@@ -1,6 +1,6 @@
 /**
  * binlog_row_metadata=MINIMAL (MySQL 8's default) and NO_LOG (MariaDB's): table maps carry no column names, so the decoder
- * completes them from the source's information_schema. On a private mariadbd (port 24601, data under
+ * completes them from the source's information_schema. On a private mariadbd (port base+601 of test/helpers/ports.ts, data under
  * .otterflow/scratch/minimal/) switched to MINIMAL: a live stream decodes into named rows, follows
  * an ALTER (added column in the middle, renamed column) mid-stream, and a replay from before the ALTER
  * stops with a BinlogDecodeError naming the table and position instead of mislabelling a row. Then a
@@ -27,6 +27,7 @@ import { stopProcess } from '../../src/devstack/processes';
 import { findMariaDb } from '../../src/devstack/tools';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { startPipeline, waitForExactTables } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import { connectTo, testStack, uniqueName, withWorker } from '../helpers/stack';
 
 const scratch = path.join(projectRoot, '.otterflow', 'scratch', 'minimal');
@@ -34,7 +35,7 @@ const dir = path.join(scratch, 'mariadb-24601');
 const spec: MariaDbInstanceSpec = {
   name: 'minimal-test',
   host: '127.0.0.1',
-  port: 24601,
+  port: privatePort(601),
   serverId: 601,
   dir,
   runDir: path.join(dir, 'run'),

@@ -1,5 +1,5 @@
 /**
- * Replica behaviour that needs a server of our own (a private mariadbd on port 24311, data under
+ * Replica behaviour that needs a server of our own (a private mariadbd on port base+311 of test/helpers/ports.ts, data under
  * .otterflow/scratch/replica/): idle heartbeats, a frozen server detected as stalled, backpressure
  * with a slow consumer, resume across a server restart, purged positions.
  */
@@ -21,12 +21,13 @@ import { projectRoot } from '../../src/config/stack';
 import { instanceRecord, type MariaDbInstanceSpec, startMariaDb } from '../../src/devstack/mariadb';
 import { sleep, stopProcess } from '../../src/devstack/processes';
 import { findMariaDb } from '../../src/devstack/tools';
+import { privatePort } from '../helpers/ports';
 
 const dir = path.join(projectRoot, '.otterflow', 'scratch', 'replica', 'mariadb-24311');
 const spec: MariaDbInstanceSpec = {
   name: 'replica-test',
   host: '127.0.0.1',
-  port: 24311,
+  port: privatePort(311),
   serverId: 311,
   dir,
   runDir: path.join(dir, 'run'),

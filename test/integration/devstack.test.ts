@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { privatePort } from '../helpers/ports';
 import { mysqlSkipReason } from '../helpers/stack';
 
 // These tests run a second, complete stack (Temporal, two MariaDB, two MySQL 9, worker, API) under a
@@ -14,7 +15,7 @@ const bin = path.join(root, 'bin', 'otterflow.js');
 
 // Ports: BASE .. BASE+7 for the full stack, BASE+100/+200/+300 for the failing ones. BASE can be moved
 // (OTTERFLOW_TEST_DEVSTACK_PORT) so that two checkouts on one machine can run this file at once.
-const BASE = Number(process.env.OTTERFLOW_TEST_DEVSTACK_PORT ?? 25306);
+const BASE = Number(process.env.OTTERFLOW_TEST_DEVSTACK_PORT ?? privatePort(1306));
 
 function stackEnv(home: string, base: number): NodeJS.ProcessEnv {
   return {

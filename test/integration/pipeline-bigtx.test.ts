@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, status, waitFor } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import {
   openTransactionRows,
   readRssBytes,
@@ -31,7 +32,11 @@ test('a 1,000,000-row source transaction arrives whole, is never partly visible,
   const config = await samePipelineConfig(db.source, db.name, { options: { batchSize: 6000 } });
 
   const taskQueue = uniqueName('tqbig');
-  const worker = await spawnWorkerProcess({ taskQueue, metricsPort: 24710, logName: 'bigtx-worker' });
+  const worker = await spawnWorkerProcess({
+    taskQueue,
+    metricsPort: privatePort(710),
+    logName: 'bigtx-worker',
+  });
   t.after(() => worker.stop());
 
   await withClient(async (client) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, status, waitFor } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import {
   activityAttempt,
   activityWorkerPid,
@@ -29,8 +30,8 @@ test('kill -9 of the worker running the pipeline mid-batch: the other worker tak
 
   const taskQueue = uniqueName('tqfail');
   const workers = await Promise.all([
-    spawnWorkerProcess({ taskQueue, metricsPort: 24711, logName: 'failover-worker-a' }),
-    spawnWorkerProcess({ taskQueue, metricsPort: 24712, logName: 'failover-worker-b' }),
+    spawnWorkerProcess({ taskQueue, metricsPort: privatePort(711), logName: 'failover-worker-a' }),
+    spawnWorkerProcess({ taskQueue, metricsPort: privatePort(712), logName: 'failover-worker-b' }),
   ]);
   t.after(async () => {
     for (const w of workers) await w.stop();

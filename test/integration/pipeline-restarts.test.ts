@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, status, waitFor } from '../helpers/pipeline';
+import { privatePort } from '../helpers/ports';
 import { privateHome, startPrivateMariaDb, startPrivateTemporal } from '../helpers/private-servers';
 import { openTransactionRows, sleep, spawnWorkerProcess, tailOf, withClient } from '../helpers/processes';
 import {
@@ -49,13 +50,13 @@ async function logRows(conn: mysql.Connection, db: string, writer: string): Prom
 test('Temporal server killed (SIGKILL) and restarted mid-stream: the pipeline resumes by itself', async (t) => {
   const db = await freshDatabases(t, 'ptmp');
   await createFailureTables(db.source, db.target);
-  const temporal = await startPrivateTemporal(24720);
+  const temporal = await startPrivateTemporal(privatePort(720));
   t.after(() => temporal.stop());
   const config = await samePipelineConfig(db.source, db.name);
   const taskQueue = uniqueName('tqtmp');
   const worker = await spawnWorkerProcess({
     taskQueue,
-    metricsPort: 24722,
+    metricsPort: privatePort(722),
     logName: 'restart-temporal-worker',
     env: {
       OTTERFLOW_TEMPORAL_PORT: String(temporal.port),
@@ -143,7 +144,7 @@ test('Temporal server killed (SIGKILL) and restarted mid-stream: the pipeline re
 
 test('target MariaDB killed (SIGKILL) mid-batch and restarted: the pipeline recovers, nothing lost or doubled', async (t) => {
   const BIG_ROWS = 600_000;
-  const target = await startPrivateMariaDb(24730, 'failover-target');
+  const target = await startPrivateMariaDb(privatePort(730), 'failover-target');
   t.after(() => target.stop());
   const name = uniqueName('ptgt');
   const source = await connectTo('source');
@@ -163,7 +164,7 @@ test('target MariaDB killed (SIGKILL) mid-batch and restarted: the pipeline reco
   const taskQueue = uniqueName('tqtgt');
   const worker = await spawnWorkerProcess({
     taskQueue,
-    metricsPort: 24732,
+    metricsPort: privatePort(732),
     logName: 'restart-target-worker',
     env: { OTTERFLOW_HOME: home },
   });
@@ -227,7 +228,7 @@ test('target MariaDB killed (SIGKILL) mid-batch and restarted: the pipeline reco
 });
 
 test('source MariaDB killed (SIGKILL) mid-stream and restarted: the pipeline reconnects and resumes from its checkpoint', async (t) => {
-  const source = await startPrivateMariaDb(24740, 'failover-source');
+  const source = await startPrivateMariaDb(privatePort(740), 'failover-source');
   t.after(() => source.stop());
   const name = uniqueName('psrc');
   let sconn = await source.connect();
@@ -249,7 +250,7 @@ test('source MariaDB killed (SIGKILL) mid-stream and restarted: the pipeline rec
   const taskQueue = uniqueName('tqsrc');
   const worker = await spawnWorkerProcess({
     taskQueue,
-    metricsPort: 24742,
+    metricsPort: privatePort(742),
     logName: 'restart-source-worker',
     env: { OTTERFLOW_HOME: home },
   });

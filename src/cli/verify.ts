@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DifferenceList, VerificationView } from '../service/verifications';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
+import { registerVerifyScheduleCommand } from './verify-schedule';
 
 /** `otterflow verify start|status|diff|repair|cancel`: verifications through the API (docs/verification.md). */
 export function registerVerifyCommands(program: Command): void {
@@ -58,6 +59,8 @@ export function registerVerifyCommands(program: Command): void {
           else console.log(view.id);
         }),
     );
+
+  registerVerifyScheduleCommand(vf);
 
   vf.command('status <id>')
     .description("a verification's state (planning, comparing, then done, failed or cancelled) and counts")

@@ -11,6 +11,7 @@ import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
 import {
+  type KeyRange,
   REPAIR_WORKFLOW_TYPE,
   repairWorkflowId,
   VERIFICATION_ID_PATTERN,
@@ -34,6 +35,23 @@ const tableNameSchema = z
   .regex(/^[^.`\s]+\.[^.`\s]+$/, 'write tables as schema.table')
   .meta({ description: 'a SOURCE table, schema.table' });
 
+const keyBoundSchema = z
+  .array(z.union([z.string().max(1000), z.number()]))
+  .min(1)
+  .max(16)
+  .meta({ description: 'one value per TARGET key column, in the key’s column order' });
+
+const keyRangeSchema = z
+  .object({
+    from: keyBoundSchema.optional().meta({ description: 'the first key compared (inclusive)' }),
+    to: keyBoundSchema.optional().meta({ description: 'the last key compared (inclusive)' }),
+  })
+  .strict()
+  .meta({
+    description:
+      'only TARGET keys in this range, on both sides (rows only on the target inside it are found as extra)',
+  });
+
 /** What POST /v1/pipelines/:name/verifications accepts. */
 export const verificationRequestSchema = z
   .object({
@@ -44,6 +62,7 @@ export const verificationRequestSchema = z
       description:
         'only source rows matching this condition (source column names); rows only on the target are then not looked for',
     }),
+    keyRange: keyRangeSchema.optional(),
     chunkSize: z.number().int().min(1).max(100_000).optional(),
     parallelism: z.number().int().min(1).max(32).optional(),
     maxRowsPerSecond: z.number().int().min(0).max(100_000_000).optional(),
@@ -324,8 +343,16 @@ export class VerificationService {
     }
   }
 
-  /** Tables mapped and existing, the condition valid on each, every compared mapping verifiable. */
-  private async check(config: PipelineConfig, tables: TableRef[] | undefined, where: string | undefined) {
+  /**
+   * Tables mapped and existing, the condition valid on each, every compared mapping verifiable, the
+   * key range as long as each compared key (also what a verification schedule is checked with).
+   */
+  async check(
+    config: PipelineConfig,
+    tables: TableRef[] | undefined,
+    where: string | undefined,
+    keyRange?: KeyRange,
+  ): Promise<void> {
     const mapper = compileMapper({
       ...config,
       mappings: config.mappings.map((m) => ({ ...m, transform: undefined })),

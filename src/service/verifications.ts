@@ -21,6 +21,7 @@ import {
   verificationStatusQuery,
   verificationWorkflowId,
 } from '../verification/contract';
+import { keyColumnTypes, keyRangeProblems } from '../verification/key-range';
 import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
@@ -175,13 +176,14 @@ export class VerificationService {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
     });
-    await this.check(def.config, tables, req.where);
+    await this.check(def.config, tables, req.where, req.keyRange);
     const id = `${name}.verify-${randomBytes(4).toString('hex')}`;
     const input: VerificationInput = {
       id,
       config: def.config,
       ...(tables ? { tables } : {}),
       ...(req.where !== undefined ? { where: req.where } : {}),
+      ...(req.keyRange ? { keyRange: req.keyRange } : {}),
       ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}),
       ...(req.parallelism ? { parallelism: req.parallelism } : {}),
       ...(req.maxRowsPerSecond ? { maxRowsPerSecond: req.maxRowsPerSecond } : {}),
@@ -384,11 +386,24 @@ export class VerificationService {
         throw unreachable(targetDs, err);
       });
       for (const g of groups) {
-        await loadComparison(source, target, config, mapper, g.target, g.sources).catch((err: Error) => {
-          if (err instanceof ComparisonPlanError)
-            throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
-          throw err;
-        });
+        const loaded = await loadComparison(source, target, config, mapper, g.target, g.sources).catch(
+          (err: Error) => {
+            if (err instanceof ComparisonPlanError)
+              throw new ServiceError('unprocessable', err.message, [
+                { path: 'tables', message: err.message },
+              ]);
+            throw err;
+          },
+        );
+        const rangeProblems = keyRange
+          ? keyRangeProblems(keyRange, keyColumnTypes(loaded.comparison.target), tableKey(g.target))
+          : [];
+        if (rangeProblems.length)
+          throw new ServiceError(
+            'unprocessable',
+            rangeProblems.map((p) => `${p.path}: ${p.message}`).join('; '),
+            rangeProblems,
+          );
         if (where !== undefined)
           for (const s of g.sources)
             await validateWhere(source, s, where).catch((err: unknown) => {

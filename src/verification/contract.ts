@@ -113,6 +113,7 @@ export interface VerifyPlanInput {
   config: PipelineConfig;
   tables?: TableRef[];
   where?: string;
+  keyRange?: KeyRange;
   chunkSize?: number;
   laneRowsPerSecond?: number;
 }
@@ -122,6 +123,7 @@ export interface VerifyChunkInput {
   config: PipelineConfig;
   /** Chunks compared one after the other by one activity (fewer round trips than one each). */
   chunkNos: number[];
+  keyRange?: KeyRange;
   maxRowsPerSecond?: number;
   catchUpSeconds?: number;
 }

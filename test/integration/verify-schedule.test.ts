@@ -32,7 +32,7 @@ interface Run {
   state?: string;
 }
 
-test('verification schedule: bad input is refused naming the field; a triggered run verifies the pipeline as defined then and shows in its status; update, pause with the pipeline, delete, deleted with the pipeline', async (t) => {
+test('verification schedule: bad input is refused naming the field; a triggered run verifies the pipeline as defined then and shows in its status; region queue follows the pipeline; update, pause with the pipeline, skip a run while one compares, delete, deleted with the pipeline', async (t) => {
   const db = await freshDatabases(t, 'vsch');
   const both = async (sql: string) => {
     await db.source.query(sql);
@@ -174,6 +174,13 @@ test('verification schedule: bad input is refused naming the field; a triggered 
     assert.deepEqual(stopped.nextRuns, []);
     status = await ok('GET', `/v1/pipelines/${name}/status`);
     assert.equal(status.verification.schedule.paused, true);
+    // Runs go to the pipeline's region task queue, also after the region changed (while stopped).
+    const scheduleHandle = h.client.schedule.getHandle(verificationScheduleId(name));
+    assert.equal((await scheduleHandle.describe()).action.taskQueue, h.taskQueue);
+    await ok('PUT', `/v1/pipelines/${name}`, { ...definition(['a', 'b']), region: 'eu-west' });
+    assert.equal((await scheduleHandle.describe()).action.taskQueue, `${h.taskQueue}-eu-west`);
+    await ok('PUT', `/v1/pipelines/${name}`, definition(['a', 'b']));
+    assert.equal((await scheduleHandle.describe()).action.taskQueue, h.taskQueue);
     await ok('POST', `/v1/pipelines/${name}/start`, undefined, 202);
     assert.equal((await ok('GET', url)).paused, false);
 
@@ -205,6 +212,47 @@ test('verification schedule: bad input is refused naming the field; a triggered 
       ).then((r) => r.stdout),
       new RegExp(`last verify\\s+${manual.id} done: 1 differences`),
     );
+
+    // A run due while the previous one still compares is skipped (throttled: about 5 s for 1,000 rows).
+    await ok('PUT', url, {
+      every: '30m',
+      tables: [`${db.name}.a`],
+      maxRowsPerSecond: 200,
+      chunkSize: 100,
+      paused: true,
+    });
+    const runsBefore = (await ok('GET', url)).recentRuns.length;
+    const skippedBefore = (await scheduleHandle.describe()).info.numActionsSkippedOverlap;
+    await ok('POST', `${url}/trigger`, undefined, 202);
+    await eventually('the throttled run to be running', async () =>
+      (await ok('GET', url)).running ? true : undefined,
+    );
+    await ok('POST', `${url}/trigger`, undefined, 202);
+    await eventually('the second trigger to be skipped', async () =>
+      (await scheduleHandle.describe()).info.numActionsSkippedOverlap === skippedBefore + 1
+        ? true
+        : undefined,
+    );
+    const throttled = await eventually(
+      'the throttled run to end',
+      async () => {
+        const s = await ok('GET', url);
+        return s.running ? undefined : s;
+      },
+      120_000,
+    );
+    assert.equal(throttled.recentRuns.length, runsBefore + 1, 'one run, the other skipped');
+    const throttledRun = throttled.recentRuns[throttled.recentRuns.length - 1];
+    assert.equal(
+      (
+        await eventually('its state', async () => {
+          const r = (await ok('GET', url)).recentRuns.at(-1);
+          return ['done', 'failed'].includes(r?.state) ? r : undefined;
+        })
+      ).state,
+      'done',
+    );
+    assert.equal((await ok('GET', `/v1/verifications/${throttledRun.verificationId}`)).differences, 3);
 
     // Delete: by the CLI, then with the pipeline.
     assert.match(await cli('schedule', name, '--delete'), /deleted/);

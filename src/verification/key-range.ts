@@ -54,6 +54,15 @@ export function keyRangeProblems(
         });
     });
   }
+  if (problems.length === 0 && range.from && range.to) {
+    const types = key.map((k) => k.dataType);
+    const typed = typedKeyRange(range, types);
+    if (typed.from && typed.to && numericCompare(typed.from, typed.to) === 1)
+      problems.push({
+        path: 'keyRange',
+        message: `from (${range.from.join(',')}) is after to (${range.to.join(',')})`,
+      });
+  }
   return problems;
 }
 

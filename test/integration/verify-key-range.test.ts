@@ -64,6 +64,7 @@ test('a key range limits a verification to the target keys between its inclusive
     await refused({ tables: [`${db.name}.c`], keyRange: { from: [5] } }, 'keyRange.from');
     await refused({ tables: [`${db.name}.k`], keyRange: { to: [1, 2] } }, 'keyRange.to');
     await refused({ tables: [`${db.name}.k`], keyRange: { from: ['ten'] } }, 'keyRange.from.0');
+    await refused({ tables: [`${db.name}.k`], keyRange: { from: [10], to: [5] } }, 'keyRange');
     // Every table verified gets the range: k's one-column key and c's two-column key cannot share one.
     await refused({ keyRange: { from: [5] } }, 'keyRange.from');
     const badShape = await h.call('POST', url, { keyRange: { from: [] } });

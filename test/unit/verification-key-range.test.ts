@@ -34,6 +34,15 @@ test('key range checks: one value per key column, integers for integer columns, 
     keyRangeProblems({ to: ['x', 'y'] }, key, 'db.c').map((p) => p.path),
     ['keyRange.to.0'],
   );
+  assert.deepEqual(
+    keyRangeProblems({ from: [7, 'a'], to: [5, 'z'] }, key, 'db.c').map((p) => p.path),
+    ['keyRange'],
+  );
+  assert.deepEqual(
+    keyRangeProblems({ from: [5, 'z'], to: [5, 'a'] }, key, 'db.c'),
+    [],
+    'text: the servers decide',
+  );
   assert.deepEqual(typedKeyRange({ from: ['18446744073709551615', 'x'] }, ['bigint', 'varchar']), {
     from: [18446744073709551615n, 'x'],
   });

@@ -21,6 +21,7 @@ import type {
   VerifyFinishInput,
   VerifyPlanInput,
 } from '../verification/contract';
+import { chunksInKeyRange, keyColumnTypes, typedKeyRange } from '../verification/key-range';
 import { verificationMetrics } from '../verification/metrics';
 import { MysqlVerifySource, MysqlVerifyTarget } from '../verification/mysql-side';
 import { type LoadedComparison, loadComparison, planChunks, targetsToVerify } from '../verification/planner';
@@ -75,6 +76,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       await beginVerification(s.target, input.verificationId, input.config.name, {
         tables: input.tables?.map(tableKey),
         where: input.where,
+        ...(input.keyRange ? { keyRange: input.keyRange } : {}),
       });
       if (!(await hasPlan(s.target, input.verificationId))) {
         const mapper = mapperOf(input.config);
@@ -89,7 +91,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
             ...(input.laneRowsPerSecond ? { laneRowsPerSecond: input.laneRowsPerSecond } : {}),
             onStep: () => ctx.heartbeat(),
           });
-          for (const c of planned)
+          for (const c of chunksInKeyRange(planned, loaded.comparison.target, input.keyRange))
             chunks.push({
               table: g.target,
               sources: g.sources,
@@ -155,10 +157,20 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
         const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const keyRange = input.keyRange
+          ? typedKeyRange(
+              input.keyRange,
+              keyColumnTypes(loaded.comparison.target).map((k) => k.dataType),
+            )
+          : undefined;
         const outcome = await verifyChunk(
           sides.source,
           sides.target,
-          { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
+          {
+            ...(chunk.after ? { after: chunk.after } : {}),
+            ...(chunk.upTo ? { upTo: chunk.upTo } : {}),
+            ...(keyRange ? { keyRange } : {}),
+          },
           { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
         );
         await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);

@@ -4,6 +4,7 @@ import type { BackfillService } from '../service/backfills';
 import type { DatasourceService } from '../service/datasources';
 import type { PipelineService } from '../service/pipelines';
 import { invalidInput, ServiceError } from '../service/problems';
+import type { VerificationScheduleService } from '../service/verification-schedules';
 import type { VerificationService } from '../service/verifications';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { requireRole } from './auth';
@@ -16,6 +17,7 @@ export { BODY_LIMIT };
 import { methodNotAllowed, notFoundRoute, problemHandler, sendProblem } from './problem';
 import { apiRoutes } from './routes';
 import { renderStatusPage } from './status-page';
+import { verificationScheduleRoutes } from './verification-schedules';
 import { verificationRoutes } from './verifications';
 
 export interface ApiDeps {
@@ -26,6 +28,8 @@ export interface ApiDeps {
   /** Read on every request: the server may refresh the array in place (tokens in the catalog). */
   /** Verification routes (src/api/verifications.ts); omitted: not served. */
   verifications?: VerificationService;
+  /** Verification schedule routes (src/api/verification-schedules.ts); omitted: not served. */
+  verificationSchedules?: VerificationScheduleService;
   tokens: ApiToken[];
   /** Throws when the API cannot serve (Temporal unreachable). */
   ready: () => Promise<void>;
@@ -79,6 +83,7 @@ export function createApp(deps: ApiDeps): express.Express {
     ...apiRoutes(deps.datasources, deps.pipelines),
     ...(deps.backfills ? backfillRoutes(deps.backfills) : []),
     ...(deps.verifications ? verificationRoutes(deps.verifications) : []),
+    ...(deps.verificationSchedules ? verificationScheduleRoutes(deps.verificationSchedules) : []),
   ];
   const document = buildOpenApiDocument(routes, deps.version ?? '0.1.0');
   const page = renderApiPage(document as unknown as Record<string, unknown>);

@@ -8,6 +8,7 @@ import { BackfillService } from '../service/backfills';
 import { DatasourceService } from '../service/datasources';
 import { PipelineService } from '../service/pipelines';
 import { SecretStore, secretsDir } from '../service/secrets';
+import { VerificationScheduleService } from '../service/verification-schedules';
 import { VerificationService } from '../service/verifications';
 import { logger as defaultLogger, type Logger } from '../util/logger';
 import { createApp } from './app';
@@ -36,12 +37,31 @@ export interface RunningApi {
 export async function startApiServer(o: ApiServerOptions): Promise<RunningApi> {
   const store = o.catalog.pipelines;
   const datasources = new DatasourceService(o.catalog.datasources, new SecretStore(o.secretsDir));
-  const pipelines = new PipelineService({ store, datasources, client: o.client, taskQueue: o.taskQueue });
+  const verifications = new VerificationService({
+    store,
+    datasources,
+    client: o.client,
+    taskQueue: o.taskQueue,
+  });
+  const verificationSchedules = new VerificationScheduleService({
+    store,
+    client: o.client,
+    taskQueue: o.taskQueue,
+    verifications,
+  });
+  const pipelines = new PipelineService({
+    store,
+    datasources,
+    client: o.client,
+    taskQueue: o.taskQueue,
+    verification: verificationSchedules,
+  });
   const app = createApp({
     datasources,
     pipelines,
     backfills: new BackfillService({ store, datasources, client: o.client, taskQueue: o.taskQueue }),
-    verifications: new VerificationService({ store, datasources, client: o.client, taskQueue: o.taskQueue }),
+    verifications,
+    verificationSchedules,
     tokens: o.tokens,
     ...(o.logger ? { logger: o.logger } : {}),
     ready: async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ConflictList } from '../service/conflicts'; // [bidirectional]
 import type { PipelineStatusView } from '../service/pipeline-status';
 import type { PipelineView } from '../service/pipelines';
+import type { PipelineVerificationView } from '../service/verification-schedule-schemas';
 import { apiClientFromEnv } from './api-client';
 import { readDefinitionFile } from './datasource';
 import { printJson, runCommand, table } from './output';
@@ -234,6 +235,29 @@ export function formatStatus(s: PipelineStatusView): string {
         : '-',
     ],
   ];
+  if (s.verification) lines.push(...verificationLines(s.verification));
   for (const w of s.warnings) lines.push(['warning', w]);
   return [`pipeline ${s.name}`, ...lines.map(([k, v]) => `  ${k.padEnd(13)} ${v}`)].join('\n');
+}
+
+/** The schedule and the newest verification, for the status lines. */
+function verificationLines(v: PipelineVerificationView): Array<[string, string]> {
+  const sch = v.schedule;
+  const last = v.last;
+  return [
+    [
+      'verify every',
+      sch
+        ? `${sch.every}${sch.tables ? ` (${sch.tables.join(', ')})` : ''}, ${sch.paused ? `paused${sch.note ? ` (${sch.note})` : ''}` : `next ${sch.nextRun ?? '-'}`}`
+        : 'no schedule',
+    ],
+    [
+      'last verify',
+      last
+        ? `${last.id} ${last.state}: ${last.differences} differences in ${last.rowsCompared} rows` +
+          ` (${last.scheduled ? 'scheduled' : 'by hand'}${last.finishedAt ? `, finished ${last.finishedAt}` : ''})` +
+          (last.lastError ? ` — ${last.lastError}` : '')
+        : '-',
+    ],
+  ];
 }

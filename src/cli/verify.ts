@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DifferenceList, VerificationView } from '../service/verifications';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
+import { parseKeyBound, registerVerifyScheduleCommand } from './verify-schedule';
 
 /** `otterflow verify start|status|diff|repair|cancel`: verifications through the API (docs/verification.md). */
 export function registerVerifyCommands(program: Command): void {
@@ -18,6 +19,8 @@ export function registerVerifyCommands(program: Command): void {
       '--where <condition>',
       'only source rows matching this SQL condition (checked by the source first)',
     )
+    .option('--from <values>', 'first TARGET key compared (inclusive), comma-separated in key column order')
+    .option('--to <values>', 'last TARGET key compared (inclusive), comma-separated in key column order')
     .option('--chunk-size <rows>', 'rows per chunk', (v) => Number(v))
     .option('--parallelism <n>', 'chunks compared at once', (v) => Number(v))
     .option('--max-rows-per-second <n>', 'throttle', (v) => Number(v))
@@ -28,6 +31,8 @@ export function registerVerifyCommands(program: Command): void {
         o: {
           tables?: string;
           where?: string;
+          from?: string;
+          to?: string;
           chunkSize?: number;
           parallelism?: number;
           maxRowsPerSecond?: number;
@@ -45,6 +50,14 @@ export function registerVerifyCommands(program: Command): void {
                 }
               : {}),
             ...(o.where !== undefined ? { where: o.where } : {}),
+            ...(o.from !== undefined || o.to !== undefined
+              ? {
+                  keyRange: {
+                    ...(o.from !== undefined ? { from: parseKeyBound(o.from) } : {}),
+                    ...(o.to !== undefined ? { to: parseKeyBound(o.to) } : {}),
+                  },
+                }
+              : {}),
             ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}),
             ...(o.parallelism ? { parallelism: o.parallelism } : {}),
             ...(o.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: o.maxRowsPerSecond } : {}),
@@ -58,6 +71,8 @@ export function registerVerifyCommands(program: Command): void {
           else console.log(view.id);
         }),
     );
+
+  registerVerifyScheduleCommand(vf);
 
   vf.command('status <id>')
     .description("a verification's state (planning, comparing, then done, failed or cancelled) and counts")

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { BinlogPosition } from '../binlog/types';
 import type { PipelineStatus, ReplicateProgress } from '../workflows/pipeline-contract';
 import { pollerSchema } from './region-workers';
+import { pipelineVerificationSchema } from './verification-schedule-schemas';
 
 /** Temporal's view of the pipeline's newest workflow execution. */
 export interface WorkflowSummary {
@@ -79,6 +80,9 @@ export const pipelineStatusViewSchema = z
       })
       .optional(),
     updatedAt: z.string().optional(),
+    verification: pipelineVerificationSchema.optional().meta({
+      description: 'the verification schedule and the newest verification (scheduled or by hand)',
+    }),
   })
   .meta({ id: 'PipelineStatus' });
 

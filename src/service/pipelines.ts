@@ -39,6 +39,7 @@ import {
 import type { PipelineDefinition } from './pipeline-store';
 import { type FieldError, notFound, ServiceError } from './problems';
 import { describeRegionWorkers, noWorkerWarning, regionText, withRegion } from './region-workers';
+import { type PipelineVerificationView, pipelineVerificationSchema } from './verification-schedule-schemas';
 
 /** How long a pause/resume/stop/update may wait for a worker to act before the API gives up. */
 const UPDATE_DEADLINE_MS = 60_000;
@@ -70,6 +71,7 @@ export const pipelineViewSchema = z
     definition: pipelineDefinitionSchema.nullable(),
     workflow: workflowSummarySchema.nullable(),
     state: z.string().optional().meta({ description: 'OtterflowStatus search attribute of the workflow' }),
+    verification: pipelineVerificationSchema.optional(),
   })
   .meta({ id: 'Pipeline' });
 
@@ -81,6 +83,17 @@ export interface PipelineServiceDeps {
   client: Client;
   /** The base task queue; a pipeline with a region runs on `<taskQueue>-<region>`. */
   taskQueue: string;
+  /** Follows the pipeline's life (its verification schedule) and reports its verifications. */
+  verification?: PipelineVerificationHooks;
+}
+
+/** What keeps a pipeline's verification schedule in step with the pipeline (verification-schedules.ts). */
+export interface PipelineVerificationHooks {
+  pipelineChanged(def: PipelineDefinition): Promise<void>;
+  pipelineStarted(def: PipelineDefinition): Promise<void>;
+  pipelineStopped(name: string): Promise<void>;
+  pipelineDeleted(name: string): Promise<void>;
+  summary(name: string): Promise<PipelineVerificationView>;
 }
 
 /**
@@ -128,7 +141,13 @@ export class PipelineService {
     const definition = await this.deps.store.get(name);
     const workflow = await this.describe(name);
     if (!definition && workflow?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
-    return { name, definition: definition ?? null, workflow: workflow?.summary ?? null };
+    const verification = definition ? await this.verificationOf(name) : undefined;
+    return {
+      name,
+      definition: definition ?? null,
+      workflow: workflow?.summary ?? null,
+      ...(verification ? { verification } : {}),
+    };
   }
 
   /** Validates and stores a new definition. Nothing runs until start. */
@@ -178,6 +197,7 @@ export class PipelineService {
       await this.runUpdate(name, () => running.executeUpdate(updateConfigUpdate, { args: [config] }));
     try {
       const definition = await this.deps.store.update(config, expectedVersion);
+      await this.deps.verification?.pipelineChanged(definition);
       return { definition, appliedToRunning: running !== undefined };
     } catch (err) {
       throw catalogProblem(err);
@@ -209,6 +229,7 @@ export class PipelineService {
     if (running) await this.runUpdate(name, () => running.executeUpdate(stopUpdate));
     let checkpoint: 'kept' | 'dropped' | 'none' = 'kept';
     if (dropCheckpoint) checkpoint = (await this.dropCheckpoint(existing.config)) ? 'dropped' : 'none';
+    await this.deps.verification?.pipelineDeleted(name);
     let removed: boolean;
     try {
       removed = await this.deps.store.remove(name, expectedVersion);
@@ -261,6 +282,7 @@ export class PipelineService {
         ],
       });
       const described = await handle.describe();
+      await this.deps.verification?.pipelineStarted(def);
       return summarize(described);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -281,7 +303,9 @@ export class PipelineService {
 
   /** Stops the pipeline for good (the workflow completes); start runs it again from the checkpoint. */
   async stop(rawName: string): Promise<PipelineStatusView> {
-    return this.control(rawName, 'stop', (h) => h.executeUpdate(stopUpdate));
+    const view = await this.control(rawName, 'stop', (h) => h.executeUpdate(stopUpdate));
+    await this.deps.verification?.pipelineStopped(view.name);
+    return view;
   }
 
   /** Live status: the workflow's status query merged with the replicate activity's last heartbeat. */
@@ -292,7 +316,10 @@ export class PipelineService {
     // A deleted pipeline is gone, unless a workflow still runs under its name.
     if (!definition && described?.summary.status !== 'RUNNING') throw notFound('pipeline', name);
     const region = definition?.config.region;
-    if (!described) return withRegion(mergePipelineStatus(name, undefined, undefined, undefined), region);
+    const verification = definition ? await this.verificationOf(name) : undefined;
+    const withVerification = (v: PipelineStatusView) => (verification ? { ...v, verification } : v);
+    if (!described)
+      return withVerification(withRegion(mergePipelineStatus(name, undefined, undefined, undefined), region));
     // A pipeline whose task queue nobody polls looks idle: say that no worker serves its region
     // (and do not wait for a status query that no worker can answer).
     const running = described.summary.status === 'RUNNING';
@@ -319,7 +346,12 @@ export class PipelineService {
       if (pollers.length === 0)
         view.warnings = [...view.warnings, noWorkerWarning(described.summary.taskQueue, region)];
     }
-    return view;
+    return withVerification(view);
+  }
+
+  /** The verification schedule and newest verification; left out when they cannot be read now. */
+  private async verificationOf(name: string): Promise<PipelineVerificationView | undefined> {
+    return this.deps.verification?.summary(name).catch(() => undefined);
   }
 
   /** [bidirectional] Write conflicts the pipeline recorded on its target, newest first (docs/bidirectional.md). */

@@ -11,6 +11,7 @@ import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
 import {
+  type KeyRange,
   REPAIR_WORKFLOW_TYPE,
   repairWorkflowId,
   VERIFICATION_ID_PATTERN,
@@ -20,6 +21,7 @@ import {
   verificationStatusQuery,
   verificationWorkflowId,
 } from '../verification/contract';
+import { keyColumnTypes, keyRangeProblems } from '../verification/key-range';
 import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
@@ -34,6 +36,23 @@ const tableNameSchema = z
   .regex(/^[^.`\s]+\.[^.`\s]+$/, 'write tables as schema.table')
   .meta({ description: 'a SOURCE table, schema.table' });
 
+const keyBoundSchema = z
+  .array(z.union([z.string().max(1000), z.number()]))
+  .min(1)
+  .max(16)
+  .meta({ description: 'one value per TARGET key column, in the key’s column order' });
+
+const keyRangeSchema = z
+  .object({
+    from: keyBoundSchema.optional().meta({ description: 'the first key compared (inclusive)' }),
+    to: keyBoundSchema.optional().meta({ description: 'the last key compared (inclusive)' }),
+  })
+  .strict()
+  .meta({
+    description:
+      'only TARGET keys in this range, on both sides (rows only on the target inside it are found as extra)',
+  });
+
 /** What POST /v1/pipelines/:name/verifications accepts. */
 export const verificationRequestSchema = z
   .object({
@@ -44,6 +63,7 @@ export const verificationRequestSchema = z
       description:
         'only source rows matching this condition (source column names); rows only on the target are then not looked for',
     }),
+    keyRange: keyRangeSchema.optional(),
     chunkSize: z.number().int().min(1).max(100_000).optional(),
     parallelism: z.number().int().min(1).max(32).optional(),
     maxRowsPerSecond: z.number().int().min(0).max(100_000_000).optional(),
@@ -156,13 +176,14 @@ export class VerificationService {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
     });
-    await this.check(def.config, tables, req.where);
+    await this.check(def.config, tables, req.where, req.keyRange);
     const id = `${name}.verify-${randomBytes(4).toString('hex')}`;
     const input: VerificationInput = {
       id,
       config: def.config,
       ...(tables ? { tables } : {}),
       ...(req.where !== undefined ? { where: req.where } : {}),
+      ...(req.keyRange ? { keyRange: req.keyRange } : {}),
       ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}),
       ...(req.parallelism ? { parallelism: req.parallelism } : {}),
       ...(req.maxRowsPerSecond ? { maxRowsPerSecond: req.maxRowsPerSecond } : {}),
@@ -324,8 +345,16 @@ export class VerificationService {
     }
   }
 
-  /** Tables mapped and existing, the condition valid on each, every compared mapping verifiable. */
-  private async check(config: PipelineConfig, tables: TableRef[] | undefined, where: string | undefined) {
+  /**
+   * Tables mapped and existing, the condition valid on each, every compared mapping verifiable, the
+   * key range as long as each compared key (also what a verification schedule is checked with).
+   */
+  async check(
+    config: PipelineConfig,
+    tables: TableRef[] | undefined,
+    where: string | undefined,
+    keyRange?: KeyRange,
+  ): Promise<void> {
     const mapper = compileMapper({
       ...config,
       mappings: config.mappings.map((m) => ({ ...m, transform: undefined })),
@@ -357,11 +386,24 @@ export class VerificationService {
         throw unreachable(targetDs, err);
       });
       for (const g of groups) {
-        await loadComparison(source, target, config, mapper, g.target, g.sources).catch((err: Error) => {
-          if (err instanceof ComparisonPlanError)
-            throw new ServiceError('unprocessable', err.message, [{ path: 'tables', message: err.message }]);
-          throw err;
-        });
+        const loaded = await loadComparison(source, target, config, mapper, g.target, g.sources).catch(
+          (err: Error) => {
+            if (err instanceof ComparisonPlanError)
+              throw new ServiceError('unprocessable', err.message, [
+                { path: 'tables', message: err.message },
+              ]);
+            throw err;
+          },
+        );
+        const rangeProblems = keyRange
+          ? keyRangeProblems(keyRange, keyColumnTypes(loaded.comparison.target), tableKey(g.target))
+          : [];
+        if (rangeProblems.length)
+          throw new ServiceError(
+            'unprocessable',
+            rangeProblems.map((p) => `${p.path}: ${p.message}`).join('; '),
+            rangeProblems,
+          );
         if (where !== undefined)
           for (const s of g.sources)
             await validateWhere(source, s, where).catch((err: unknown) => {

@@ -2,6 +2,7 @@ import { keyCompare, keyIn, type SqlFragment } from '../backfill/keys';
 import type { CellValue } from '../binlog/types';
 import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/source';
 import type { TableRef } from '../pipeline/model';
+import { keyRangeCondition, type TypedKeyRange } from './key-range';
 
 /**
  * The checksum SQL of a verification (pure). Each side computes, per row, CRC32 of a canonical
@@ -47,6 +48,8 @@ export interface RowSelection {
   keys?: readonly (readonly CellValue[])[];
   /** Validated SQL condition (source side only). */
   where?: string;
+  /** The verification's key range (inclusive bounds in target key order), on both sides. */
+  keyRange?: TypedKeyRange;
   /** Only rows whose key falls in these buckets (see bucketExpr) out of `count`. */
   buckets?: { count: number; in: readonly number[] };
 }
@@ -96,6 +99,7 @@ function whereClause(t: SideTable, s: RowSelection): SqlFragment {
   if (s.after) add(keyCompare(t.keyColumns, s.after, '>'));
   if (s.upTo) add(keyCompare(t.keyColumns, s.upTo, '<='));
   if (s.keys) add(keyIn(t.keyColumns, s.keys));
+  if (s.keyRange) add(keyRangeCondition(t.keyColumns, s.keyRange));
   if (s.where) conds.push(`(${s.where})`);
   if (s.buckets)
     conds.push(
@@ -118,8 +122,10 @@ export function chunkAggregateSql(t: SideTable, s: RowSelection): SqlFragment {
 /** `SELECT bucket AS b, COUNT(*) AS n, SUM(hash) AS s … GROUP BY b`: the aggregate per key bucket. */
 export function bucketAggregateSql(t: SideTable, s: RowSelection, count: number): SqlFragment {
   const w = whereClause(t, s);
+  // Grouped by the expression, not its alias: a table's own column named `b` would win over the alias.
+  const bucket = bucketExpr(t, count);
   return {
-    sql: `SELECT ${bucketExpr(t, count)} AS b, COUNT(*) AS n, CAST(SUM(${rowHashExpr(t.columns)}) AS CHAR) AS s FROM ${quoteMysqlTable(t.ref)}${w.sql} GROUP BY b`,
+    sql: `SELECT ${bucket} AS b, COUNT(*) AS n, CAST(SUM(${rowHashExpr(t.columns)}) AS CHAR) AS s FROM ${quoteMysqlTable(t.ref)}${w.sql} GROUP BY ${bucket}`,
     params: w.params,
   };
 }

@@ -86,7 +86,7 @@ export interface ChunkVerifyOptions {
 export async function verifyChunk(
   source: VerifySource,
   target: VerifyTarget,
-  range: { after?: CellValue[]; upTo?: CellValue[] },
+  range: Pick<RowSelection, 'after' | 'upTo' | 'keyRange'>,
   o: ChunkVerifyOptions,
 ): Promise<ChunkOutcome> {
   const where = o.where;

@@ -24,6 +24,15 @@ export function repairWorkflowId(id: string): string {
 /** How a target row differs from what the source says it should hold. */
 export type DifferenceKind = 'missing' | 'extra' | 'different';
 
+/**
+ * Bounds on the TARGET key, values in the target key's column order, both inclusive; applied to both
+ * sides, so rows only on the target inside the range are found too (docs/verification.md, "Key range").
+ */
+export interface KeyRange {
+  from?: (string | number)[];
+  to?: (string | number)[];
+}
+
 export interface VerificationInput {
   id: string;
   config: PipelineConfig;
@@ -31,6 +40,8 @@ export interface VerificationInput {
   tables?: TableRef[];
   /** Only source rows matching this condition (source column names; checked with EXPLAIN first). */
   where?: string;
+  /** Only target keys in this range (and the source rows that map into it). */
+  keyRange?: KeyRange;
   /** Rows per chunk (default: chosen per table, as the initial load does). */
   chunkSize?: number;
   /** Chunks compared at once (default 4). */
@@ -102,6 +113,7 @@ export interface VerifyPlanInput {
   config: PipelineConfig;
   tables?: TableRef[];
   where?: string;
+  keyRange?: KeyRange;
   chunkSize?: number;
   laneRowsPerSecond?: number;
 }
@@ -111,6 +123,7 @@ export interface VerifyChunkInput {
   config: PipelineConfig;
   /** Chunks compared one after the other by one activity (fewer round trips than one each). */
   chunkNos: number[];
+  keyRange?: KeyRange;
   maxRowsPerSecond?: number;
   catchUpSeconds?: number;
 }

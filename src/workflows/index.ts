@@ -2,5 +2,6 @@
 
 export { backfillWorkflow } from './backfill';
 export { pipelineWorkflow } from './pipeline';
+export { scheduledVerificationWorkflow } from './scheduled-verification';
 export { stackCheckWorkflow } from './stack-check';
 export { verificationRepairWorkflow, verificationWorkflow } from './verification';

@@ -120,6 +120,7 @@ async function compareAll(
     config: input.config,
     ...(input.tables ? { tables: input.tables } : {}),
     ...(input.where !== undefined ? { where: input.where } : {}),
+    ...(input.keyRange ? { keyRange: input.keyRange } : {}),
     ...(input.chunkSize ? { chunkSize: input.chunkSize } : {}),
     ...(perLane ? { laneRowsPerSecond: perLane } : {}),
   });
@@ -143,6 +144,7 @@ async function compareAll(
         verificationId: input.id,
         config: input.config,
         chunkNos,
+        ...(input.keyRange ? { keyRange: input.keyRange } : {}),
         ...(perLane ? { maxRowsPerSecond: perLane } : {}),
         ...(input.catchUpSeconds ? { catchUpSeconds: input.catchUpSeconds } : {}),
       });

@@ -24,9 +24,18 @@ export function repairWorkflowId(id: string): string {
 /** How a target row differs from what the source says it should hold. */
 export type DifferenceKind = 'missing' | 'extra' | 'different';
 
+/** One direction of a bidirectional channel: its id and the opposite pipeline (docs/verification.md). */
+export interface ChannelDirection {
+  id: string;
+  /** The pipeline replicating the other way (its checkpoint is on this pipeline's source). */
+  peer: string;
+}
+
 export interface VerificationInput {
   id: string;
   config: PipelineConfig;
+  /** The pipeline is one direction of a channel: both sites are treated as sources. */
+  channel?: ChannelDirection;
   /** SOURCE tables to verify (each mapped); all mapped tables when omitted. */
   tables?: TableRef[];
   /** Only source rows matching this condition (source column names; checked with EXPLAIN first). */
@@ -113,6 +122,7 @@ export interface VerifyChunkInput {
   chunkNos: number[];
   maxRowsPerSecond?: number;
   catchUpSeconds?: number;
+  channel?: ChannelDirection;
 }
 
 export interface VerifyChunkResult {
@@ -137,6 +147,7 @@ export interface RepairInput {
   verificationId: string;
   config: PipelineConfig;
   catchUpSeconds?: number;
+  channel?: ChannelDirection;
 }
 
 /** One re-sync to run for the repair: source table and its keys in source key column order. */

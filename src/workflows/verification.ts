@@ -145,6 +145,7 @@ async function compareAll(
         chunkNos,
         ...(perLane ? { maxRowsPerSecond: perLane } : {}),
         ...(input.catchUpSeconds ? { catchUpSeconds: input.catchUpSeconds } : {}),
+        ...(input.channel ? { channel: input.channel } : {}),
       });
       for (const r of results) count(r);
     }

@@ -1,3 +1,4 @@
+import { channelParamsSchema, channelVerificationsSchema } from '../service/channel-verifications';
 import {
   differenceListSchema,
   differencesQuerySchema,
@@ -24,6 +25,18 @@ export function verificationRoutes(vf: VerificationService): ApiRoute[] {
       body: verificationRequestSchema,
       response: { status: 202, description: 'started', schema: verificationViewSchema },
       handle: async ({ name, body }) => ({ status: 202, body: await vf.start(name, body) }),
+    },
+    {
+      method: 'post',
+      path: '/v1/channels/:name/verifications',
+      summary:
+        'Start a verification of every direction of a bidirectional channel (one per pipeline); both sites are treated as sources',
+      tag: 'Pipelines',
+      role: 'admin',
+      params: channelParamsSchema,
+      body: verificationRequestSchema,
+      response: { status: 202, description: 'started', schema: channelVerificationsSchema },
+      handle: async ({ name, body }) => ({ status: 202, body: await vf.startChannel(name, body) }),
     },
     {
       method: 'get',

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ChannelVerifications } from '../service/channel-verifications';
 import type { DifferenceList, VerificationView } from '../service/verifications';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
@@ -11,8 +12,11 @@ export function registerVerifyCommands(program: Command): void {
       "compare a pipeline's target with its source, list the differences, repair them (through the API)",
     );
 
-  vf.command('start <pipeline>')
-    .description('start a verification; prints its id')
+  vf.command('start [pipeline]')
+    .description(
+      'start a verification of a pipeline, or of both directions of a channel (--channel); prints its id (one per direction)',
+    )
+    .option('--channel <id>', 'verify every direction (pipeline) of this bidirectional channel')
     .option('--tables <list>', 'comma-separated SOURCE tables (schema.table); default: every mapped table')
     .option(
       '--where <condition>',
@@ -24,8 +28,9 @@ export function registerVerifyCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       (
-        pipeline: string,
+        pipeline: string | undefined,
         o: {
+          channel?: string;
           tables?: string;
           where?: string;
           chunkSize?: number;
@@ -49,9 +54,21 @@ export function registerVerifyCommands(program: Command): void {
             ...(o.parallelism ? { parallelism: o.parallelism } : {}),
             ...(o.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: o.maxRowsPerSecond } : {}),
           };
+          if ((pipeline === undefined) === (o.channel === undefined))
+            throw new Error('name a pipeline or a channel (--channel ID), not both');
+          if (o.channel !== undefined) {
+            const started = await apiClientFromEnv().request<ChannelVerifications>(
+              'POST',
+              `/v1/channels/${encodeURIComponent(o.channel)}/verifications`,
+              body,
+            );
+            if (o.json) printJson(started);
+            else for (const v of started.verifications) console.log(v.id);
+            return;
+          }
           const view = await apiClientFromEnv().request<VerificationView>(
             'POST',
-            `/v1/pipelines/${encodeURIComponent(pipeline)}/verifications`,
+            `/v1/pipelines/${encodeURIComponent(pipeline as string)}/verifications`,
             body,
           );
           if (o.json) printJson(view);

@@ -24,6 +24,11 @@ import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
+import {
+  type ChannelVerifications,
+  channelDirectionOf,
+  startChannelVerification,
+} from './channel-verifications';
 import { unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -144,6 +149,15 @@ export class VerificationService {
     const name = parseName('pipeline', rawPipeline);
     const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
+    return this.launch(await this.prepare(def.config, body));
+  }
+
+  /**
+   * Checks a request for one pipeline and builds its workflow input (nothing started). A pipeline of
+   * a channel with its opposite pipeline defined is verified as one direction of the channel.
+   */
+  async prepare(config: PipelineConfig, body: unknown, tag = randomBytes(4).toString('hex')) {
+    const name = config.name;
     const parsed = verificationRequestSchema.safeParse(body ?? {});
     if (!parsed.success)
       throw new ServiceError(
@@ -156,11 +170,12 @@ export class VerificationService {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
     });
-    await this.check(def.config, tables, req.where);
-    const id = `${name}.verify-${randomBytes(4).toString('hex')}`;
+    await this.check(config, tables, req.where);
+    const channel = await channelDirectionOf(this.deps.store, config);
     const input: VerificationInput = {
-      id,
-      config: def.config,
+      id: `${name}.verify-${tag}`,
+      config,
+      ...(channel ? { channel } : {}),
       ...(tables ? { tables } : {}),
       ...(req.where !== undefined ? { where: req.where } : {}),
       ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}),
@@ -168,8 +183,15 @@ export class VerificationService {
       ...(req.maxRowsPerSecond ? { maxRowsPerSecond: req.maxRowsPerSecond } : {}),
       ...(req.catchUpSeconds ? { catchUpSeconds: req.catchUpSeconds } : {}),
     };
+    return input;
+  }
+
+  /** Starts a prepared verification. */
+  async launch(input: VerificationInput): Promise<VerificationView> {
+    const { id, config } = input;
+    const name = config.name;
     const handle = await this.deps.client.workflow.start(VERIFICATION_WORKFLOW_TYPE, {
-      taskQueue: taskQueueFor(this.deps.taskQueue, def.config.region),
+      taskQueue: taskQueueFor(this.deps.taskQueue, config.region),
       workflowId: verificationWorkflowId(id),
       workflowIdConflictPolicy: 'FAIL',
       args: [input],
@@ -191,6 +213,11 @@ export class VerificationService {
       differences: 0,
       tables: [],
     };
+  }
+
+  /** Starts a verification of every direction of a channel (channel-verifications.ts). */
+  startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
+    return startChannelVerification({ store: this.deps.store, verifications: this }, rawId, body);
   }
 
   /** One verification: the report on the target, with the workflow's state. */
@@ -280,7 +307,13 @@ export class VerificationService {
         workflowId: repairWorkflowId(id),
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        args: [{ verificationId: id, config: def.config }],
+        args: [
+          {
+            verificationId: id,
+            config: def.config,
+            ...(await channelDirectionOf(this.deps.store, def.config).then((c) => (c ? { channel: c } : {}))),
+          },
+        ],
         typedSearchAttributes: [
           { key: OTTERFLOW_KIND, value: 'verification-repair' },
           { key: OTTERFLOW_PIPELINE, value: view.pipeline },

@@ -11,6 +11,7 @@ import { quoteMysqlTable } from '../connectors/mysql/source';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
+import { recordDecided, splitByConflicts } from '../verification/channel-report';
 import { mysqlChannelPeer } from '../verification/channel-side';
 import { verifyChunk } from '../verification/chunk-verifier';
 import type {
@@ -167,6 +168,18 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
             ...(sides.peer ? { peer: sides.peer } : {}),
           },
         );
+        if (input.channel) {
+          // Keys conflict resolution decided are kept apart from the differences (never repaired).
+          const split = await splitByConflicts(
+            s.source,
+            s.target,
+            loaded.comparison,
+            { pipeline, peer: input.channel.peer },
+            outcome.differences,
+          );
+          await recordDecided(s.target, input.verificationId, chunk, split.decided);
+          outcome.differences = split.real;
+        }
         await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
         verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
         verificationMetrics.chunks.inc({

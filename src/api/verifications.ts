@@ -1,4 +1,8 @@
-import { channelParamsSchema, channelVerificationsSchema } from '../service/channel-verifications';
+import {
+  channelParamsSchema,
+  channelVerificationsSchema,
+  decidedListSchema,
+} from '../service/channel-verifications';
 import {
   differenceListSchema,
   differencesQuerySchema,
@@ -58,6 +62,17 @@ export function verificationRoutes(vf: VerificationService): ApiRoute[] {
       query: differencesQuerySchema,
       response: { status: 200, description: 'a page of differences', schema: differenceListSchema },
       handle: async ({ name, query }) => ({ status: 200, body: await vf.differences(name, query) }),
+    },
+    {
+      method: 'get',
+      path: '/v1/verifications/:name/decided',
+      summary:
+        'Channels: the differing keys that a recorded conflict resolution explains (paged); not differences, never repaired',
+      tag: 'Pipelines',
+      role: 'readonly',
+      query: differencesQuerySchema,
+      response: { status: 200, description: 'a page of keys decided by policy', schema: decidedListSchema },
+      handle: async ({ name, query }) => ({ status: 200, body: await vf.decided(name, query) }),
     },
     {
       method: 'post',

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ChannelVerifications } from '../service/channel-verifications';
+import type { ChannelVerifications, DecidedList } from '../service/channel-verifications';
 import type { DifferenceList, VerificationView } from '../service/verifications';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
@@ -93,7 +93,16 @@ export function registerVerifyCommands(program: Command): void {
         if (v.tables.length)
           console.log(
             table([
-              ['  TABLE', 'ROWS SOURCE', 'ROWS TARGET', 'MISSING', 'EXTRA', 'DIFFERENT', 'UNSETTLED'],
+              [
+                '  TABLE',
+                'ROWS SOURCE',
+                'ROWS TARGET',
+                'MISSING',
+                'EXTRA',
+                'DIFFERENT',
+                'UNSETTLED',
+                ...(v.tables.some((t) => t.decidedByPolicy !== undefined) ? ['DECIDED BY POLICY'] : []),
+              ],
               ...v.tables.map((t) => [
                 `  ${t.table}`,
                 String(t.rowsSource),
@@ -102,6 +111,7 @@ export function registerVerifyCommands(program: Command): void {
                 String(t.extra),
                 String(t.different),
                 String(t.unsettled),
+                ...(t.decidedByPolicy !== undefined ? [String(t.decidedByPolicy)] : []),
               ]),
             ]),
           );
@@ -118,9 +128,14 @@ export function registerVerifyCommands(program: Command): void {
       'the differing keys: table, key, kind (missing, extra, different) and differing target columns',
     )
     .option('--json', 'print JSON: {"differences":[{"table","key","kind","columns"}]}')
-    .action((id: string, o: { json?: boolean }) =>
+    .option(
+      '--decided',
+      'channels: list instead the differing keys that a recorded conflict resolution explains (not differences)',
+    )
+    .action((id: string, o: { json?: boolean; decided?: boolean }) =>
       runCommand(o.json, async () => {
         const api = apiClientFromEnv();
+        if (o.decided) return printDecided(id, o.json);
         const all: DifferenceList['differences'] = [];
         for (let offset = 0; ; offset += 10_000) {
           const page = await api.request<DifferenceList>(
@@ -170,4 +185,32 @@ export function registerVerifyCommands(program: Command): void {
         else console.log(`verification ${id}: cancel requested`);
       }),
     );
+}
+
+/** `verify diff ID --decided`: the keys of a channel verification that conflict resolution decided. */
+async function printDecided(id: string, json: boolean | undefined): Promise<void> {
+  const api = apiClientFromEnv();
+  const all: DecidedList['decided'] = [];
+  for (let offset = 0; ; offset += 10_000) {
+    const page = await api.request<DecidedList>(
+      'GET',
+      `/v1/verifications/${encodeURIComponent(id)}/decided?offset=${offset}&limit=10000`,
+    );
+    all.push(...page.decided);
+    if (all.length >= page.total || page.decided.length === 0) break;
+  }
+  if (json) return printJson({ decided: all });
+  if (all.length === 0) return console.log(`verification ${id}: no keys decided by conflict resolution`);
+  console.log(
+    table([
+      ['TABLE', 'KIND', 'KEY', 'COLUMNS', 'DECIDED BY'],
+      ...all.map((d) => [
+        d.table,
+        d.kind,
+        JSON.stringify(d.key),
+        d.columns.join(','),
+        d.conflicts.map((c) => `${c.site} #${c.conflictId} ${c.policy} ${c.resolution}`).join('; '),
+      ]),
+    ]),
+  );
 }

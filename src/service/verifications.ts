@@ -10,6 +10,7 @@ import { taskQueueFor } from '../config/regions';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
+import { readDecided, withDecidedCounts } from '../verification/channel-report';
 import {
   REPAIR_WORKFLOW_TYPE,
   repairWorkflowId,
@@ -27,6 +28,7 @@ import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflo
 import {
   type ChannelVerifications,
   channelDirectionOf,
+  type DecidedList,
   startChannelVerification,
 } from './channel-verifications';
 import { unreachable } from './connectivity';
@@ -73,6 +75,10 @@ const tableViewSchema = z.object({
   unsettled: z
     .number()
     .meta({ description: 'keys that kept changing on the source through every re-compare' }),
+  decidedByPolicy: z.number().optional().meta({
+    description:
+      'channels: differing keys that a recorded conflict resolution explains (listed under /decided, not differences)',
+  }),
 });
 
 export const verificationViewSchema = z
@@ -233,9 +239,10 @@ export class VerificationService {
     }
     const pipeline = described.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? pipelineOf(id);
     const running = described.status.name === 'RUNNING';
-    let report: VerificationStatus | undefined = await this.withTarget(pipeline, (c) =>
-      readReport(c, id),
-    ).catch(() => undefined);
+    let report: VerificationStatus | undefined = await this.withTarget(pipeline, async (c) => {
+      const r = await readReport(c, id);
+      return r && { ...r, tables: await withDecidedCounts(c, id, r.tables) };
+    }).catch(() => undefined);
     if (!report && running)
       report = await this.deps.client
         .withDeadline(Date.now() + 10_000, () => handle.query(verificationStatusQuery))
@@ -286,6 +293,34 @@ export class VerificationService {
         kind: d.kind,
         columns: d.columns,
         ...(d.repair ? { repair: d.repair } : {}),
+      })),
+    };
+  }
+
+  /** The keys of a channel verification that conflict resolution decided, paged (channel-verifications.ts). */
+  async decided(rawId: string, query: Record<string, unknown>): Promise<DecidedList> {
+    const id = parseVerificationId(rawId);
+    const q = differencesQuerySchema.safeParse(query);
+    if (!q.success)
+      throw new ServiceError(
+        'invalid-request',
+        'offset is a whole number, limit one from 1 to 10000',
+        q.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      );
+    const view = await this.get(id);
+    const offset = q.data.offset ?? 0;
+    const limit = q.data.limit ?? 1000;
+    const page = await this.withTarget(view.pipeline, (c) => readDecided(c, id, offset, limit));
+    return {
+      total: page.total,
+      offset,
+      limit,
+      decided: page.decided.map((d) => ({
+        table: tableKey(d.table),
+        key: Object.fromEntries(d.keyColumns.map((c, i) => [c, jsonValue(d.key[i] as CellValue)])),
+        kind: d.kind,
+        columns: d.columns,
+        conflicts: d.conflicts,
       })),
     };
   }

@@ -70,6 +70,8 @@ export interface TableVerification {
   different: number;
   /** Keys that kept changing on the source through every re-compare (not reported as differences). */
   unsettled: number;
+  /** Channels: differing keys that conflict resolution decided (listed apart, not differences). */
+  decidedByPolicy?: number;
 }
 
 export interface RepairStatus {

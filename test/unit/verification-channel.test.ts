@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BinlogPosition, CellValue } from '../../src/binlog/types';
+import {
+  explains,
+  type RecordedConflict,
+  rowLeftBy,
+  type SiteEvidence,
+  splitDecided,
+} from '../../src/verification/channel-conflicts';
 import type { ChannelPeer } from '../../src/verification/channel-recompare';
 import { settleBothSides } from '../../src/verification/channel-recompare';
 import type { RowSelection } from '../../src/verification/checksum-sql';
@@ -139,4 +146,108 @@ test('a key that keeps changing on the target site is unsettled on a channel, no
   assert.deepEqual(o.differences, []);
   assert.equal(o.unsettled, 1);
   assert.equal(peer.waits, 3);
+});
+
+const cols = [
+  { name: 'id', dataType: 'int' },
+  { name: 'v', dataType: 'varchar' },
+  { name: 'd', dataType: 'decimal' },
+];
+
+function evidence(
+  conflicts: [number, RecordedConflict][],
+  rows: [number, Record<string, unknown>][],
+): SiteEvidence {
+  return {
+    columns: cols,
+    conflicts: new Map(conflicts.map(([k, c]) => [keyId([k]), c])),
+    rows: new Map(rows.map(([k, r]) => [keyId([k]), r])),
+  };
+}
+
+const conflict = (over: Partial<RecordedConflict>): RecordedConflict => ({
+  id: 1,
+  pipeline: 'p',
+  op: 'update',
+  resolution: 'applied',
+  policy: 'sourceWins',
+  sourceAfter: null,
+  targetRow: null,
+  ...over,
+});
+
+test('decided by policy: each site holds what its recorded resolution left; otherwise a real difference', () => {
+  const diff = (k: number) => ({ key: [k] as CellValue[], kind: 'different' as const, columns: ['v'] });
+  // Key 1: targetWins on both sites, each kept its own row. Key 2: sourceWins on both, the values
+  // swapped. Key 3: the target's row was changed after its conflict. Key 4: no conflict at all.
+  // Key 5: the source site has no row although its record says the row was kept.
+  const source = evidence(
+    [
+      [
+        1,
+        conflict({
+          id: 11,
+          resolution: 'skipped',
+          policy: 'targetWins',
+          targetRow: { id: '1', v: 'a', d: '1.50' },
+        }),
+      ],
+      [2, conflict({ id: 12, sourceAfter: { id: '2', v: 'b', d: '2' } })],
+      [3, conflict({ id: 13, sourceAfter: { id: '3', v: 'b', d: '3' } })],
+      [5, conflict({ id: 15, resolution: 'skipped', targetRow: { id: '5', v: 'kept', d: '5' } })],
+    ],
+    [
+      [1, { id: 1, v: 'a', d: '1.500' }],
+      [2, { id: 2, v: 'b', d: '2.000' }],
+      [3, { id: 3, v: 'b', d: '3.000' }],
+    ],
+  );
+  const target = evidence(
+    [
+      [
+        1,
+        conflict({
+          id: 21,
+          resolution: 'skipped',
+          policy: 'targetWins',
+          targetRow: { id: '1', v: 'b', d: '1.5' },
+        }),
+      ],
+      [2, conflict({ id: 22, sourceAfter: { id: '2', v: 'a', d: '2' } })],
+      [3, conflict({ id: 23, sourceAfter: { id: '3', v: 'a', d: '3' } })],
+    ],
+    [
+      [1, { id: 1, v: 'b', d: '1.500' }],
+      [2, { id: 2, v: 'a', d: '2.000' }],
+      [3, { id: 3, v: 'changed behind', d: '3.000' }],
+    ],
+  );
+  const r = splitDecided([diff(1), diff(2), diff(3), diff(4), diff(5)], source, target);
+  assert.deepEqual(
+    r.decided.map((d) => [d.key[0], d.conflicts.map((c) => `${c.site}#${c.conflictId}`)]),
+    [
+      [1, ['source#11', 'target#21']],
+      [2, ['source#12', 'target#22']],
+    ],
+  );
+  assert.deepEqual(
+    r.real.map((d) => d.key[0]),
+    [3, 4, 5],
+  );
+});
+
+test('the row a resolution left: the target row when skipped, the after image when applied, none after a delete', () => {
+  assert.deepEqual(rowLeftBy(conflict({ resolution: 'skipped', targetRow: { v: 'x' } })), { v: 'x' });
+  assert.deepEqual(rowLeftBy(conflict({ sourceAfter: { v: 'y' } })), { v: 'y' });
+  assert.equal(rowLeftBy(conflict({ op: 'delete', sourceAfter: null })), undefined);
+  assert.equal(explains(conflict({ op: 'delete' }), undefined, cols), true);
+  assert.equal(explains(conflict({ op: 'delete' }), { id: 1, v: 'x', d: '1' }, cols), false);
+  assert.equal(
+    explains(
+      conflict({ sourceAfter: { id: '1', v: '0xff', d: '1' } }),
+      { id: 1, v: Buffer.from([255]), d: '1.0' },
+      cols,
+    ),
+    true,
+  );
 });

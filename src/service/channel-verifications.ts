@@ -1,16 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { PipelineRepository } from '../catalog/types';
-import { channelSchema, type PipelineConfig } from '../pipeline/config';
-import type { ChannelDirection } from '../verification/contract';
-import { notFound, ServiceError } from './problems';
-import { type VerificationService, type VerificationView, verificationViewSchema } from './verifications';
+import { channelSchema } from '../pipeline/config';
+import { verificationViewSchema } from './verifications';
 
 /**
- * Verifications of a bidirectional channel (docs/verification.md, "Channels"): one verification per
- * direction, each a verification of one channel pipeline whose re-compare treats both sites as
- * sources. Each direction's report lives on its own target, as for any pipeline, so status, diff and
- * repair work per verification id; the two ids share their suffix.
+ * What the API says about verifications of a bidirectional channel (docs/verification.md,
+ * "Channels"): the verifications started for its directions, and the keys conflict resolution decided.
  */
 
 export const channelParamsSchema = z.object({
@@ -56,58 +50,3 @@ export const decidedListSchema = z
   .meta({ id: 'VerificationDecidedByPolicy' });
 
 export type DecidedList = z.infer<typeof decidedListSchema>;
-
-/** True when `b` replicates the opposite way of `a` on the same channel. */
-function opposite(a: PipelineConfig, b: PipelineConfig): boolean {
-  const id = a.options.channel?.id;
-  return (
-    id !== undefined &&
-    b.name !== a.name &&
-    b.options.channel?.id === id &&
-    b.source === a.target &&
-    b.target === a.source
-  );
-}
-
-/** The channel direction of a pipeline: its channel and the opposite pipeline, when both are defined. */
-export async function channelDirectionOf(
-  store: PipelineRepository,
-  config: PipelineConfig,
-): Promise<ChannelDirection | undefined> {
-  const id = config.options.channel?.id;
-  if (id === undefined) return undefined;
-  const peer = (await store.list()).find((d) => opposite(config, d.config));
-  return peer ? { id, peer: peer.config.name } : undefined;
-}
-
-/**
- * Starts the verification of every direction of channel `rawId` with one request body (the same
- * tables, condition and settings for each direction). Every direction is checked before any starts.
- */
-export async function startChannelVerification(
-  deps: { store: PipelineRepository; verifications: VerificationService },
-  rawId: string,
-  body: unknown,
-): Promise<ChannelVerifications> {
-  const parsed = channelSchema.shape.id.safeParse(rawId);
-  if (!parsed.success || rawId === '*')
-    throw new ServiceError('invalid-request', `not a channel id: ${JSON.stringify(rawId.slice(0, 200))}`, [
-      { path: 'name', message: 'letters, digits, _ . : -' },
-    ]);
-  const all = (await deps.store.list()).map((d) => d.config).filter((c) => c.options.channel?.id === rawId);
-  if (all.length === 0) throw notFound('channel', rawId);
-  const directions = all
-    .filter((c) => all.some((o) => opposite(c, o)))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  if (directions.length < 2)
-    throw new ServiceError(
-      'unprocessable',
-      `channel ${rawId} has no two opposite pipelines (${all.map((c) => `${c.name}: ${c.source} → ${c.target}`).join(', ')}): verify its pipeline with POST /v1/pipelines/{name}/verifications`,
-    );
-  const tag = randomBytes(4).toString('hex');
-  const inputs = [];
-  for (const c of directions) inputs.push(await deps.verifications.prepare(c, body, tag));
-  const verifications: VerificationView[] = [];
-  for (const input of inputs) verifications.push(await deps.verifications.launch(input));
-  return { channel: rawId, verifications };
-}

@@ -25,12 +25,8 @@ import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
-import {
-  type ChannelVerifications,
-  channelDirectionOf,
-  type DecidedList,
-  startChannelVerification,
-} from './channel-verifications';
+import { channelDirectionOf, channelDirections } from './channel-directions';
+import type { ChannelVerifications, DecidedList } from './channel-verifications';
 import { unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -222,8 +218,15 @@ export class VerificationService {
   }
 
   /** Starts a verification of every direction of a channel (channel-verifications.ts). */
-  startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
-    return startChannelVerification({ store: this.deps.store, verifications: this }, rawId, body);
+  async startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
+    // One body for every direction; every direction checked before any starts; the ids share a suffix.
+    const tag = randomBytes(4).toString('hex');
+    const inputs: VerificationInput[] = [];
+    for (const c of await channelDirections(this.deps.store, rawId))
+      inputs.push(await this.prepare(c, body, tag));
+    const verifications: VerificationView[] = [];
+    for (const input of inputs) verifications.push(await this.launch(input));
+    return { channel: rawId, verifications };
   }
 
   /** One verification: the report on the target, with the workflow's state. */

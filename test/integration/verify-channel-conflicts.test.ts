@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
@@ -18,8 +18,8 @@ import { waitFor } from '../helpers/pipeline';
 import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
 
 // Sites A ("src", the test stack's source) and B ("dst", its target); pipelines ab (A → B) and ba
-// (B → A) on one channel, both with targetWins: a conflict leaves each site with its own row, so the
-// sites legitimately differ for that key. Conflicts are forced as in bidirectional-conflicts.test.ts:
+// (B → A) on one channel, both with targetWins or both with sourceWins: a conflict leaves each site
+// with its own row, or swaps them, so the sites legitimately differ for that key. Conflicts are forced as in bidirectional-conflicts.test.ts:
 // the same row changed on both sites while ba is paused.
 
 const run = promisify(execFile);
@@ -37,7 +37,41 @@ type Keyed = { table: string; key: { id: number }; kind: string; columns: string
 const summary = (list: Keyed[]) =>
   list.map((d) => `${d.kind} ${d.key.id} ${d.columns.join(',')}`.trim()).sort();
 
-test('channel verification: keys decided by a non-converging policy are counted apart, not differences; a real difference beside them is found and repaired, they are left alone', async (t) => {
+/** How the sites end after the forced conflicts, by policy (the same on both pipelines). */
+interface Case {
+  policy: 'targetWins' | 'sourceWins';
+  resolution: 'skipped' | 'applied';
+  /** Rows of keys 1 and 3 on A and on B. */
+  key1: [string, string];
+  key3: [string, string];
+  /** The kind of key 3 as A → B and as B → A see it. */
+  key3Kinds: [string, string];
+}
+
+const CASES: Case[] = [
+  // Each site keeps its own row.
+  {
+    policy: 'targetWins',
+    resolution: 'skipped',
+    key1: ['1:a1:0', '1:b1:0'],
+    key3: ['3:a3:0', 'gone'],
+    key3Kinds: ['missing', 'extra'],
+  },
+  // Each site takes the other's change: the values swap (B's delete reaches A, A's update re-creates the row on B).
+  {
+    policy: 'sourceWins',
+    resolution: 'applied',
+    key1: ['1:b1:0', '1:a1:0'],
+    key3: ['gone', '3:a3:0'],
+    key3Kinds: ['extra', 'missing'],
+  },
+];
+
+for (const c of CASES)
+  test(`channel verification, ${c.policy} on both pipelines: keys the policy decided are counted apart, not differences; real differences beside them are found and repaired, the decided keys left alone`, (t) =>
+    decidedByPolicy(t, c));
+
+async function decidedByPolicy(t: TestContext, c: Case): Promise<void> {
   const db = await freshDatabases(t, 'vchc');
   const ddl = 'CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(50), ts BIGINT)';
   await db.source.query(ddl);
@@ -51,18 +85,18 @@ test('channel verification: keys decided by a non-converging policy are counted 
   await withApi(async (h) => {
     await registerStackDatasources(h, { source: 'src', target: 'dst' });
     const ok = expectStatus(h);
-    const targetWins = { policy: 'targetWins' };
+    const policy = { policy: c.policy };
     const [startA, startB] = [await readServerBinlogState(A), await readServerBinlogState(B)];
     await ok(
       'POST',
       '/v1/pipelines',
-      itemsChannelPipeline(db.name, channel, ab, 'src', 'dst', startA, targetWins),
+      itemsChannelPipeline(db.name, channel, ab, 'src', 'dst', startA, policy),
       201,
     );
     await ok(
       'POST',
       '/v1/pipelines',
-      itemsChannelPipeline(db.name, channel, ba, 'dst', 'src', startB, targetWins),
+      itemsChannelPipeline(db.name, channel, ba, 'dst', 'src', startB, policy),
       201,
     );
     await ok('POST', `/v1/pipelines/${ab}/start`, undefined, 202);
@@ -93,9 +127,10 @@ test('channel verification: keys decided by a non-converging policy are counted 
       );
       const row = async (c: mysql.Connection, id: number) =>
         (await rowsOf(c, db.name)).find((r) => r.startsWith(`${id}:`)) ?? 'gone';
-      // targetWins on both: each site kept its own.
-      assert.deepEqual([await row(A, 1), await row(B, 1)], ['1:a1:0', '1:b1:0']);
-      assert.deepEqual([await row(A, 3), await row(B, 3)], ['3:a3:0', 'gone']);
+      await waitFor('keys 1 and 3 as the policy decided', async () => {
+        const now = [await row(A, 1), await row(B, 1), await row(A, 3), await row(B, 3)];
+        return JSON.stringify(now) === JSON.stringify([...c.key1, ...c.key3]);
+      });
 
       // Behind the pipelines' back on B: key 4 changed after its conflict, key 10 changed.
       const quiet = await connectTo('target', db.name);
@@ -132,8 +167,8 @@ test('channel verification: keys decided by a non-converging policy are counted 
       assert.deepEqual(await diffOf(abId), ['different 10 ts', 'different 4 v']);
       assert.deepEqual(await diffOf(baId), ['different 10 ts', 'different 4 v']);
       const abDecided = await decidedOf(abId);
-      assert.deepEqual(summary(abDecided), ['different 1 v', 'missing 3']);
-      assert.deepEqual(summary(await decidedOf(baId)), ['different 1 v', 'extra 3']);
+      assert.deepEqual(summary(abDecided), ['different 1 v', `${c.key3Kinds[0]} 3`]);
+      assert.deepEqual(summary(await decidedOf(baId)), ['different 1 v', `${c.key3Kinds[1]} 3`]);
       const one = abDecided.find((d: Keyed) => d.key.id === 1);
       assert.deepEqual(
         one.conflicts.map((c: { site: string; pipeline: string; policy: string; resolution: string }) => [
@@ -143,8 +178,8 @@ test('channel verification: keys decided by a non-converging policy are counted 
           c.resolution,
         ]),
         [
-          ['source', ba, 'targetWins', 'skipped'],
-          ['target', ab, 'targetWins', 'skipped'],
+          ['source', ba, c.policy, c.resolution],
+          ['target', ab, c.policy, c.resolution],
         ],
       );
       assert.match(await cli('status', abId), /DECIDED BY POLICY/);
@@ -173,12 +208,8 @@ test('channel verification: keys decided by a non-converging policy are counted 
         const pairs = await Promise.all([4, 10].map(async (id) => [await row(A, id), await row(B, id)]));
         return pairs.every(([a, b]) => a === b);
       });
-      assert.deepEqual(
-        [await row(A, 1), await row(B, 1)],
-        ['1:a1:0', '1:b1:0'],
-        'the decided key was left alone',
-      );
-      assert.deepEqual([await row(A, 3), await row(B, 3)], ['3:a3:0', 'gone']);
+      assert.deepEqual([await row(A, 1), await row(B, 1)], c.key1, 'the decided keys were left alone');
+      assert.deepEqual([await row(A, 3), await row(B, 3)], c.key3);
 
       // Verified again: nothing differs, the decided keys are still counted apart.
       const again = await ok('POST', `/v1/pipelines/${ab}/verifications`, {}, 202);
@@ -203,4 +234,4 @@ test('channel verification: keys decided by a non-converging policy are counted 
       await h.call('POST', `/v1/pipelines/${ba}/stop`);
     }
   });
-});
+}

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { PipelineRepository } from '../catalog/types';
 import { channelSchema, type PipelineConfig } from '../pipeline/config';
-import type { ChannelDirection } from '../verification/contract';
+import type { ChannelDirection, VerificationInput } from '../verification/contract';
+import type { ChannelVerifications } from './channel-verifications';
 import { notFound, ServiceError } from './problems';
 
 /**
@@ -53,4 +55,28 @@ export async function channelDirections(store: PipelineRepository, rawId: string
       `channel ${rawId} has no two opposite pipelines (${all.map((c) => `${c.name}: ${c.source} → ${c.target}`).join(', ')}): verify its pipeline with POST /v1/pipelines/{name}/verifications`,
     );
   return directions;
+}
+
+/** What starting a channel's verifications needs of the verification service. */
+interface VerificationStarter {
+  prepare(config: PipelineConfig, body: unknown, tag: string): Promise<VerificationInput>;
+  launch(input: VerificationInput): Promise<ChannelVerifications['verifications'][number]>;
+}
+
+/**
+ * Starts a verification of every direction of channel `rawId` with one request body: every direction
+ * is checked before any starts, and the ids share their suffix.
+ */
+export async function startChannelVerifications(
+  store: PipelineRepository,
+  vf: VerificationStarter,
+  rawId: string,
+  body: unknown,
+): Promise<ChannelVerifications> {
+  const tag = randomBytes(4).toString('hex');
+  const inputs: VerificationInput[] = [];
+  for (const c of await channelDirections(store, rawId)) inputs.push(await vf.prepare(c, body, tag));
+  const verifications: ChannelVerifications['verifications'] = [];
+  for (const input of inputs) verifications.push(await vf.launch(input));
+  return { channel: rawId, verifications };
 }

@@ -25,7 +25,7 @@ import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
-import { channelDirectionOf, channelDirections } from './channel-directions';
+import { channelDirectionOf, startChannelVerifications } from './channel-directions';
 import type { ChannelVerifications, DecidedList } from './channel-verifications';
 import { unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
@@ -218,15 +218,8 @@ export class VerificationService {
   }
 
   /** Starts a verification of every direction of a channel (channel-verifications.ts). */
-  async startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
-    // One body for every direction; every direction checked before any starts; the ids share a suffix.
-    const tag = randomBytes(4).toString('hex');
-    const inputs: VerificationInput[] = [];
-    for (const c of await channelDirections(this.deps.store, rawId))
-      inputs.push(await this.prepare(c, body, tag));
-    const verifications: VerificationView[] = [];
-    for (const input of inputs) verifications.push(await this.launch(input));
-    return { channel: rawId, verifications };
+  startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
+    return startChannelVerifications(this.deps.store, this, rawId, body);
   }
 
   /** One verification: the report on the target, with the workflow's state. */
@@ -274,25 +267,14 @@ export class VerificationService {
 
   /** The differences of a verification, paged, with target table names and key columns. */
   async differences(rawId: string, query: Record<string, unknown>): Promise<DifferenceList> {
-    const id = parseVerificationId(rawId);
-    const q = differencesQuerySchema.safeParse(query);
-    if (!q.success)
-      throw new ServiceError(
-        'invalid-request',
-        'offset is a whole number, limit one from 1 to 10000',
-        q.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      );
-    const offset = q.data.offset ?? 0;
-    const limit = q.data.limit ?? 1000;
-    const view = await this.get(id);
-    const page = await this.withTarget(view.pipeline, (c) => readDifferences(c, id, offset, limit));
+    const { page, offset, limit } = await this.page(rawId, query, readDifferences);
     return {
       total: page.total,
       offset,
       limit,
       differences: page.differences.map((d) => ({
         table: tableKey(d.table),
-        key: Object.fromEntries(d.keyColumns.map((c, i) => [c, jsonValue(d.key[i] as CellValue)])),
+        key: keyObject(d.keyColumns, d.key),
         kind: d.kind,
         columns: d.columns,
         ...(d.repair ? { repair: d.repair } : {}),
@@ -300,8 +282,27 @@ export class VerificationService {
     };
   }
 
-  /** The keys of a channel verification that conflict resolution decided, paged (channel-verifications.ts). */
+  /** The keys of a channel verification that conflict resolution decided, paged (channel-report.ts). */
   async decided(rawId: string, query: Record<string, unknown>): Promise<DecidedList> {
+    const { page, offset, limit } = await this.page(rawId, query, readDecided);
+    return {
+      total: page.total,
+      offset,
+      limit,
+      decided: page.decided.map((d) => ({
+        ...d,
+        table: tableKey(d.table),
+        key: keyObject(d.keyColumns, d.key),
+      })),
+    };
+  }
+
+  /** One page of a verification's report, read from its pipeline's target. */
+  private async page<T>(
+    rawId: string,
+    query: Record<string, unknown>,
+    read: (c: mysql.Connection, id: string, offset: number, limit: number) => Promise<T>,
+  ): Promise<{ page: T; offset: number; limit: number }> {
     const id = parseVerificationId(rawId);
     const q = differencesQuerySchema.safeParse(query);
     if (!q.success)
@@ -310,22 +311,10 @@ export class VerificationService {
         'offset is a whole number, limit one from 1 to 10000',
         q.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
       );
-    const view = await this.get(id);
     const offset = q.data.offset ?? 0;
     const limit = q.data.limit ?? 1000;
-    const page = await this.withTarget(view.pipeline, (c) => readDecided(c, id, offset, limit));
-    return {
-      total: page.total,
-      offset,
-      limit,
-      decided: page.decided.map((d) => ({
-        table: tableKey(d.table),
-        key: Object.fromEntries(d.keyColumns.map((c, i) => [c, jsonValue(d.key[i] as CellValue)])),
-        kind: d.kind,
-        columns: d.columns,
-        conflicts: d.conflicts,
-      })),
-    };
+    const view = await this.get(id);
+    return { page: await this.withTarget(view.pipeline, (c) => read(c, id, offset, limit)), offset, limit };
   }
 
   /** Starts the repair of a finished verification (409 while it runs or when a repair runs). */
@@ -339,19 +328,14 @@ export class VerificationService {
       );
     const def = await this.deps.store.get(view.pipeline);
     if (!def) throw notFound('pipeline', view.pipeline);
+    const channel = await channelDirectionOf(this.deps.store, def.config);
     await this.deps.client.workflow
       .start(REPAIR_WORKFLOW_TYPE, {
         taskQueue: taskQueueFor(this.deps.taskQueue, def.config.region),
         workflowId: repairWorkflowId(id),
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        args: [
-          {
-            verificationId: id,
-            config: def.config,
-            ...(await channelDirectionOf(this.deps.store, def.config).then((c) => (c ? { channel: c } : {}))),
-          },
-        ],
+        args: [{ verificationId: id, config: def.config, ...(channel ? { channel } : {}) }],
         typedSearchAttributes: [
           { key: OTTERFLOW_KIND, value: 'verification-repair' },
           { key: OTTERFLOW_PIPELINE, value: view.pipeline },
@@ -461,6 +445,11 @@ function parseVerificationId(raw: string): string {
 /** Verification ids are `<pipeline>.verify-<hex>`. */
 function pipelineOf(id: string): string {
   return id.replace(/\.verify-[0-9a-f]+$/, '');
+}
+
+/** Key columns and their values, as JSON. */
+function keyObject(keyColumns: readonly string[], key: readonly CellValue[]): Record<string, unknown> {
+  return Object.fromEntries(keyColumns.map((c, i) => [c, jsonValue(key[i] as CellValue)]));
 }
 
 /** A key value in JSON: BIGINT beyond 2^53 as a decimal string, binary as hex with a 0x prefix. */

@@ -179,6 +179,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           );
           await recordDecided(s.target, input.verificationId, chunk, split.decided);
           outcome.differences = split.real;
+          verificationMetrics.decidedByPolicy.inc({ pipeline }, split.decided.length);
         }
         await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
         verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);

@@ -13,7 +13,7 @@ import {
   registerStackDatasources,
   withApi,
 } from '../helpers/api-stack';
-import { itemsChannelPipeline, rowsOf } from '../helpers/bidi';
+import { itemsChannelPipeline, metricOf, rowsOf } from '../helpers/bidi';
 import { waitFor } from '../helpers/pipeline';
 import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
 
@@ -183,6 +183,8 @@ async function decidedByPolicy(t: TestContext, c: Case): Promise<void> {
         ],
       );
       assert.match(await cli('status', abId), /DECIDED BY POLICY/);
+      assert.equal(await metricOf('otterflow_verify_decided_by_policy_total', ab), 2);
+      assert.equal(await metricOf('otterflow_verify_decided_by_policy_total', ba), 2);
 
       // Repairing the A → B direction makes B hold A's rows for the real differences only.
       await cli('repair', abId);

@@ -11,8 +11,11 @@ import { quoteMysqlTable } from '../connectors/mysql/source';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
+import { recordDecided, splitByConflicts } from '../verification/channel-report';
+import { mysqlChannelPeer } from '../verification/channel-side';
 import { verifyChunk } from '../verification/chunk-verifier';
 import type {
+  ChannelDirection,
   RepairInput,
   RepairResync,
   RepairStatus,
@@ -156,7 +159,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           continue;
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal, input.channel);
         const keyRange = input.keyRange
           ? typedKeyRange(
               input.keyRange,
@@ -171,8 +174,25 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
             ...(chunk.upTo ? { upTo: chunk.upTo } : {}),
             ...(keyRange ? { keyRange } : {}),
           },
-          { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
+          {
+            columns: loaded.comparison.target.columns.map((c) => c.name),
+            ...(where ? { where } : {}),
+            ...(sides.peer ? { peer: sides.peer } : {}),
+          },
         );
+        if (input.channel) {
+          // Keys conflict resolution decided are kept apart from the differences (never repaired).
+          const split = await splitByConflicts(
+            s.source,
+            s.target,
+            loaded.comparison,
+            { pipeline, peer: input.channel.peer },
+            outcome.differences,
+          );
+          await recordDecided(s.target, input.verificationId, chunk, split.decided);
+          outcome.differences = split.real;
+          verificationMetrics.decidedByPolicy.inc({ pipeline }, split.decided.length);
+        }
         await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
         verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);
         verificationMetrics.chunks.inc({
@@ -283,7 +303,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       for (const [chunkNo, diffs] of groupByChunk(all)) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds, undefined, input.channel);
         const outcome = await verifyChunk(
           sides.source,
           sides.target,
@@ -291,6 +311,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           {
             columns: loaded.comparison.target.columns.map((c) => c.name),
             keys: diffs.map((d) => d.key),
+            ...(sides.peer ? { peer: sides.peer } : {}),
           },
         );
         const still = new Set(outcome.differences.map((d) => JSON.stringify(d.key, jsonSafe)));
@@ -366,16 +387,23 @@ function sidesOf(
   pipeline: string,
   catchUpSeconds: number | undefined,
   signal?: AbortSignal,
+  channel?: ChannelDirection,
 ) {
+  const wait = (p: string) => ({
+    pipeline: p,
+    timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+    ...(signal ? { signal } : {}),
+  });
+  const sourceSide = loaded.comparison.sources[0]?.side;
   return {
     source: new MysqlVerifySource(
       s.source,
       loaded.comparison.sources.map((c, i) => ({ comparison: c, columns: loaded.sourceColumns[i] ?? [] })),
     ),
-    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, {
-      pipeline,
-      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
-      ...(signal ? { signal } : {}),
-    }),
+    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, wait(pipeline)),
+    // A channel: the re-compare treats both sites as sources (channel-recompare.ts).
+    ...(channel && sourceSide
+      ? { peer: mysqlChannelPeer(s.source, s.target, sourceSide, wait(channel.peer)) }
+      : {}),
   };
 }

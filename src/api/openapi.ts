@@ -39,7 +39,7 @@ export function buildOpenApiDocument(routes: ApiRoute[], version: string) {
       security: [{ [bearer.name]: [] }],
       description: r.role === 'admin' ? 'Needs an admin token.' : 'Any valid token (readonly or admin).',
       request: {
-        ...(hasName ? { params: nameParamsSchema } : {}),
+        ...(hasName ? { params: r.params ?? nameParamsSchema } : {}),
         ...(r.query ? { query: r.query } : {}),
         ...(r.headers ? { headers: r.headers } : {}),
         ...(r.body ? { body: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),

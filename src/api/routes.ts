@@ -44,6 +44,8 @@ export interface ApiRoute {
   tag: 'Datasources' | 'Pipelines';
   role: ApiRole;
   body?: z.ZodType;
+  /** The `:name` path parameter when it is not a datasource or pipeline name (the OpenAPI document). */
+  params?: z.ZodObject;
   query?: z.ZodObject;
   /** Request headers the route reads (for the OpenAPI document). */
   headers?: z.ZodObject;

@@ -1,4 +1,9 @@
 import {
+  channelParamsSchema,
+  channelVerificationsSchema,
+  decidedListSchema,
+} from '../service/channel-verifications';
+import {
   differenceListSchema,
   differencesQuerySchema,
   type VerificationService,
@@ -26,6 +31,18 @@ export function verificationRoutes(vf: VerificationService): ApiRoute[] {
       handle: async ({ name, body }) => ({ status: 202, body: await vf.start(name, body) }),
     },
     {
+      method: 'post',
+      path: '/v1/channels/:name/verifications',
+      summary:
+        'Start a verification of every direction of a bidirectional channel (one per pipeline); both sites are treated as sources',
+      tag: 'Pipelines',
+      role: 'admin',
+      params: channelParamsSchema,
+      body: verificationRequestSchema,
+      response: { status: 202, description: 'started', schema: channelVerificationsSchema },
+      handle: async ({ name, body }) => ({ status: 202, body: await vf.startChannel(name, body) }),
+    },
+    {
       method: 'get',
       path: '/v1/verifications/:name',
       summary:
@@ -45,6 +62,17 @@ export function verificationRoutes(vf: VerificationService): ApiRoute[] {
       query: differencesQuerySchema,
       response: { status: 200, description: 'a page of differences', schema: differenceListSchema },
       handle: async ({ name, query }) => ({ status: 200, body: await vf.differences(name, query) }),
+    },
+    {
+      method: 'get',
+      path: '/v1/verifications/:name/decided',
+      summary:
+        'Channels: the differing keys that a recorded conflict resolution explains (paged); not differences, never repaired',
+      tag: 'Pipelines',
+      role: 'readonly',
+      query: differencesQuerySchema,
+      response: { status: 200, description: 'a page of keys decided by policy', schema: decidedListSchema },
+      handle: async ({ name, query }) => ({ status: 200, body: await vf.decided(name, query) }),
     },
     {
       method: 'post',

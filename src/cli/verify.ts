@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ChannelVerifications, DecidedList } from '../service/channel-verifications';
 import type { DifferenceList, VerificationView } from '../service/verifications';
 import { apiClientFromEnv } from './api-client';
 import { printJson, runCommand, table } from './output';
@@ -12,8 +13,11 @@ export function registerVerifyCommands(program: Command): void {
       "compare a pipeline's target with its source, list the differences, repair them (through the API)",
     );
 
-  vf.command('start <pipeline>')
-    .description('start a verification; prints its id')
+  vf.command('start [pipeline]')
+    .description(
+      'start a verification of a pipeline, or of both directions of a channel (--channel); prints its id (one per direction)',
+    )
+    .option('--channel <id>', 'verify every direction (pipeline) of this bidirectional channel')
     .option('--tables <list>', 'comma-separated SOURCE tables (schema.table); default: every mapped table')
     .option(
       '--where <condition>',
@@ -27,8 +31,9 @@ export function registerVerifyCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       (
-        pipeline: string,
+        pipeline: string | undefined,
         o: {
+          channel?: string;
           tables?: string;
           where?: string;
           from?: string;
@@ -62,9 +67,21 @@ export function registerVerifyCommands(program: Command): void {
             ...(o.parallelism ? { parallelism: o.parallelism } : {}),
             ...(o.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: o.maxRowsPerSecond } : {}),
           };
+          if ((pipeline === undefined) === (o.channel === undefined))
+            throw new Error('name a pipeline or a channel (--channel ID), not both');
+          if (o.channel !== undefined) {
+            const started = await apiClientFromEnv().request<ChannelVerifications>(
+              'POST',
+              `/v1/channels/${encodeURIComponent(o.channel)}/verifications`,
+              body,
+            );
+            if (o.json) printJson(started);
+            else for (const v of started.verifications) console.log(v.id);
+            return;
+          }
           const view = await apiClientFromEnv().request<VerificationView>(
             'POST',
-            `/v1/pipelines/${encodeURIComponent(pipeline)}/verifications`,
+            `/v1/pipelines/${encodeURIComponent(pipeline as string)}/verifications`,
             body,
           );
           if (o.json) printJson(view);
@@ -91,7 +108,16 @@ export function registerVerifyCommands(program: Command): void {
         if (v.tables.length)
           console.log(
             table([
-              ['  TABLE', 'ROWS SOURCE', 'ROWS TARGET', 'MISSING', 'EXTRA', 'DIFFERENT', 'UNSETTLED'],
+              [
+                '  TABLE',
+                'ROWS SOURCE',
+                'ROWS TARGET',
+                'MISSING',
+                'EXTRA',
+                'DIFFERENT',
+                'UNSETTLED',
+                ...(v.tables.some((t) => t.decidedByPolicy !== undefined) ? ['DECIDED BY POLICY'] : []),
+              ],
               ...v.tables.map((t) => [
                 `  ${t.table}`,
                 String(t.rowsSource),
@@ -100,6 +126,7 @@ export function registerVerifyCommands(program: Command): void {
                 String(t.extra),
                 String(t.different),
                 String(t.unsettled),
+                ...(t.decidedByPolicy !== undefined ? [String(t.decidedByPolicy)] : []),
               ]),
             ]),
           );
@@ -116,9 +143,14 @@ export function registerVerifyCommands(program: Command): void {
       'the differing keys: table, key, kind (missing, extra, different) and differing target columns',
     )
     .option('--json', 'print JSON: {"differences":[{"table","key","kind","columns"}]}')
-    .action((id: string, o: { json?: boolean }) =>
+    .option(
+      '--decided',
+      'channels: list instead the differing keys that a recorded conflict resolution explains (not differences)',
+    )
+    .action((id: string, o: { json?: boolean; decided?: boolean }) =>
       runCommand(o.json, async () => {
         const api = apiClientFromEnv();
+        if (o.decided) return printDecided(id, o.json);
         const all: DifferenceList['differences'] = [];
         for (let offset = 0; ; offset += 10_000) {
           const page = await api.request<DifferenceList>(
@@ -168,4 +200,32 @@ export function registerVerifyCommands(program: Command): void {
         else console.log(`verification ${id}: cancel requested`);
       }),
     );
+}
+
+/** `verify diff ID --decided`: the keys of a channel verification that conflict resolution decided. */
+async function printDecided(id: string, json: boolean | undefined): Promise<void> {
+  const api = apiClientFromEnv();
+  const all: DecidedList['decided'] = [];
+  for (let offset = 0; ; offset += 10_000) {
+    const page = await api.request<DecidedList>(
+      'GET',
+      `/v1/verifications/${encodeURIComponent(id)}/decided?offset=${offset}&limit=10000`,
+    );
+    all.push(...page.decided);
+    if (all.length >= page.total || page.decided.length === 0) break;
+  }
+  if (json) return printJson({ decided: all });
+  if (all.length === 0) return console.log(`verification ${id}: no keys decided by conflict resolution`);
+  console.log(
+    table([
+      ['TABLE', 'KIND', 'KEY', 'COLUMNS', 'DECIDED BY'],
+      ...all.map((d) => [
+        d.table,
+        d.kind,
+        JSON.stringify(d.key),
+        d.columns.join(','),
+        d.conflicts.map((c) => `${c.site} #${c.conflictId} ${c.policy} ${c.resolution}`).join('; '),
+      ]),
+    ]),
+  );
 }

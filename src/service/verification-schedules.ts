@@ -22,6 +22,7 @@ import {
 } from '../verification/schedule-contract';
 import { pipelineWorkflowId } from '../workflows/pipeline-contract';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE } from '../workflows/search-attributes';
+import { channelDirectionOf } from './channel-directions';
 import { parseName } from './names';
 import type { PipelineDefinition } from './pipeline-store';
 import { notFound, ServiceError } from './problems';
@@ -103,7 +104,14 @@ export class VerificationScheduleService {
       options.keyRange,
     );
     const running = await this.pipelineRunning(name);
-    const input: ScheduledVerificationInput = { pipeline: name, every, config: def.config, options };
+    const channel = await channelDirectionOf(this.deps.store, def.config);
+    const input: ScheduledVerificationInput = {
+      pipeline: name,
+      every,
+      config: def.config,
+      options,
+      ...(channel ? { channel } : {}),
+    };
     const handle = this.deps.client.schedule.getHandle(verificationScheduleId(name));
     const current = await this.describe(handle);
     const state = decidePause(paused, running, current?.state);
@@ -237,10 +245,13 @@ export class VerificationScheduleService {
     const handle = this.deps.client.schedule.getHandle(verificationScheduleId(def.config.name));
     const d = await this.describe(handle);
     if (!d) return;
-    const input = d.action.args?.[0] as ScheduledVerificationInput;
+    const previous = d.action.args?.[0] as ScheduledVerificationInput | undefined;
+    if (!previous) return;
+    const { channel: _was, ...input } = previous;
+    const channel = await channelDirectionOf(this.deps.store, def.config);
     await handle.update((prev) => ({
       ...prev,
-      action: this.action(def, { ...input, config: def.config }),
+      action: this.action(def, { ...input, config: def.config, ...(channel ? { channel } : {}) }),
     }));
   }
 

@@ -10,6 +10,7 @@ import { taskQueueFor } from '../config/regions';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
+import { readDecided, withDecidedCounts } from '../verification/channel-report';
 import {
   type KeyRange,
   REPAIR_WORKFLOW_TYPE,
@@ -26,6 +27,8 @@ import { loadComparison, targetsToVerify } from '../verification/planner';
 import { readDifferences, readReport } from '../verification/report-store';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { OTTERFLOW_KIND, OTTERFLOW_PIPELINE, OTTERFLOW_STATUS } from '../workflows/search-attributes';
+import { channelDirectionOf, startChannelVerifications } from './channel-directions';
+import type { ChannelVerifications, DecidedList } from './channel-verifications';
 import { unreachable } from './connectivity';
 import type { DatasourceService } from './datasources';
 import { parseName } from './names';
@@ -88,6 +91,10 @@ const tableViewSchema = z.object({
   unsettled: z
     .number()
     .meta({ description: 'keys that kept changing on the source through every re-compare' }),
+  decidedByPolicy: z.number().optional().meta({
+    description:
+      'channels: differing keys that a recorded conflict resolution explains (listed under /decided, not differences)',
+  }),
 });
 
 export const verificationViewSchema = z
@@ -164,6 +171,15 @@ export class VerificationService {
     const name = parseName('pipeline', rawPipeline);
     const def = await this.deps.store.get(name);
     if (!def) throw notFound('pipeline', name);
+    return this.launch(await this.prepare(def.config, body));
+  }
+
+  /**
+   * Checks a request for one pipeline and builds its workflow input (nothing started). A pipeline of
+   * a channel with its opposite pipeline defined is verified as one direction of the channel.
+   */
+  async prepare(config: PipelineConfig, body: unknown, tag = randomBytes(4).toString('hex')) {
+    const name = config.name;
     const parsed = verificationRequestSchema.safeParse(body ?? {});
     if (!parsed.success)
       throw new ServiceError(
@@ -176,11 +192,12 @@ export class VerificationService {
       const [schema = '', table = ''] = t.split('.');
       return { schema, table };
     });
-    await this.check(def.config, tables, req.where, req.keyRange);
-    const id = `${name}.verify-${randomBytes(4).toString('hex')}`;
+    await this.check(config, tables, req.where, req.keyRange);
+    const channel = await channelDirectionOf(this.deps.store, config);
     const input: VerificationInput = {
-      id,
-      config: def.config,
+      id: `${name}.verify-${tag}`,
+      config,
+      ...(channel ? { channel } : {}),
       ...(tables ? { tables } : {}),
       ...(req.where !== undefined ? { where: req.where } : {}),
       ...(req.keyRange ? { keyRange: req.keyRange } : {}),
@@ -189,8 +206,15 @@ export class VerificationService {
       ...(req.maxRowsPerSecond ? { maxRowsPerSecond: req.maxRowsPerSecond } : {}),
       ...(req.catchUpSeconds ? { catchUpSeconds: req.catchUpSeconds } : {}),
     };
+    return input;
+  }
+
+  /** Starts a prepared verification. */
+  async launch(input: VerificationInput): Promise<VerificationView> {
+    const { id, config } = input;
+    const name = config.name;
     const handle = await this.deps.client.workflow.start(VERIFICATION_WORKFLOW_TYPE, {
-      taskQueue: taskQueueFor(this.deps.taskQueue, def.config.region),
+      taskQueue: taskQueueFor(this.deps.taskQueue, config.region),
       workflowId: verificationWorkflowId(id),
       workflowIdConflictPolicy: 'FAIL',
       args: [input],
@@ -214,6 +238,11 @@ export class VerificationService {
     };
   }
 
+  /** Starts a verification of every direction of a channel (channel-verifications.ts). */
+  startChannel(rawId: string, body: unknown): Promise<ChannelVerifications> {
+    return startChannelVerifications(this.deps.store, this, rawId, body);
+  }
+
   /** One verification: the report on the target, with the workflow's state. */
   async get(rawId: string): Promise<VerificationView> {
     const id = parseVerificationId(rawId);
@@ -227,9 +256,10 @@ export class VerificationService {
     }
     const pipeline = described.typedSearchAttributes.get(OTTERFLOW_PIPELINE) ?? pipelineOf(id);
     const running = described.status.name === 'RUNNING';
-    let report: VerificationStatus | undefined = await this.withTarget(pipeline, (c) =>
-      readReport(c, id),
-    ).catch(() => undefined);
+    let report: VerificationStatus | undefined = await this.withTarget(pipeline, async (c) => {
+      const r = await readReport(c, id);
+      return r && { ...r, tables: await withDecidedCounts(c, id, r.tables) };
+    }).catch(() => undefined);
     if (!report && running)
       report = await this.deps.client
         .withDeadline(Date.now() + 10_000, () => handle.query(verificationStatusQuery))
@@ -258,6 +288,42 @@ export class VerificationService {
 
   /** The differences of a verification, paged, with target table names and key columns. */
   async differences(rawId: string, query: Record<string, unknown>): Promise<DifferenceList> {
+    const { page, offset, limit } = await this.page(rawId, query, readDifferences);
+    return {
+      total: page.total,
+      offset,
+      limit,
+      differences: page.differences.map((d) => ({
+        table: tableKey(d.table),
+        key: keyObject(d.keyColumns, d.key),
+        kind: d.kind,
+        columns: d.columns,
+        ...(d.repair ? { repair: d.repair } : {}),
+      })),
+    };
+  }
+
+  /** The keys of a channel verification that conflict resolution decided, paged (channel-report.ts). */
+  async decided(rawId: string, query: Record<string, unknown>): Promise<DecidedList> {
+    const { page, offset, limit } = await this.page(rawId, query, readDecided);
+    return {
+      total: page.total,
+      offset,
+      limit,
+      decided: page.decided.map((d) => ({
+        ...d,
+        table: tableKey(d.table),
+        key: keyObject(d.keyColumns, d.key),
+      })),
+    };
+  }
+
+  /** One page of a verification's report, read from its pipeline's target. */
+  private async page<T>(
+    rawId: string,
+    query: Record<string, unknown>,
+    read: (c: mysql.Connection, id: string, offset: number, limit: number) => Promise<T>,
+  ): Promise<{ page: T; offset: number; limit: number }> {
     const id = parseVerificationId(rawId);
     const q = differencesQuerySchema.safeParse(query);
     if (!q.success)
@@ -269,19 +335,7 @@ export class VerificationService {
     const offset = q.data.offset ?? 0;
     const limit = q.data.limit ?? 1000;
     const view = await this.get(id);
-    const page = await this.withTarget(view.pipeline, (c) => readDifferences(c, id, offset, limit));
-    return {
-      total: page.total,
-      offset,
-      limit,
-      differences: page.differences.map((d) => ({
-        table: tableKey(d.table),
-        key: Object.fromEntries(d.keyColumns.map((c, i) => [c, jsonValue(d.key[i] as CellValue)])),
-        kind: d.kind,
-        columns: d.columns,
-        ...(d.repair ? { repair: d.repair } : {}),
-      })),
-    };
+    return { page: await this.withTarget(view.pipeline, (c) => read(c, id, offset, limit)), offset, limit };
   }
 
   /** Starts the repair of a finished verification (409 while it runs or when a repair runs). */
@@ -295,13 +349,14 @@ export class VerificationService {
       );
     const def = await this.deps.store.get(view.pipeline);
     if (!def) throw notFound('pipeline', view.pipeline);
+    const channel = await channelDirectionOf(this.deps.store, def.config);
     await this.deps.client.workflow
       .start(REPAIR_WORKFLOW_TYPE, {
         taskQueue: taskQueueFor(this.deps.taskQueue, def.config.region),
         workflowId: repairWorkflowId(id),
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        args: [{ verificationId: id, config: def.config }],
+        args: [{ verificationId: id, config: def.config, ...(channel ? { channel } : {}) }],
         typedSearchAttributes: [
           { key: OTTERFLOW_KIND, value: 'verification-repair' },
           { key: OTTERFLOW_PIPELINE, value: view.pipeline },
@@ -432,6 +487,11 @@ function parseVerificationId(raw: string): string {
 /** Verification ids are `<pipeline>.verify-<hex>`. */
 function pipelineOf(id: string): string {
   return id.replace(/\.verify-[0-9a-f]+$/, '');
+}
+
+/** Key columns and their values, as JSON. */
+function keyObject(keyColumns: readonly string[], key: readonly CellValue[]): Record<string, unknown> {
+  return Object.fromEntries(keyColumns.map((c, i) => [c, jsonValue(key[i] as CellValue)]));
 }
 
 /** A key value in JSON: BIGINT beyond 2^53 as a decimal string, binary as hex with a 0x prefix. */

@@ -1,4 +1,5 @@
 import type { BinlogPosition, CellValue } from '../binlog/types';
+import { type ChannelPeer, recompareBothSides } from './channel-recompare';
 import type { RowSelection } from './checksum-sql';
 import {
   type DigestMap,
@@ -81,6 +82,8 @@ export interface ChunkVerifyOptions {
   where?: string;
   /** Compare only these keys (a repair's second look): no aggregate, no range. */
   keys?: CellValue[][];
+  /** On a bidirectional channel: the opposite direction, so the re-compare treats both sites as sources. */
+  peer?: ChannelPeer;
 }
 
 export async function verifyChunk(
@@ -136,6 +139,12 @@ export async function verifyChunk(
   }
   const attempts = Math.max(1, o.attempts ?? 6);
   for (let attempt = 0; attempt < attempts && keys.length > 0; attempt++) {
+    if (o.peer) {
+      const r = await recompareBothSides(source, target, o.peer, keys);
+      confirmed.push(...r.confirmed);
+      keys = r.unsettled;
+      continue;
+    }
     const before = digestMap(await source.rowDigests({ keys }));
     await target.caughtUp(await source.position());
     const tgt = digestMap(await target.rowDigests({ keys }));

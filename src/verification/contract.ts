@@ -33,9 +33,18 @@ export interface KeyRange {
   to?: (string | number)[];
 }
 
+/** One direction of a bidirectional channel: its id and the opposite pipeline (docs/verification.md). */
+export interface ChannelDirection {
+  id: string;
+  /** The pipeline replicating the other way (its checkpoint is on this pipeline's source). */
+  peer: string;
+}
+
 export interface VerificationInput {
   id: string;
   config: PipelineConfig;
+  /** The pipeline is one direction of a channel: both sites are treated as sources. */
+  channel?: ChannelDirection;
   /** SOURCE tables to verify (each mapped); all mapped tables when omitted. */
   tables?: TableRef[];
   /** Only source rows matching this condition (source column names; checked with EXPLAIN first). */
@@ -72,6 +81,8 @@ export interface TableVerification {
   different: number;
   /** Keys that kept changing on the source through every re-compare (not reported as differences). */
   unsettled: number;
+  /** Channels: differing keys that conflict resolution decided (listed apart, not differences). */
+  decidedByPolicy?: number;
 }
 
 export interface RepairStatus {
@@ -126,6 +137,7 @@ export interface VerifyChunkInput {
   keyRange?: KeyRange;
   maxRowsPerSecond?: number;
   catchUpSeconds?: number;
+  channel?: ChannelDirection;
 }
 
 export interface VerifyChunkResult {
@@ -150,6 +162,7 @@ export interface RepairInput {
   verificationId: string;
   config: PipelineConfig;
   catchUpSeconds?: number;
+  channel?: ChannelDirection;
 }
 
 /** One re-sync to run for the repair: source table and its keys in source key column order. */

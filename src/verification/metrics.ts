@@ -17,4 +17,9 @@ export const verificationMetrics = {
     help: 'Differences that persisted, by kind (missing, extra, different)',
     labelNames: ['pipeline', 'kind'] as const,
   }),
+  decidedByPolicy: new client.Counter({
+    name: 'otterflow_verify_decided_by_policy_total',
+    help: 'Channels: differing keys that a recorded conflict resolution explains (not differences)',
+    labelNames: ['pipeline'] as const,
+  }),
 };

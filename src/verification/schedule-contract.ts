@@ -1,6 +1,6 @@
 import type { PipelineConfig } from '../pipeline/config';
 import type { TableRef } from '../pipeline/model';
-import type { KeyRange } from './contract';
+import type { ChannelDirection, KeyRange } from './contract';
 
 /**
  * Scheduled verifications (docs/verification.md, "Schedules"): one Temporal schedule per pipeline
@@ -45,6 +45,8 @@ export interface ScheduledVerificationInput {
   every: string;
   config: PipelineConfig;
   options: ScheduledVerificationOptions;
+  /** A channel pipeline whose opposite pipeline is defined: runs verify it as a channel direction. */
+  channel?: ChannelDirection;
 }
 
 /** What a run returns: its verification and how it ended. */

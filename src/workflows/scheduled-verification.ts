@@ -36,6 +36,7 @@ export async function scheduledVerificationWorkflow(
       {
         id,
         config: input.config,
+        ...(input.channel ? { channel: input.channel } : {}),
         ...(tables ? { tables } : {}),
         ...(o.where !== undefined ? { where: o.where } : {}),
         ...(o.keyRange ? { keyRange: o.keyRange } : {}),

@@ -147,6 +147,7 @@ async function compareAll(
         ...(input.keyRange ? { keyRange: input.keyRange } : {}),
         ...(perLane ? { maxRowsPerSecond: perLane } : {}),
         ...(input.catchUpSeconds ? { catchUpSeconds: input.catchUpSeconds } : {}),
+        ...(input.channel ? { channel: input.channel } : {}),
       });
       for (const r of results) count(r);
     }

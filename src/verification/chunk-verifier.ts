@@ -16,8 +16,8 @@ import type { DifferenceKind } from './contract';
  * One chunk's online comparison, written against two small interfaces so that it knows nothing of
  * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
  *
- * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range, per bucket of keys (64
- *    buckets by a hash of the key, in one GROUP BY per side): all equal → done.
+ * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range: equal → done. Otherwise
+ *    the same per bucket of keys (64 buckets by a hash of the key, in one GROUP BY per side).
  * 2. Otherwise both sides' per-row (key, hash) lists of the differing buckets only, read at once: the
  *    keys that differ now are the candidates (a real difference cannot hide from this look; changes in flight add candidates).
  * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
@@ -94,6 +94,14 @@ export async function verifyChunk(
   let rowsTarget = 0;
   let narrowed: RowSelection = range;
   if (where === undefined && !o.keys) {
+    // The whole range first (one bucket: no grouping, the cheapest scan); only a chunk that differs
+    // is split into key buckets.
+    const [sw, tw] = await Promise.all([source.bucketDigests(range, 1), target.bucketDigests(range, 1)]);
+    const [x, y] = [sw.get(0), tw.get(0)];
+    rowsSource = x?.rows ?? 0;
+    rowsTarget = y?.rows ?? 0;
+    if (rowsSource === rowsTarget && (x?.sum ?? '0') === (y?.sum ?? '0'))
+      return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
     const [s, t] = await Promise.all([
       source.bucketDigests(range, BUCKETS),
       target.bucketDigests(range, BUCKETS),
@@ -102,10 +110,9 @@ export async function verifyChunk(
     for (let b = 0; b < BUCKETS; b++) {
       const x = s.get(b);
       const y = t.get(b);
-      rowsSource += x?.rows ?? 0;
-      rowsTarget += y?.rows ?? 0;
       if ((x?.rows ?? 0) !== (y?.rows ?? 0) || (x?.sum ?? '0') !== (y?.sum ?? '0')) differing.push(b);
     }
+    // Equal now: what differed was in flight (a real difference does not come and go).
     if (differing.length === 0) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
     narrowed = { ...range, buckets: { count: BUCKETS, in: differing } };
   }

@@ -145,6 +145,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
     let healthy = false;
     try {
       const where = await s.where(input.verificationId);
+      const firstLook = { buckets: false };
       for (const chunkNo of input.chunkNos) {
         const chunk = await readStoredChunk(s.target, input.verificationId, chunkNo);
         if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${chunkNo} is not in the plan`);
@@ -159,7 +160,11 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           sides.source,
           sides.target,
           { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
-          { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
+          {
+            columns: loaded.comparison.target.columns.map((c) => c.name),
+            firstLook,
+            ...(where ? { where } : {}),
+          },
         );
         await recordChunk(s.target, input.verificationId, chunk, outcome, outcome.differences);
         verificationMetrics.rowsCompared.inc({ pipeline }, outcome.rowsSource);

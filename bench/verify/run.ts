@@ -16,6 +16,7 @@
  *
  * `--keep` leaves the servers and Temporal running for a look (the next run stops and wipes them).
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -85,6 +86,12 @@ async function main(): Promise<void> {
     chunkSize: chunkSize ?? 'default',
     note: '`pt-table-sync --dry-run` reads no rows (it only chooses an algorithm), so `--print` is the baseline: it compares every chunk and prints the statements that would fix the target.',
   };
+  const baselineTools: [string, string][] = [
+    ['pt-table-sync', 'install percona-toolkit (scripts/bootstrap.sh does, as root)'],
+    ['mariadb-dump', 'install the MariaDB client (scripts/bootstrap.sh does)'],
+  ];
+  for (const [tool, hint] of baselineTools)
+    if (spawnSync(tool, ['--version']).error) throw new Error(`${tool} not found: ${hint}`);
   const started: Partial<VerifyBenchStack> = {};
   const conns: mysql.Connection[] = [];
   try {

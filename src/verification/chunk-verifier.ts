@@ -133,7 +133,7 @@ export async function verifyChunk(
       if ((x?.rows ?? 0) !== (y?.rows ?? 0) || (x?.sum ?? '0') !== (y?.sum ?? '0')) differing.push(b);
     }
     look.buckets = differing.length > 0;
-    // Equal (now): what made the whole range differ was in flight (a real difference does not come and go).
+    // All buckets equal (now): what differed was in flight (a real difference does not come and go).
     if (differing.length === 0) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
     narrowed = { ...range, buckets: { count: BUCKETS, in: differing } };
   }

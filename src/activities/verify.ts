@@ -150,6 +150,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
     let healthy = false;
     try {
       const where = await s.where(input.verificationId);
+      const firstLook = { buckets: false };
       for (const chunkNo of input.chunkNos) {
         const chunk = await readStoredChunk(s.target, input.verificationId, chunkNo);
         if (!chunk) throw ApplicationFailure.nonRetryable(`chunk ${chunkNo} is not in the plan`);
@@ -176,6 +177,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           },
           {
             columns: loaded.comparison.target.columns.map((c) => c.name),
+            firstLook,
             ...(where ? { where } : {}),
             ...(sides.peer ? { peer: sides.peer } : {}),
           },

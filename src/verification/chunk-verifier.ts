@@ -17,8 +17,9 @@ import type { DifferenceKind } from './contract';
  * One chunk's online comparison, written against two small interfaces so that it knows nothing of
  * connections or SQL dialects (src/verification/mysql-side.ts implements them for MySQL/MariaDB).
  *
- * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range, per bucket of keys (64
- *    buckets by a hash of the key, in one GROUP BY per side): all equal → done.
+ * 1. Both sides' aggregates (COUNT, SUM of row hashes) over the key range: equal → done. Otherwise
+ *    the same per bucket of keys (64 buckets by a hash of the key, in one GROUP BY per side); a lane
+ *    whose previous chunk differed starts there (FirstLook).
  * 2. Otherwise both sides' per-row (key, hash) lists of the differing buckets only, read at once: the
  *    keys that differ now are the candidates (a real difference cannot hide from this look; changes in flight add candidates).
  * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
@@ -78,12 +79,25 @@ export interface ChunkVerifyOptions {
   columns: readonly string[];
   /** Re-compares of keys in flight before giving up on them (default 6). */
   attempts?: number;
+  /** Shared by the consecutive chunks of one lane: which first look to take (see FirstLook). */
+  firstLook?: FirstLook;
   /** The user's condition (source side): rows only on the target are then not looked for. */
   where?: string;
   /** Compare only these keys (a repair's second look): no aggregate, no range. */
   keys?: CellValue[][];
   /** On a bidirectional channel: the opposite direction, so the re-compare treats both sites as sources. */
   peer?: ChannelPeer;
+}
+
+/**
+ * The first look at a chunk: the whole range (one plain aggregate per side, the cheapest scan when
+ * the chunk is equal) or straight to key buckets (one GROUP BY per side: cheaper when the chunk
+ * differs, as chunks do in a row under source writes, since a differing whole range is read again
+ * per bucket). After a chunk whose first look differed, the next one starts with buckets; after an
+ * equal one, with the whole range.
+ */
+export interface FirstLook {
+  buckets: boolean;
 }
 
 export async function verifyChunk(
@@ -97,11 +111,23 @@ export async function verifyChunk(
   let rowsTarget = 0;
   let narrowed: RowSelection = range;
   if (where === undefined && !o.keys) {
+    const look = o.firstLook ?? { buckets: false };
+    if (!look.buckets) {
+      // The whole range first (one bucket: no grouping); only a chunk that differs is split into key buckets.
+      const [sw, tw] = await Promise.all([source.bucketDigests(range, 1), target.bucketDigests(range, 1)]);
+      const [x, y] = [sw.get(0), tw.get(0)];
+      rowsSource = x?.rows ?? 0;
+      rowsTarget = y?.rows ?? 0;
+      look.buckets = rowsSource !== rowsTarget || (x?.sum ?? '0') !== (y?.sum ?? '0');
+      if (!look.buckets) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
+    }
     const [s, t] = await Promise.all([
       source.bucketDigests(range, BUCKETS),
       target.bucketDigests(range, BUCKETS),
     ]);
     const differing: number[] = [];
+    rowsSource = 0;
+    rowsTarget = 0;
     for (let b = 0; b < BUCKETS; b++) {
       const x = s.get(b);
       const y = t.get(b);
@@ -109,6 +135,8 @@ export async function verifyChunk(
       rowsTarget += y?.rows ?? 0;
       if ((x?.rows ?? 0) !== (y?.rows ?? 0) || (x?.sum ?? '0') !== (y?.sum ?? '0')) differing.push(b);
     }
+    look.buckets = differing.length > 0;
+    // All buckets equal (now): what differed was in flight (a real difference does not come and go).
     if (differing.length === 0) return { rowsSource, rowsTarget, differences: [], unsettled: 0 };
     narrowed = { ...range, buckets: { count: BUCKETS, in: differing } };
   }

@@ -212,3 +212,33 @@ test('a key that keeps changing on the source is left unsettled after the attemp
   assert.equal(o.unsettled, 1);
   assert.equal(t.waits, 3);
 });
+
+test('a lane looks at a chunk whole first, and goes straight to key buckets after a chunk that differed', async () => {
+  const many = (from: number, n: number) =>
+    rows(Array.from({ length: n }, (_, i) => [from + i, [`r${from + i}`]] as [number, string[]]));
+  const s = new MemorySide(many(1, 300));
+  const t = new MemorySide(many(1, 300));
+  t.rows.set(50, ['changed']);
+  const looks: number[] = [];
+  const bucketDigests = s.bucketDigests.bind(s);
+  s.bucketDigests = async (sel, count) => {
+    looks.push(count);
+    return bucketDigests(sel, count);
+  };
+  const firstLook = { buckets: false };
+  const chunk = (after: number, upTo: number) =>
+    verifyChunk(s, t, { after: [after], upTo: [upTo] }, { columns: ['v'], firstLook });
+  // Equal: one whole-range aggregate. Differing: whole range, then buckets.
+  assert.equal((await chunk(0, 40)).differences.length, 0);
+  const differing = await chunk(40, 80);
+  assert.deepEqual(
+    differing.differences.map((d) => d.key[0]),
+    [50],
+  );
+  assert.equal(differing.rowsSource, 40);
+  // After a differing chunk: buckets at once; equal, so the next one is looked at whole again.
+  const after = await chunk(80, 120);
+  assert.deepEqual([after.differences.length, after.rowsSource, after.rowsTarget], [0, 40, 40]);
+  await chunk(120, 160);
+  assert.deepEqual(looks, [1, 1, 64, 64, 1]);
+});

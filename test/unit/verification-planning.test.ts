@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MappingConfig } from '../../src/pipeline/config';
 import {
+  bucketAggregateSql,
   canonicalExpr,
   chunkAggregateSql,
   columnDigestSql,
@@ -48,6 +49,14 @@ test('chunk SQL: key range in target key order on this side’s names, keys, con
   const cols = columnDigestSql(side, [[7]]);
   assert.match(cols.sql, /IF\(`v` IS NULL, NULL, CRC32\(`v`\)\)/);
   assert.deepEqual(chunkAggregateSql(side, {}).params, []);
+  // One bucket: a plain aggregate (no GROUP BY, no key hash); more: grouped by the key's bucket.
+  const whole = bucketAggregateSql(side, { after: [10] }, 1);
+  assert.match(whole.sql, /^SELECT 0 AS b, COUNT\(\*\) AS n, .* WHERE `uid` > \?$/);
+  assert.deepEqual(whole.params, [10]);
+  assert.match(
+    bucketAggregateSql(side, {}, 64).sql,
+    /^SELECT \(CRC32\(CONCAT_WS\('#', `uid`\)\) % 64\) AS b, .* GROUP BY b$/,
+  );
 });
 
 const table = (name: string, columns: ReturnType<typeof col>[], key: string[]): TableColumns => ({

@@ -187,7 +187,8 @@ test('Oracle: a source row converted as the applier converts it equals the row r
 
 test('Oracle: values the applier refuses or turns into NULL by policy', () => {
   const refused = oracleRowCodec(['NUMBER(10,2)'], {}).canonical(['1.005'])[0] as string;
-  assert.match(refused, /^\u0000refused: .*scale 2/);
+  assert.ok(refused.startsWith('\u0000refused: '), 'a text no read returns');
+  assert.match(refused, /scale 2/);
   assert.equal(canonicalOracleValue('number', '1.01') === refused, false);
   assert.match(oracleRowCodec(['DATE'], {}).canonical(['0000-00-00'])[0] as string, /refused: .*zero date/);
   assert.equal(oracleRowCodec(['DATE'], { zeroDates: 'null' }).canonical(['0000-00-00'])[0], null);

@@ -8,9 +8,12 @@ import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
 import { quoteMysqlTable } from '../connectors/mysql/source';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetCapabilities } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
+import { loadTransforms } from '../pipeline/transform-loader';
 import { verifyChunk } from '../verification/chunk-verifier';
 import type {
   RepairInput,
@@ -41,6 +44,8 @@ import {
 } from '../verification/report-store';
 import { openSession, SessionPool, type VerifySession } from '../verification/session-pool';
 import { ComparisonPlanError } from '../verification/table-plan';
+import { comparedInWorker, workerSides } from '../verification/worker-sides';
+import { defaultTransformsDir } from './replicate';
 
 const DEFAULT_CATCH_UP_SECONDS = 120;
 
@@ -49,7 +54,7 @@ const DEFAULT_CATCH_UP_SECONDS = 120;
  * resolve datasources on the worker, keep a pair of connections per verification between chunks,
  * heartbeat, and turn cancellation into an abort.
  */
-export function makeVerifyActivities(catalog: DatasourceResolver) {
+export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir = defaultTransformsDir) {
   const resolve = async (
     config: PipelineConfig,
   ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
@@ -60,10 +65,39 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
   };
-  // Transforms are not verified (the plan refuses them), so the mapper never needs their modules.
-  const mapperOf = (config: PipelineConfig): Mapper =>
-    compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
+  // Only transforms declared pure are applied (the plan refuses the others), so only their modules load.
+  const mapperOf = (config: PipelineConfig): Mapper => {
+    const mappings = config.mappings.map((m) => (m.verify === 'pure' ? m : { ...m, transform: undefined }));
+    let transforms: ReturnType<typeof loadTransforms>;
+    try {
+      transforms = loadTransforms({ mappings }, transformsDir);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+    return compileMapper({ ...config, mappings }, transforms);
+  };
   const pool = new SessionPool();
+  const capabilities = new Map<string, TargetCapabilities>();
+  /** Both sides of a comparison: the servers' checksum SQL when it can answer, else the worker (worker-sides.ts). */
+  const sides = async (
+    s: VerifySession,
+    loaded: LoadedComparison,
+    config: PipelineConfig,
+    catchUpSeconds: number | undefined,
+    signal?: AbortSignal,
+  ) => {
+    let caps = capabilities.get(config.target);
+    if (!caps) {
+      caps = targetConnectorFor((await resolve(config)).target).capabilities;
+      capabilities.set(config.target, caps);
+    }
+    if (!comparedInWorker(loaded, caps)) return sidesOf(s, loaded, config.name, catchUpSeconds, signal);
+    return workerSides(s.source, await s.targetSession(config.name), loaded, mapperOf(config), {
+      pipeline: config.name,
+      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+      ...(signal ? { signal } : {}),
+    });
+  };
   const session = (config: PipelineConfig, id: string) =>
     pool.take(id, async () => openSession(await resolve(config)));
 
@@ -154,10 +188,10 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           continue;
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds, controller.signal);
         const outcome = await verifyChunk(
-          sides.source,
-          sides.target,
+          pair.source,
+          pair.target,
           { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
           { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
         );
@@ -220,13 +254,13 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       for (const [chunkNo, diffs] of byChunk) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
         const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
         if (extras.length) {
           const onSource = new Set(
-            (await sides.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
+            (await pair.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
           );
-          await sides.target.caughtUp(await sides.source.position());
+          await pair.target.caughtUp(await pair.source.position());
           const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
           if (gone.length) {
             const w = keyIn(loaded.comparison.target.keyColumns, gone);
@@ -271,10 +305,10 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       for (const [chunkNo, diffs] of groupByChunk(all)) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
         const outcome = await verifyChunk(
-          sides.source,
-          sides.target,
+          pair.source,
+          pair.target,
           {},
           {
             columns: loaded.comparison.target.columns.map((c) => c.name),

@@ -52,6 +52,7 @@ export const MYSQL_TARGET_CAPABILITIES: TargetCapabilities = {
   channels: true,
   bulkLoad: true,
   prebuild: true,
+  checksumSql: true,
 };
 
 /**

@@ -124,7 +124,7 @@ test('pure transforms and every column type compared in the worker: divergence f
     const found = await runVerification(client, taskQueue, config, { chunkSize: 400 });
     assert.equal(found.state, 'done');
     assert.deepEqual(await differencesOf(found.id), [
-      'different all_types [3] bl,d',
+      'different all_types [3] d,bl',
       'different people [5] name',
       'different people [6] name_len',
       'extra people [18]',

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { CellValue } from '../../src/binlog/types';
 import { mysqlRowCodec } from '../../src/connectors/mysql/canonical';
 import type { CanonicalValue, TargetRowAccess, TargetRowsQuery } from '../../src/connectors/target';
-import type { MappingConfig } from '../../src/pipeline/config';
+import { type MappingConfig, parsePipelineConfig } from '../../src/pipeline/config';
 import { verifyChunk } from '../../src/verification/chunk-verifier';
 import { WorkerVerifyTarget } from '../../src/verification/row-digests';
 import { BucketSums, keyBucket, rowHash, valueHash } from '../../src/verification/row-hash';
@@ -143,4 +143,21 @@ test('the chunk algorithm runs unchanged on worker-side digests: every changed k
     },
   );
   assert.deepEqual([equal.rowsSource, equal.differences.length], [150, 0]);
+});
+
+test('the mapping field verify takes only pure', () => {
+  const base = { name: 'p', source: 's', target: 't' };
+  const ok = parsePipelineConfig({
+    ...base,
+    mappings: [{ source: { schema: 'db', table: 'x' }, transform: 'up.ts', verify: 'pure' }],
+  });
+  assert.equal(ok.mappings[0]?.verify, 'pure');
+  assert.throws(
+    () =>
+      parsePipelineConfig({
+        ...base,
+        mappings: [{ source: { schema: 'db', table: 'x' }, transform: 'up.ts', verify: 'maybe' as 'pure' }],
+      }),
+    /mappings\.0\.verify|verify/,
+  );
 });

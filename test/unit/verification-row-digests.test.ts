@@ -177,7 +177,10 @@ test('the worker compares where the servers cannot: a transform, or a target wit
 
 test('waiting for the applied position: returns once reached, says which pipeline lags on timeout, stops when cancelled', async () => {
   let pos = 100;
-  const read = async () => ({ file: 'b.000001', pos: (pos += 100) });
+  const read = async () => {
+    pos += 100;
+    return { file: 'b.000001', pos };
+  };
   await waitForApplied(read, { file: 'b.000001', pos: 350 }, { pipeline: 'p', timeoutMs: 5000, pollMs: 1 });
   await assert.rejects(
     waitForApplied(

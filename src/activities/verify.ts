@@ -8,12 +8,15 @@ import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
 import { quoteMysqlTable } from '../connectors/mysql/source';
+import { targetConnectorFor } from '../connectors/registry';
+import type { TargetCapabilities } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
+import { loadTransforms } from '../pipeline/transform-loader';
 import { recordDecided, splitByConflicts } from '../verification/channel-report';
 import { mysqlChannelPeer } from '../verification/channel-side';
-import { verifyChunk } from '../verification/chunk-verifier';
+import { type VerifySource, type VerifyTarget, verifyChunk } from '../verification/chunk-verifier';
 import type {
   ChannelDirection,
   RepairInput,
@@ -45,6 +48,8 @@ import {
 } from '../verification/report-store';
 import { openSession, SessionPool, type VerifySession } from '../verification/session-pool';
 import { ComparisonPlanError } from '../verification/table-plan';
+import { comparedInWorker, workerSides } from '../verification/worker-sides';
+import { defaultTransformsDir } from './replicate';
 
 const DEFAULT_CATCH_UP_SECONDS = 120;
 
@@ -53,7 +58,7 @@ const DEFAULT_CATCH_UP_SECONDS = 120;
  * resolve datasources on the worker, keep a pair of connections per verification between chunks,
  * heartbeat, and turn cancellation into an abort.
  */
-export function makeVerifyActivities(catalog: DatasourceResolver) {
+export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir = defaultTransformsDir) {
   const resolve = async (
     config: PipelineConfig,
   ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
@@ -64,10 +69,47 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
   };
-  // Transforms are not verified (the plan refuses them), so the mapper never needs their modules.
-  const mapperOf = (config: PipelineConfig): Mapper =>
-    compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
+  // Only transforms declared pure are applied (the plan refuses the others), so only their modules load.
+  const mapperOf = (config: PipelineConfig): Mapper => {
+    const mappings = config.mappings.map((m) => (m.verify === 'pure' ? m : { ...m, transform: undefined }));
+    let transforms: ReturnType<typeof loadTransforms>;
+    try {
+      transforms = loadTransforms({ mappings }, transformsDir);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+    return compileMapper({ ...config, mappings }, transforms);
+  };
   const pool = new SessionPool();
+  const capabilities = new Map<string, TargetCapabilities>();
+  /** Both sides of a comparison: the servers' checksum SQL when it can answer, else the worker (worker-sides.ts). */
+  const comparisonSides = async (
+    s: VerifySession,
+    loaded: LoadedComparison,
+    config: PipelineConfig,
+    catchUpSeconds: number | undefined,
+    signal?: AbortSignal,
+    channel?: ChannelDirection,
+  ): Promise<{ source: VerifySource; target: VerifyTarget; peer?: ReturnType<typeof mysqlChannelPeer> }> => {
+    let caps = capabilities.get(config.target);
+    if (!caps) {
+      caps = targetConnectorFor((await resolve(config)).target).capabilities;
+      capabilities.set(config.target, caps);
+    }
+    if (!comparedInWorker(loaded, caps))
+      return sidesOf(s, loaded, config.name, catchUpSeconds, signal, channel);
+    // The channel re-compare reads the peer with the servers' checksums: it cannot pair with row hashes.
+    if (channel)
+      throw ApplicationFailure.nonRetryable(
+        `${tableKey(loaded.comparison.target.ref)}: a channel pipeline whose mapping needs the comparison in the worker (a transform) cannot be verified as a channel direction`,
+        'ComparisonPlan',
+      );
+    return workerSides(s.source, await s.targetSession(config.name), loaded, mapperOf(config), {
+      pipeline: config.name,
+      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+      ...(signal ? { signal } : {}),
+    });
+  };
   const session = (config: PipelineConfig, id: string) =>
     pool.take(id, async () => openSession(await resolve(config)));
 
@@ -160,7 +202,14 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           continue;
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal, input.channel);
+        const sides = await comparisonSides(
+          s,
+          loaded,
+          input.config,
+          input.catchUpSeconds,
+          controller.signal,
+          input.channel,
+        );
         const keyRange = input.keyRange
           ? typedKeyRange(
               input.keyRange,
@@ -254,7 +303,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       for (const [chunkNo, diffs] of byChunk) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const sides = await comparisonSides(s, loaded, input.config, input.catchUpSeconds);
         const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
         if (extras.length) {
           const onSource = new Set(
@@ -305,7 +354,14 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
       for (const [chunkNo, diffs] of groupByChunk(all)) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds, undefined, input.channel);
+        const sides = await comparisonSides(
+          s,
+          loaded,
+          input.config,
+          input.catchUpSeconds,
+          undefined,
+          input.channel,
+        );
         const outcome = await verifyChunk(
           sides.source,
           sides.target,

@@ -141,6 +141,46 @@ function asBigint(v: CellValue | undefined): bigint | undefined {
   return undefined;
 }
 
+/**
+ * Whether a key lies inside a range, judged in the worker (the comparison computed in the worker reads
+ * whole chunks and keeps the rows in range on both sides alike): integers (and integer text) by value,
+ * anything else by its text in code-point order — not the servers' collation, but the same rule on both
+ * sides, so a row is never in range on one side only.
+ */
+export function inKeyRange(key: readonly CellValue[], range: TypedKeyRange): boolean {
+  if (range.from && compareKeys(key, range.from) < 0) return false;
+  if (range.to && compareKeys(key, range.to) > 0) return false;
+  return true;
+}
+
+function compareKeys(a: readonly CellValue[], b: readonly CellValue[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    const xi = asBigint(x) ?? integerText(x);
+    const yi = asBigint(y) ?? integerText(y);
+    let c: number;
+    if (xi !== undefined && yi !== undefined) c = xi < yi ? -1 : xi > yi ? 1 : 0;
+    else {
+      const xs = textOf(x);
+      const ys = textOf(y);
+      c = xs < ys ? -1 : xs > ys ? 1 : 0;
+    }
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function integerText(v: CellValue): bigint | undefined {
+  return typeof v === 'string' && /^-?\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+}
+
+function textOf(v: CellValue): string {
+  if (v === null) return '';
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  return String(v);
+}
+
 /** The key columns of a comparison's target side with their types, in key order. */
 export function keyColumnTypes(target: {
   keyColumns: readonly string[];

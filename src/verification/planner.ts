@@ -73,7 +73,7 @@ export async function loadComparison(
     const mapping = route ? config.mappings[route.mapping] : undefined;
     if (!mapping) throw new ComparisonPlanError(`${tableKey(ref)} is not mapped to ${tableKey(targetRef)}`);
     sourceTables.push(st);
-    inputs.push({ table: await tableColumns(source, st), mapping });
+    inputs.push({ table: await tableColumns(source, st), mapping, index: route?.mapping });
   }
   const comparison = planTableComparison(await tableColumns(target, tgt), inputs);
   return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables, target: tgt };

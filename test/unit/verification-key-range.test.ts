@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   chunkMayOverlap,
   chunksInKeyRange,
+  inKeyRange,
   keyRangeCondition,
   keyRangeProblems,
   typedKeyRange,
@@ -66,4 +67,17 @@ test('planned chunks (after, upTo] outside an integer range are left out; others
   assert.deepEqual(chunksInKeyRange(planned, target, { from: [1000], to: [1200] }), [planned[1]]);
   assert.deepEqual(chunksInKeyRange(planned, target, { from: [-10], to: [-5] }), [planned[0]]);
   assert.throws(() => chunksInKeyRange(planned, target, { from: [1, 2] }), ComparisonPlanError);
+});
+
+test('in the worker, a key range keeps integer keys by value and other keys by their text, bounds inclusive', () => {
+  const range = { from: [10n, 'b'], to: [200n, 'y'] };
+  assert.equal(inKeyRange([10n, 'b'], range), true);
+  assert.equal(inKeyRange(['10', 'a'], range), false); // integer text compares as its value
+  assert.equal(inKeyRange([9, 'z'], range), false);
+  assert.equal(inKeyRange(['100', 'a'], range), true); // 100 > 10 by value, though '100' < '2' as text
+  assert.equal(inKeyRange([200n, 'y'], range), true);
+  assert.equal(inKeyRange([200n, 'yz'], range), false);
+  assert.equal(inKeyRange([201, ''], range), false);
+  assert.equal(inKeyRange([5n], { to: [5n] }), true);
+  assert.equal(inKeyRange(['2026-01-02 03:04:05'], { from: ['2026-01-01 00:00:00'] }), true);
 });

@@ -24,6 +24,7 @@ import { MysqlCheckpoint } from './checkpoint';
 import { openMysql } from './connection';
 import { quoteMysqlTable } from './dialect';
 import { MysqlChannelMarks } from './marks';
+import { MysqlRowAccess } from './row-access';
 import { missingOnTarget, readServerFlavour, type ServerFlavour } from './type-support';
 
 /**
@@ -51,6 +52,7 @@ export const MYSQL_TARGET_CAPABILITIES: TargetCapabilities = {
   channels: true,
   bulkLoad: true,
   prebuild: true,
+  checksumSql: true,
 };
 
 /**
@@ -63,6 +65,7 @@ export class MysqlTargetSession implements TargetSession {
   readonly checkpoint: MysqlCheckpoint;
   readonly marks: MysqlChannelMarks;
   readonly resyncRequests: ResyncRequests;
+  readonly verifyRows: MysqlRowAccess;
   readonly applier: MysqlApplier;
   private open = false;
 
@@ -77,6 +80,7 @@ export class MysqlTargetSession implements TargetSession {
     this.checkpoint = new MysqlCheckpoint(connection, pipeline);
     this.marks = new MysqlChannelMarks(connection, pipeline);
     this.resyncRequests = new MysqlResyncRequests(connection, pipeline);
+    this.verifyRows = new MysqlRowAccess(connection, this.applier.tables);
   }
 
   get tables(): TableInfoSource {

@@ -23,6 +23,7 @@ import { OracleResyncRequests } from './backfill/progress-store';
 import { OracleCheckpoint, OracleCheckpointSql } from './checkpoint';
 import { type OracleConnectionLike, openOracle } from './connection';
 import { checkOracleTargetPrerequisites, readOracleTargetState, readOracleVersion } from './prerequisites';
+import { OracleRowAccess } from './row-access';
 import { type OracleTargetSettings, oracleTargetSettings } from './settings';
 import { OracleValueError, type ValueTally } from './values';
 
@@ -30,7 +31,7 @@ import { OracleValueError, type ValueTally } from './values';
  * What an Oracle target can do. No source DDL (MySQL DDL is not translated: `ddl: apply` stops with a
  * message, `skip`/`stop` work as for MySQL), no channel marks (a bidirectional channel needs a binlog
  * on both sides, and Oracle is never a source here), no bulk load (initial loads and re-syncs go
- * through the applier's executeMany), no statements built ahead.
+ * through the applier's executeMany), no statements built ahead, no MySQL checksum SQL (verifications compare rows in the worker).
  */
 export const ORACLE_TARGET_CAPABILITIES: TargetCapabilities = {
   transactionalDdl: false,
@@ -38,6 +39,7 @@ export const ORACLE_TARGET_CAPABILITIES: TargetCapabilities = {
   channels: false,
   bulkLoad: false,
   prebuild: false,
+  checksumSql: false,
 };
 
 /**
@@ -95,6 +97,7 @@ export class OracleTargetSession implements TargetSession {
   readonly checkpoint: OracleCheckpoint;
   readonly resyncRequests: ResyncRequests;
   readonly applier: OracleApplier;
+  readonly verifyRows: OracleRowAccess;
   private open = false;
 
   constructor(
@@ -112,6 +115,16 @@ export class OracleTargetSession implements TargetSession {
       connection,
       pipeline,
       new OracleBackfillSql(settings.checkpointSchema, settings.identifierCase),
+    );
+    this.verifyRows = new OracleRowAccess(
+      connection,
+      this.applier.tables,
+      (ref) => this.applier.quoteTable(ref),
+      {
+        ...(settings.identifierCase ? { identifierCase: settings.identifierCase } : {}),
+        ...(settings.zeroDates ? { zeroDates: settings.zeroDates } : {}),
+        ...(settings.emptyStrings ? { emptyStrings: settings.emptyStrings } : {}),
+      },
     );
   }
 

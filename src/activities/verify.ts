@@ -92,13 +92,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
       capabilities.set(config.target, caps);
     }
     if (!comparedInWorker(loaded, caps)) return sidesOf(s, loaded, config.name, catchUpSeconds, signal);
-    const target = await s.targetSession(config.name);
-    const rows = {
-      dialect: target.dialect,
-      verifyRows: target.verifyRows,
-      appliedPosition: () => target.checkpoint.read(),
-    };
-    return workerSides(s.source, rows, loaded, mapperOf(config), {
+    return workerSides(s.source, await s.targetSession(config.name), loaded, mapperOf(config), {
       pipeline: config.name,
       timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
       ...(signal ? { signal } : {}),

@@ -4,7 +4,7 @@ import type { SourceTable } from '../backfill/source-table';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition, CellValue, RowImage } from '../binlog/types';
 import { quoteMysqlIdentifier, quoteMysqlTable } from '../connectors/mysql/source';
-import type { CanonicalValue, TargetRowAccess, TargetRowCodec } from '../connectors/target';
+import type { CanonicalValue, TargetCheckpoint, TargetRowAccess, TargetRowCodec } from '../connectors/target';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
 import type { RowSelection } from './checksum-sql';
@@ -198,8 +198,7 @@ export async function waitForApplied(
 export class WorkerVerifyTarget extends CanonicalDigests implements VerifyTarget {
   constructor(
     private readonly access: TargetRowAccess,
-    /** The pipeline's applied position on the target (its committed checkpoint). */
-    private readonly applied: () => Promise<BinlogPosition | undefined>,
+    private readonly checkpoint: Pick<TargetCheckpoint, 'read'>,
     private readonly wait: CatchUpWait,
     table: WorkerTable,
     codec: TargetRowCodec,
@@ -220,6 +219,6 @@ export class WorkerVerifyTarget extends CanonicalDigests implements VerifyTarget
   }
 
   caughtUp(position: BinlogPosition): Promise<void> {
-    return waitForApplied(this.applied, position, this.wait);
+    return waitForApplied(() => this.checkpoint.read(), position, this.wait);
   }
 }

@@ -1,6 +1,5 @@
 import type mysql from 'mysql2/promise';
-import type { BinlogPosition } from '../binlog/types';
-import type { TargetCapabilities, TargetRowAccess } from '../connectors/target';
+import type { TargetCapabilities, TargetSession } from '../connectors/target';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
 import type { VerifySource, VerifyTarget } from './chunk-verifier';
@@ -22,23 +21,13 @@ export function comparedInWorker(
   return target.checksumSql !== true || loaded.comparison.sources.some((s) => s.transform);
 }
 
-/** What the worker side needs of the target: its rows, and the pipeline's applied position to wait on. */
-export interface WorkerTargetSession {
-  /** Short name for messages: `mysql`, `oracle`. */
-  readonly dialect: string;
-  /** The target's rows in canonical form (a target session's `verifyRows`). */
-  readonly verifyRows?: TargetRowAccess;
-  /** The pipeline's committed checkpoint on the target; undefined when it never ran there. Creates nothing. */
-  appliedPosition(): Promise<BinlogPosition | undefined>;
-}
-
 /**
  * The worker-side sides of one comparison: the source read on `source` and mapped by `mapper` (the
  * pipeline's mapper, pure transforms loaded), the target read through `target.verifyRows`.
  */
 export async function workerSides(
   source: mysql.Connection,
-  target: WorkerTargetSession,
+  target: TargetSession,
   loaded: LoadedComparison,
   mapper: Mapper,
   wait: CatchUpWait,
@@ -70,6 +59,6 @@ export async function workerSides(
   });
   return {
     source: new WorkerVerifySource(source, sources, mapper, table, codec),
-    target: new WorkerVerifyTarget(access, () => target.appliedPosition(), wait, table, codec),
+    target: new WorkerVerifyTarget(access, target.checkpoint, wait, table, codec),
   };
 }

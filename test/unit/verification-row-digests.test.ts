@@ -117,7 +117,7 @@ test('the chunk algorithm runs unchanged on worker-side digests: every changed k
     const access = memoryTarget(rows);
     const side = new WorkerVerifyTarget(
       access,
-      async () => ({ file: 'b.000001', pos: 10 }),
+      { read: async () => ({ file: 'b.000001', pos: 10 }) },
       wait,
       table,
       await access.codec(table.ref, [...table.keyColumns, ...table.columns]),

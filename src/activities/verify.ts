@@ -1,13 +1,12 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { keyIn } from '../backfill/keys';
-import { openSourceReader } from '../backfill/source-table';
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
-import { quoteMysqlTable } from '../connectors/mysql/source';
+import { verificationConnectorFor } from '../connectors/registry';
+import type { TargetConnector } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
@@ -30,6 +29,7 @@ import {
   hasPlan,
   markRepair,
   pendingChunks,
+  type ReportTarget,
   readDifferences,
   readStoredChunk,
   recordChunk,
@@ -49,7 +49,11 @@ const DEFAULT_CATCH_UP_SECONDS = 120;
  * resolve datasources on the worker, keep a pair of connections per verification between chunks,
  * heartbeat, and turn cancellation into an abort.
  */
-export function makeVerifyActivities(catalog: DatasourceResolver) {
+export function makeVerifyActivities(
+  catalog: DatasourceResolver,
+  /** Used for every target instead of the registry's connector (tests without a real target). */
+  targetConnector?: TargetConnector,
+) {
   const resolve = async (
     config: PipelineConfig,
   ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
@@ -64,8 +68,12 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
   const mapperOf = (config: PipelineConfig): Mapper =>
     compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
   const pool = new SessionPool();
+  const verificationOf = (target: ResolvedDatasource) => verificationConnectorFor(target, targetConnector);
   const session = (config: PipelineConfig, id: string) =>
-    pool.take(id, async () => openSession(await resolve(config)));
+    pool.take(id, async () => {
+      const ds = await resolve(config);
+      return openSession(ds, config.name, verificationOf(ds.target));
+    });
 
   async function verifyPlan(input: VerifyPlanInput): Promise<{ chunks: number; tables: number }> {
     const ctx = Context.current();
@@ -195,11 +203,11 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
 
   async function verifyFinish(input: VerifyFinishInput): Promise<void> {
     const { target } = await resolve(input.config);
-    const conn = await openSourceReader(target);
+    const t = await verificationOf(target).open(target, input.config.name);
     try {
-      await finishVerification(conn, input.verificationId, input.state, input.error);
+      await finishVerification(t, input.verificationId, input.state, input.error);
     } finally {
-      await conn.end().catch(() => {});
+      await t.close();
       await pool.drop(input.verificationId);
     }
   }
@@ -228,10 +236,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver) {
           );
           await sides.target.caughtUp(await sides.source.position());
           const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
-          if (gone.length) {
-            const w = keyIn(loaded.comparison.target.keyColumns, gone);
-            await s.target.query(`DELETE FROM ${quoteMysqlTable(chunk.table)} WHERE ${w.sql}`, w.params);
-          }
+          await s.target.deleteKeys(chunk.table, loaded.comparison.target.keyColumns, gone);
         }
         const resync = diffs.filter((d) => d.kind !== 'extra').map((d) => d.key);
         if (!resync.length) continue;
@@ -333,7 +338,7 @@ function keyValueInput(v: CellValue): string | number | null {
   );
 }
 
-async function allDifferences(conn: mysql.Connection, id: string): Promise<StoredDifference[]> {
+async function allDifferences(conn: ReportTarget, id: string): Promise<StoredDifference[]> {
   const out: StoredDifference[] = [];
   for (let offset = 0; ; offset += 10_000) {
     const page = await readDifferences(conn, id, offset, 10_000);
@@ -360,10 +365,20 @@ function sidesOf(
       s.source,
       loaded.comparison.sources.map((c, i) => ({ comparison: c, columns: loaded.sourceColumns[i] ?? [] })),
     ),
-    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, {
+    target: new MysqlVerifyTarget(checksumConnectionOf(s), loaded.comparison.target, {
       pipeline,
+      applied: () => s.target.appliedPosition(),
       timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
       ...(signal ? { signal } : {}),
     }),
   };
+}
+
+/** The target's MySQL-dialect connection for the checksum SQL; other targets compare rows in the worker. */
+function checksumConnectionOf(s: VerifySession): mysql.Connection {
+  if (s.target.checksumConnection) return s.target.checksumConnection;
+  throw ApplicationFailure.nonRetryable(
+    `rows of ${s.target.dialect} targets are not compared by this build (no server-side checksums there)`,
+    'ComparisonPlan',
+  );
 }

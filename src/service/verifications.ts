@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import { z } from 'zod';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import type { PipelineRepository } from '../catalog/types';
 import { taskQueueFor } from '../config/regions';
+import { verificationConnectorFor } from '../connectors/registry';
+import type { VerificationConnector, VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -313,14 +314,18 @@ export class VerificationService {
     return { ...view, workflowStatus: 'CANCEL_REQUESTED' };
   }
 
-  private async withTarget<T>(pipeline: string, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  private async withTarget<T>(
+    pipeline: string,
+    fn: (t: VerificationTargetSession) => Promise<T>,
+  ): Promise<T> {
     const def = await this.deps.store.get(pipeline);
     if (!def) throw notFound('pipeline', pipeline);
-    const conn = await openSourceReader(await this.deps.datasources.resolve(def.config.target));
+    const ds = await this.deps.datasources.resolve(def.config.target);
+    const target = await verificationConnectorFor(ds).open(ds, pipeline);
     try {
-      return await fn(conn);
+      return await fn(target);
     } finally {
-      await conn.end().catch(() => {});
+      await target.close();
     }
   }
 
@@ -341,7 +346,7 @@ export class VerificationService {
     const source = await openSourceReader(sourceDs).catch((err: unknown) => {
       throw unreachable(sourceDs, err);
     });
-    let target: mysql.Connection | undefined;
+    let target: VerificationTargetSession | undefined;
     try {
       for (const t of tables ?? [])
         await readSourceTable(source, t).catch((err: Error) => {
@@ -353,7 +358,15 @@ export class VerificationService {
           { path: 'tables', message: 'no source table of this pipeline exists' },
         ]);
       const targetDs = await this.deps.datasources.resolve(config.target);
-      target = await openSourceReader(targetDs).catch((err: unknown) => {
+      let connector: VerificationConnector;
+      try {
+        connector = verificationConnectorFor(targetDs);
+      } catch (err) {
+        throw new ServiceError('unprocessable', (err as Error).message, [
+          { path: 'pipeline', message: (err as Error).message },
+        ]);
+      }
+      target = await connector.open(targetDs, config.name).catch((err: unknown) => {
         throw unreachable(targetDs, err);
       });
       for (const g of groups) {
@@ -374,7 +387,7 @@ export class VerificationService {
       }
     } finally {
       await source.end().catch(() => {});
-      await target?.end().catch(() => {});
+      await target?.close();
     }
   }
 }

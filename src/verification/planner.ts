@@ -8,15 +8,13 @@ import {
 } from '../backfill/chunk-plan';
 import { listSourceTables, readSourceTable, type SourceTable } from '../backfill/source-table';
 import type { ColumnDef } from '../binlog/types';
+import { TargetTableMissingError } from '../connectors/dialect';
+import { mysqlTableColumns } from '../connectors/mysql/verification/session';
+import type { VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
-import {
-  ComparisonPlanError,
-  planTableComparison,
-  type TableColumns,
-  type TableComparison,
-} from './table-plan';
+import { ComparisonPlanError, planTableComparison, type TableComparison } from './table-plan';
 
 /**
  * Planning a verification from the databases: which target tables, fed by which source tables, with
@@ -30,39 +28,29 @@ export interface LoadedComparison {
   /** Decoder-style column definitions of each source table (same order as comparison.sources). */
   sourceColumns: ColumnDef[][];
   sourceTables: SourceTable[];
-  target: SourceTable;
 }
 
-async function tableColumns(conn: mysql.Connection, t: SourceTable): Promise<TableColumns> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS n, CHARACTER_SET_NAME AS cs FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-    [t.ref.schema, t.ref.table],
-  );
-  const charset = new Map(rows.map((r) => [String(r.n), r.cs === null ? null : String(r.cs)]));
-  return {
-    ref: t.ref,
-    columns: t.schema.columns.map((c) => ({
-      name: c.name,
-      dataType: String(c.dataType ?? '').toLowerCase(),
-      charset: charset.get(c.name) ?? null,
-      nullable: c.nullable,
-    })),
-    keyColumns: t.keyColumns,
-  };
-}
+/** What planning reads from the target. */
+export type PlanTarget = Pick<VerificationTargetSession, 'tableColumns' | 'checksumConnection' | 'dialect'>;
 
 /** Reads both sides' definitions and plans the comparison of one target table. */
 export async function loadComparison(
   source: mysql.Connection,
-  target: mysql.Connection,
+  target: PlanTarget,
   config: PipelineConfig,
   mapper: Mapper,
   targetRef: TableRef,
   sources: readonly TableRef[],
 ): Promise<LoadedComparison> {
-  const tgt = await readSourceTable(target, targetRef).catch(() => {
-    throw new ComparisonPlanError(`target table ${tableKey(targetRef)} does not exist`);
+  const tgt = await target.tableColumns(targetRef).catch((err: unknown) => {
+    if (err instanceof TargetTableMissingError)
+      throw new ComparisonPlanError(`target table ${tableKey(targetRef)} does not exist`);
+    throw err;
   });
+  if (sources.length > 1 && !target.checksumConnection)
+    throw new ComparisonPlanError(
+      `${tableKey(targetRef)}: shards merged into one table are not verified on ${target.dialect} targets yet`,
+    );
   const sourceTables: SourceTable[] = [];
   const inputs: Parameters<typeof planTableComparison>[1] = [];
   for (const ref of sources) {
@@ -73,10 +61,10 @@ export async function loadComparison(
     const mapping = route ? config.mappings[route.mapping] : undefined;
     if (!mapping) throw new ComparisonPlanError(`${tableKey(ref)} is not mapped to ${tableKey(targetRef)}`);
     sourceTables.push(st);
-    inputs.push({ table: await tableColumns(source, st), mapping });
+    inputs.push({ table: await mysqlTableColumns(source, st), mapping });
   }
-  const comparison = planTableComparison(await tableColumns(target, tgt), inputs);
-  return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables, target: tgt };
+  const comparison = planTableComparison(tgt, inputs);
+  return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables };
 }
 
 /**
@@ -109,15 +97,20 @@ export async function targetsToVerify(
  */
 export async function planChunks(
   source: mysql.Connection,
-  target: mysql.Connection,
+  target: PlanTarget,
   loaded: LoadedComparison,
   o: { chunkSize?: number; laneRowsPerSecond?: number; onStep?: () => void },
 ): Promise<PlannedChunk[]> {
   const single = loaded.comparison.sources.length === 1;
-  const base = single ? (loaded.sourceTables[0] as SourceTable) : loaded.target;
-  const keyColumns = single
-    ? (loaded.comparison.sources[0]?.side.keyColumns ?? [])
-    : loaded.target.keyColumns;
+  const targetConn = target.checksumConnection;
+  if (!single && !targetConn)
+    throw new ComparisonPlanError(
+      `${tableKey(loaded.comparison.target.ref)}: shards merged into one table are not verified on ${target.dialect} targets yet`,
+    );
+  const base = single
+    ? (loaded.sourceTables[0] as SourceTable)
+    : await readSourceTable(targetConn as mysql.Connection, loaded.comparison.target.ref);
+  const keyColumns = single ? (loaded.comparison.sources[0]?.side.keyColumns ?? []) : base.keyColumns;
   const ordinal = new Map(base.schema.columns.map((c, i) => [c.name, i]));
   const table: SourceTable = {
     ...base,
@@ -132,7 +125,7 @@ export async function planChunks(
     averageRowBytes: base.averageRowBytes,
     laneRowsPerSecond: o.laneRowsPerSecond,
   });
-  const conn = single ? source : target;
+  const conn = single ? source : (targetConn as mysql.Connection);
   const boundaries =
     (await integerRangeBoundaries(conn, { ...table, estimatedRows: estimated }, chunkSize)) ??
     (await findBoundaries(conn, table, chunkSize, o.onStep));

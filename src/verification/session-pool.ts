@@ -1,6 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { openSourceReader } from '../backfill/source-table';
 import type { ResolvedDatasource } from '../config/datasources';
+import type { VerificationConnector, VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -12,22 +13,24 @@ import type { StoredChunk } from './report-store';
  * chunk activities with the table comparisons they planned (no Temporal imports).
  */
 
-/** A source and a target connection of one verification, with its table comparisons cached. */
+/** A source connection and a target session of one verification, with its table comparisons cached. */
 export interface VerifySession {
   source: mysql.Connection;
-  target: mysql.Connection;
+  /** The target's report, checkpoint and table reads (its connector's verification session). */
+  target: VerificationTargetSession;
   comparison(chunk: StoredChunk, mapper: () => Mapper, config: PipelineConfig): Promise<LoadedComparison>;
   /** The verification's WHERE condition, as stored with its request. */
   where(id: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
-export async function openSession(ds: {
-  source: ResolvedDatasource;
-  target: ResolvedDatasource;
-}): Promise<VerifySession> {
+export async function openSession(
+  ds: { source: ResolvedDatasource; target: ResolvedDatasource },
+  pipeline: string,
+  targetConnector: VerificationConnector,
+): Promise<VerifySession> {
   const source = await openSourceReader(ds.source);
-  const target = await openSourceReader(ds.target).catch(async (err) => {
+  const target = await targetConnector.open(ds.target, pipeline).catch(async (err) => {
     await source.end().catch(() => {});
     throw err;
   });
@@ -47,22 +50,12 @@ export async function openSession(ds: {
       return c;
     },
     where(id) {
-      where ??= target
-        .query<mysql.RowDataPacket[]>(
-          'SELECT request_json FROM `otterflow`.verifications WHERE verification_id = ?',
-          [id],
-        )
-        .then(([rows]) => {
-          const r = rows[0]?.request_json
-            ? (JSON.parse(String(rows[0].request_json)) as { where?: string })
-            : {};
-          return r.where ?? undefined;
-        });
+      where ??= target.readRequest(id).then((r) => r?.where ?? undefined);
       return where;
     },
     close: async () => {
       await source.end().catch(() => {});
-      await target.end().catch(() => {});
+      await target.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { BinlogPosition } from '../binlog/types';
+import type { BinlogPosition, CellValue } from '../binlog/types';
 import type { ResolvedDatasource } from '../config/datasources';
 import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
@@ -278,8 +278,70 @@ export interface TargetSession {
   /** DBLog re-sync request bookkeeping (the requests live in the target). */
   readonly resyncRequests: ResyncRequests;
 
+  /**
+   * Reading target rows for a verification computed in the worker (values in a canonical form, see
+   * {@link TargetRowAccess}). Absent: the target's rows cannot be compared in the worker.
+   */
+  readonly verifyRows?: TargetRowAccess;
+
   /** Rolls back what is open and closes the connection(s). Never throws. */
   close(): Promise<void>;
+}
+
+/**
+ * A value as a verification compares it: text (or NULL) in a form that does not depend on how it was
+ * obtained. The same value read back from the target and computed from a source row by
+ * {@link TargetRowCodec.canonical} give the same text; e.g. numbers without trailing fraction zeros,
+ * date-times as `YYYY-MM-DD HH:MM:SS[.ffffff]` without trailing fraction zeros, bytes as lower-case hex.
+ * Each connector documents its form per column type (`connectors/<db>/canonical.ts`).
+ */
+export type CanonicalValue = string | null;
+
+/** Which rows {@link TargetRowAccess.read} returns: a key range, or a list of keys. */
+export interface TargetRowsQuery {
+  table: TableRef;
+  /** The target table's key columns (pipeline names), in key order: `after`, `upTo` and `keys` follow it. */
+  keyColumns: readonly string[];
+  /** Columns to return (pipeline names), in this order; include the key columns when they are wanted. */
+  columns: readonly string[];
+  /** Rows whose key is greater than `after` (absent: from the start), in the target's key order. */
+  after?: readonly CellValue[];
+  /** … and at most `upTo` (absent: to the end). */
+  upTo?: readonly CellValue[];
+  /**
+   * Instead of a range: exactly these keys (source key values, or values {@link TargetRowCodec.keyValue}
+   * gave). Any number; the connector splits long lists.
+   */
+  keys?: readonly (readonly CellValue[])[];
+}
+
+/** How one target table's columns turn values into their canonical form. */
+export interface TargetRowCodec {
+  /**
+   * The canonical values of a row as this target would hold it once the applier wrote `values` (a
+   * mapped source row, in the codec's column order): the connector's own value conversion first (Oracle:
+   * '' becomes NULL, NUMBER drops trailing zeros, …), then the canonical form a read of it returns.
+   * Never throws: a value the applier would refuse gets a text no read returns (it compares as different).
+   */
+  canonical(values: readonly CellValue[]): CanonicalValue[];
+  /**
+   * A key value (for reports, re-syncs and {@link TargetRowsQuery.keys}) from the canonical value of
+   * the codec's column `i`: integers as number (bigint beyond 2^53), bytes as Buffer, the rest as text.
+   * Pure, so both sides of a comparison turn the same canonical key into the same value.
+   */
+  keyValue(i: number, value: CanonicalValue): CellValue;
+}
+
+/**
+ * Target rows for a verification computed in the worker (when the target cannot run the checksum SQL,
+ * or the mapping's transform is code): reads rows, and says how a source row would look once written.
+ * Used outside transactions, on the session's own connection.
+ */
+export interface TargetRowAccess {
+  /** The selected rows, each as the canonical values of `query.columns`; in no particular order. */
+  read(query: TargetRowsQuery): Promise<CanonicalValue[][]>;
+  /** The codec of `columns` (pipeline names) of a target table (reads the table's column types, cached). */
+  codec(table: TableRef, columns: readonly string[]): Promise<TargetRowCodec>;
 }
 
 /** How a session is opened. */

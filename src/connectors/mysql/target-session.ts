@@ -24,6 +24,7 @@ import { MysqlCheckpoint } from './checkpoint';
 import { openMysql } from './connection';
 import { quoteMysqlTable } from './dialect';
 import { MysqlChannelMarks } from './marks';
+import { MysqlRowAccess } from './row-access';
 import { missingOnTarget, readServerFlavour, type ServerFlavour } from './type-support';
 import { mysqlVerificationConnector } from './verification/session';
 
@@ -64,6 +65,7 @@ export class MysqlTargetSession implements TargetSession {
   readonly checkpoint: MysqlCheckpoint;
   readonly marks: MysqlChannelMarks;
   readonly resyncRequests: ResyncRequests;
+  readonly verifyRows: MysqlRowAccess;
   readonly applier: MysqlApplier;
   private open = false;
 
@@ -78,6 +80,7 @@ export class MysqlTargetSession implements TargetSession {
     this.checkpoint = new MysqlCheckpoint(connection, pipeline);
     this.marks = new MysqlChannelMarks(connection, pipeline);
     this.resyncRequests = new MysqlResyncRequests(connection, pipeline);
+    this.verifyRows = new MysqlRowAccess(connection, this.applier.tables);
   }
 
   get tables(): TableInfoSource {

@@ -24,6 +24,7 @@ import { OracleResyncRequests } from './backfill/progress-store';
 import { OracleCheckpoint, OracleCheckpointSql } from './checkpoint';
 import { type OracleConnectionLike, openOracle } from './connection';
 import { checkOracleTargetPrerequisites, readOracleTargetState, readOracleVersion } from './prerequisites';
+import { OracleRowAccess } from './row-access';
 import { type OracleTargetSettings, oracleTargetSettings } from './settings';
 import { OracleValueError, type ValueTally } from './values';
 import { OracleVerificationConnector } from './verification/session';
@@ -97,6 +98,7 @@ export class OracleTargetSession implements TargetSession {
   readonly checkpoint: OracleCheckpoint;
   readonly resyncRequests: ResyncRequests;
   readonly applier: OracleApplier;
+  readonly verifyRows: OracleRowAccess;
   private open = false;
 
   constructor(
@@ -114,6 +116,16 @@ export class OracleTargetSession implements TargetSession {
       connection,
       pipeline,
       new OracleBackfillSql(settings.checkpointSchema, settings.identifierCase),
+    );
+    this.verifyRows = new OracleRowAccess(
+      connection,
+      this.applier.tables,
+      (ref) => this.applier.quoteTable(ref),
+      {
+        ...(settings.identifierCase ? { identifierCase: settings.identifierCase } : {}),
+        ...(settings.zeroDates ? { zeroDates: settings.zeroDates } : {}),
+        ...(settings.emptyStrings ? { emptyStrings: settings.emptyStrings } : {}),
+      },
     );
   }
 

@@ -4,6 +4,7 @@ import type { ResolvedDatasource } from '../config/datasources';
 import type { TableRef } from '../pipeline/model';
 import type { VerificationReportStore } from '../verification/report-store';
 import type { TableColumns } from '../verification/table-plan';
+import type { TargetRowAccess } from './target';
 
 /**
  * What a verification (and its repair) needs from a TARGET database besides the rows it compares:
@@ -42,6 +43,11 @@ export interface VerificationTargetSession extends VerificationReportStore {
    * over the target's index); absent where rows are compared in the worker.
    */
   readonly checksumConnection?: mysql.Connection;
+  /**
+   * The target's rows in canonical form (the same reader a target session offers), on this session's
+   * connection: what a comparison computed in the worker reads. Absent where the target has none.
+   */
+  readonly verifyRows?: TargetRowAccess;
   /** Closes the connection. Never throws. */
   close(): Promise<void>;
 }

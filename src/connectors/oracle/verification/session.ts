@@ -7,6 +7,7 @@ import { OracleApplier } from '../applier';
 import { CHECKPOINT_READ_OPTIONS, type CheckpointRow, OracleCheckpointSql, positionOf } from '../checkpoint';
 import type { OracleConnectionLike } from '../connection';
 import type { OracleTableInfo } from '../dialect';
+import { OracleRowAccess } from '../row-access';
 import { type OracleTargetSettings, oracleTargetSettings } from '../settings';
 import { OracleVerificationSql } from './report-sql';
 import { OracleVerificationReport } from './report-store';
@@ -18,12 +19,13 @@ const NO_SUCH_TABLE = 'ORA-00942';
  * A verification's session on an Oracle target: one connection carrying the report (next to the
  * checkpoint, in the checkpoint schema), the checkpoint read (never written), table information
  * from the catalog, and deletions by key through the pipeline's own applier (same statements, same
- * value mapping). No checksum SQL: rows of Oracle targets are compared in the worker.
+ * value mapping), and the row reader of a comparison computed in the worker (Oracle runs no checksum SQL).
  */
 export class OracleVerificationTarget extends OracleVerificationReport implements VerificationTargetSession {
   readonly dialect = 'oracle';
   private readonly applier: OracleApplier;
   private readonly checkpointSql: OracleCheckpointSql;
+  readonly verifyRows: OracleRowAccess;
 
   constructor(
     readonly connection: OracleConnectionLike,
@@ -33,6 +35,16 @@ export class OracleVerificationTarget extends OracleVerificationReport implement
     super(connection, new OracleVerificationSql(settings.checkpointSchema, settings.identifierCase));
     this.applier = new OracleApplier(connection, settings);
     this.checkpointSql = new OracleCheckpointSql(settings.checkpointSchema, settings.identifierCase);
+    this.verifyRows = new OracleRowAccess(
+      connection,
+      this.applier.tables,
+      (ref) => this.applier.quoteTable(ref),
+      {
+        ...(settings.identifierCase ? { identifierCase: settings.identifierCase } : {}),
+        ...(settings.zeroDates ? { zeroDates: settings.zeroDates } : {}),
+        ...(settings.emptyStrings ? { emptyStrings: settings.emptyStrings } : {}),
+      },
+    );
   }
 
   /** Session setup of the applier (the deletions write through it). */

@@ -7,13 +7,14 @@ import {
   rowsPerChunk,
 } from '../backfill/chunk-plan';
 import { listSourceTables, readSourceTable, type SourceTable } from '../backfill/source-table';
-import type { ColumnDef } from '../binlog/types';
+import type { CellValue, ColumnDef } from '../binlog/types';
 import { TargetTableMissingError } from '../connectors/dialect';
 import { mysqlTableColumns } from '../connectors/mysql/verification/session';
 import type { VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
+import { checkShardKeys, mergeShardBoundaries } from './shard-plan';
 import { ComparisonPlanError, planTableComparison, type TableComparison } from './table-plan';
 
 /**
@@ -47,10 +48,6 @@ export async function loadComparison(
       throw new ComparisonPlanError(`target table ${tableKey(targetRef)} does not exist`);
     throw err;
   });
-  if (sources.length > 1 && !target.checksumConnection)
-    throw new ComparisonPlanError(
-      `${tableKey(targetRef)}: shards merged into one table are not verified on ${target.dialect} targets yet`,
-    );
   const sourceTables: SourceTable[] = [];
   const inputs: Parameters<typeof planTableComparison>[1] = [];
   for (const ref of sources) {
@@ -64,6 +61,7 @@ export async function loadComparison(
     inputs.push({ table: await mysqlTableColumns(source, st), mapping });
   }
   const comparison = planTableComparison(tgt, inputs);
+  if (!target.checksumConnection) checkShardKeys(comparison, target.dialect);
   return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables };
 }
 
@@ -93,7 +91,8 @@ export async function targetsToVerify(
 
 /**
  * The key ranges of one comparison, in target key order. One source table: its key index is walked
- * (source names of the target key); merged shards: the target's key index (it holds their union).
+ * (source names of the target key); merged shards: the target's key index (it holds their union),
+ * or on targets without the MySQL SQL every shard's (shard-plan.ts).
  */
 export async function planChunks(
   source: mysql.Connection,
@@ -103,10 +102,7 @@ export async function planChunks(
 ): Promise<PlannedChunk[]> {
   const single = loaded.comparison.sources.length === 1;
   const targetConn = target.checksumConnection;
-  if (!single && !targetConn)
-    throw new ComparisonPlanError(
-      `${tableKey(loaded.comparison.target.ref)}: shards merged into one table are not verified on ${target.dialect} targets yet`,
-    );
+  if (!single && !targetConn) return planShardChunks(source, loaded, o);
   const base = single
     ? (loaded.sourceTables[0] as SourceTable)
     : await readSourceTable(targetConn as mysql.Connection, loaded.comparison.target.ref);
@@ -130,4 +126,32 @@ export async function planChunks(
     (await integerRangeBoundaries(conn, { ...table, estimatedRows: estimated }, chunkSize)) ??
     (await findBoundaries(conn, table, chunkSize, o.onStep));
   return chunksFromBoundaries(boundaries);
+}
+
+/** Merged shards on a target without the MySQL SQL: the union of every shard's boundaries (shard-plan.ts). */
+async function planShardChunks(
+  source: mysql.Connection,
+  loaded: LoadedComparison,
+  o: { chunkSize?: number; laneRowsPerSecond?: number; onStep?: () => void },
+): Promise<PlannedChunk[]> {
+  const lists: CellValue[][][] = [];
+  for (const [i, st] of loaded.sourceTables.entries()) {
+    const keyColumns = loaded.comparison.sources[i]?.side.keyColumns ?? [];
+    const ordinal = new Map(st.schema.columns.map((c, j) => [c.name, j]));
+    const table: SourceTable = {
+      ...st,
+      keyColumns,
+      keyOrdinals: keyColumns.map((c) => ordinal.get(c) as number),
+    };
+    const chunkSize = rowsPerChunk({
+      requested: o.chunkSize,
+      averageRowBytes: st.averageRowBytes,
+      laneRowsPerSecond: o.laneRowsPerSecond,
+    });
+    lists.push(
+      (await integerRangeBoundaries(source, table, chunkSize)) ??
+        (await findBoundaries(source, table, chunkSize, o.onStep)),
+    );
+  }
+  return chunksFromBoundaries(mergeShardBoundaries(lists));
 }

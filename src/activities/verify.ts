@@ -5,11 +5,12 @@ import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
-import { verificationConnectorFor } from '../connectors/registry';
-import type { TargetConnector } from '../connectors/target';
+import { targetConnectorFor, verificationConnectorFor } from '../connectors/registry';
+import type { TargetCapabilities, TargetConnector } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
+import { loadTransforms } from '../pipeline/transform-loader';
 import { verifyChunk } from '../verification/chunk-verifier';
 import type {
   RepairInput,
@@ -41,6 +42,8 @@ import {
 } from '../verification/report-store';
 import { openSession, SessionPool, type VerifySession } from '../verification/session-pool';
 import { ComparisonPlanError } from '../verification/table-plan';
+import { comparedInWorker, workerSides } from '../verification/worker-sides';
+import { defaultTransformsDir } from './replicate';
 
 const DEFAULT_CATCH_UP_SECONDS = 120;
 
@@ -51,6 +54,7 @@ const DEFAULT_CATCH_UP_SECONDS = 120;
  */
 export function makeVerifyActivities(
   catalog: DatasourceResolver,
+  transformsDir = defaultTransformsDir,
   /** Used for every target instead of the registry's connector (tests without a real target). */
   targetConnector?: TargetConnector,
 ) {
@@ -64,11 +68,49 @@ export function makeVerifyActivities(
       throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
     }
   };
-  // Transforms are not verified (the plan refuses them), so the mapper never needs their modules.
-  const mapperOf = (config: PipelineConfig): Mapper =>
-    compileMapper({ ...config, mappings: config.mappings.map((m) => ({ ...m, transform: undefined })) });
+  // Only transforms declared pure are applied (the plan refuses the others), so only their modules load.
+  const mapperOf = (config: PipelineConfig): Mapper => {
+    const mappings = config.mappings.map((m) => (m.verify === 'pure' ? m : { ...m, transform: undefined }));
+    let transforms: ReturnType<typeof loadTransforms>;
+    try {
+      transforms = loadTransforms({ mappings }, transformsDir);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, 'PipelineConfigError');
+    }
+    return compileMapper({ ...config, mappings }, transforms);
+  };
   const pool = new SessionPool();
   const verificationOf = (target: ResolvedDatasource) => verificationConnectorFor(target, targetConnector);
+  const capabilities = new Map<string, TargetCapabilities>();
+  /** Both sides of a comparison: the servers' checksum SQL when it can answer, else the worker (worker-sides.ts). */
+  const sides = async (
+    s: VerifySession,
+    loaded: LoadedComparison,
+    config: PipelineConfig,
+    catchUpSeconds: number | undefined,
+    signal?: AbortSignal,
+  ) => {
+    let caps = capabilities.get(config.target);
+    if (!caps) {
+      const { target } = await resolve(config);
+      caps = (targetConnector ?? targetConnectorFor(target)).capabilities;
+      capabilities.set(config.target, caps);
+    }
+    if (!comparedInWorker(loaded, caps)) return sidesOf(s, loaded, config.name, catchUpSeconds, signal);
+    // The verification's own target session reads the rows when it can (one connection per lane).
+    const rows = s.target.verifyRows
+      ? {
+          dialect: s.target.dialect,
+          verifyRows: s.target.verifyRows,
+          checkpoint: { read: () => s.target.appliedPosition() },
+        }
+      : await s.targetSession(config.name);
+    return workerSides(s.source, rows, loaded, mapperOf(config), {
+      pipeline: config.name,
+      timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
+      ...(signal ? { signal } : {}),
+    });
+  };
   const session = (config: PipelineConfig, id: string) =>
     pool.take(id, async () => {
       const ds = await resolve(config);
@@ -162,10 +204,10 @@ export function makeVerifyActivities(
           continue;
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-        const sides = sidesOf(s, loaded, pipeline, input.catchUpSeconds, controller.signal);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds, controller.signal);
         const outcome = await verifyChunk(
-          sides.source,
-          sides.target,
+          pair.source,
+          pair.target,
           { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
           { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
         );
@@ -228,13 +270,13 @@ export function makeVerifyActivities(
       for (const [chunkNo, diffs] of byChunk) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
         const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
         if (extras.length) {
           const onSource = new Set(
-            (await sides.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
+            (await pair.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
           );
-          await sides.target.caughtUp(await sides.source.position());
+          await pair.target.caughtUp(await pair.source.position());
           const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
           await s.target.deleteKeys(chunk.table, loaded.comparison.target.keyColumns, gone);
         }
@@ -276,10 +318,10 @@ export function makeVerifyActivities(
       for (const [chunkNo, diffs] of groupByChunk(all)) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const sides = sidesOf(s, loaded, input.config.name, input.catchUpSeconds);
+        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
         const outcome = await verifyChunk(
-          sides.source,
-          sides.target,
+          pair.source,
+          pair.target,
           {},
           {
             columns: loaded.comparison.target.columns.map((c) => c.name),

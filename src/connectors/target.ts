@@ -49,6 +49,12 @@ export interface TargetCapabilities {
    * batch before is still being applied on the connection.
    */
   readonly prebuild: boolean;
+  /**
+   * The target runs a verification's checksum SQL (MySQL dialect, src/verification/checksum-sql.ts), so
+   * equal chunks are compared without rows leaving the servers. Absent or false: rows are compared in
+   * the worker through {@link TargetSession.verifyRows}.
+   */
+  readonly checksumSql?: boolean;
 }
 
 /** The result of {@link TargetCheckpoint.claim}. */

@@ -156,6 +156,12 @@ export const mappingSchema = z
       .optional(),
     /** Apply order of target tables in a batch: lower weights first (parents before children). */
     weight: z.number().int().min(0).max(1_000_000).default(0),
+    /**
+     * `pure`: the transform is a pure function of the row (no I/O, clock, randomness or state; it keeps
+     * the key and the target table), so a verification applies it to the source rows and compares the
+     * result (docs/verification.md). Without it, a mapping with a transform is not verified.
+     */
+    verify: z.enum(['pure']).optional(),
   })
   .strict();
 

@@ -3,7 +3,6 @@ import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition, CellValue, ColumnDef, RowImage } from '../binlog/types';
 import { quoteMysqlIdentifier } from '../connectors/mysql/source';
 import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
-import { type CatchUpWait, waitUntilApplied } from './catch-up';
 import {
   bucketAggregateSql,
   bucketExpr,
@@ -14,6 +13,7 @@ import {
 } from './checksum-sql';
 import type { ChunkDigest, DigestReader, VerifySource, VerifyTarget } from './chunk-verifier';
 import { keyId, type RowDigest } from './classify';
+import { type CatchUpWait, waitForApplied } from './row-digests';
 import type { SourceComparison } from './table-plan';
 
 /**
@@ -153,7 +153,7 @@ export class MysqlVerifyTarget implements VerifyTarget {
   constructor(
     conn: mysql.Connection,
     side: SideTable,
-    private readonly wait: CatchUpWait,
+    private readonly wait: CatchUpWait & { applied: () => Promise<BinlogPosition | undefined> },
   ) {
     this.table = new TableDigests(conn, side);
   }
@@ -172,6 +172,6 @@ export class MysqlVerifyTarget implements VerifyTarget {
 
   /** Waits for the pipeline's applied position (read through `wait.applied`, never written here). */
   caughtUp(position: BinlogPosition): Promise<void> {
-    return waitUntilApplied(position, this.wait);
+    return waitForApplied(this.wait.applied, position, this.wait);
   }
 }

@@ -58,7 +58,7 @@ export async function loadComparison(
     const mapping = route ? config.mappings[route.mapping] : undefined;
     if (!mapping) throw new ComparisonPlanError(`${tableKey(ref)} is not mapped to ${tableKey(targetRef)}`);
     sourceTables.push(st);
-    inputs.push({ table: await mysqlTableColumns(source, st), mapping });
+    inputs.push({ table: await mysqlTableColumns(source, st), mapping, index: route?.mapping });
   }
   const comparison = planTableComparison(tgt, inputs);
   if (!target.checksumConnection) checkShardKeys(comparison, target.dialect);

@@ -1,6 +1,8 @@
 import type mysql from 'mysql2/promise';
 import { openSourceReader } from '../backfill/source-table';
 import type { ResolvedDatasource } from '../config/datasources';
+import { openTargetSession } from '../connectors/registry';
+import type { TargetSession } from '../connectors/target';
 import type { VerificationConnector, VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
@@ -21,6 +23,8 @@ export interface VerifySession {
   comparison(chunk: StoredChunk, mapper: () => Mapper, config: PipelineConfig): Promise<LoadedComparison>;
   /** The verification's WHERE condition, as stored with its request. */
   where(id: string): Promise<string | undefined>;
+  /** A target session (opened on first use) for comparisons computed in the worker. */
+  targetSession(pipeline: string): Promise<TargetSession>;
   close(): Promise<void>;
 }
 
@@ -36,6 +40,7 @@ export async function openSession(
   });
   const comparisons = new Map<string, Promise<LoadedComparison>>();
   let where: Promise<string | undefined> | undefined;
+  let session: Promise<TargetSession> | undefined;
   return {
     source,
     target,
@@ -53,7 +58,17 @@ export async function openSession(
       where ??= target.readRequest(id).then((r) => r?.where ?? undefined);
       return where;
     },
+    targetSession(pipeline) {
+      if (!session) {
+        session = openTargetSession(ds.target, { pipeline });
+        session.catch(() => {
+          session = undefined;
+        });
+      }
+      return session;
+    },
     close: async () => {
+      if (session) await (await session.catch(() => undefined))?.close();
       await source.end().catch(() => {});
       await target.close();
     },

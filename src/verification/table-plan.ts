@@ -26,6 +26,8 @@ export interface SourceComparison {
   filter?: FilterExpr;
   /** Source columns the filter reads. */
   filterColumns: string[];
+  /** The mapping has a pure transform: rows are mapped and compared in the worker (row-digests.ts). */
+  transform?: true;
 }
 
 export interface TableComparison {
@@ -56,13 +58,25 @@ export function filterColumns(f: FilterExpr | undefined): string[] {
 }
 
 /**
+ * Whether a mapping's transform can be verified: none (false), or declared pure (`verify: pure`, true:
+ * the worker applies it to the source rows). Any other transform is refused, naming the mapping.
+ */
+export function transformVerifiable(mapping: MappingConfig, name: string): boolean {
+  if (mapping.transform === undefined) return false;
+  if (mapping.verify === 'pure') return true;
+  throw new ComparisonPlanError(
+    `${name}: the mapping has a transform (${mapping.transform}) that is not declared pure; set \`verify: pure\` on the mapping if the transform is a pure function of the row (docs/verification.md), or leave its tables out of the verification`,
+  );
+}
+
+/**
  * The comparison of `target` with the source tables mapped into it. Throws ComparisonPlanError when
  * a mapping has a transform (its output is code, not a column mapping), when the target has no key,
  * when a target key column is not fed by the source, or when merged sources feed different columns.
  */
 export function planTableComparison(
   target: TableColumns,
-  sources: { table: TableColumns; mapping: MappingConfig }[],
+  sources: { table: TableColumns; mapping: MappingConfig; index?: number }[],
 ): TableComparison {
   const where = tableKey(target.ref);
   if (sources.length === 0) throw new ComparisonPlanError(`${where}: no source table maps into it`);
@@ -74,12 +88,12 @@ export function planTableComparison(
   let names: string[] | undefined;
   const out: SourceComparison[] = [];
   const sourcesOf: Map<string, ComparedColumn>[] = [];
-  for (const { table, mapping } of sources) {
+  for (const { table, mapping, index } of sources) {
     const from = tableKey(table.ref);
-    if (mapping.transform !== undefined)
-      throw new ComparisonPlanError(
-        `${from} → ${where}: the mapping has a transform (${mapping.transform}); transformed rows are not verified`,
-      );
+    const pure = transformVerifiable(
+      mapping,
+      `${index === undefined ? '' : `mappings.${index} `}(${from} → ${where})`,
+    );
     let projection: ReturnType<typeof compileProjection>;
     try {
       projection = compileProjection(
@@ -95,16 +109,19 @@ export function planTableComparison(
       sourceOf.set(n, c);
     });
     sourcesOf.push(sourceOf);
-    const missing = projection.names.filter((n) => !targetByName.has(n));
+    // A transform decides what every target column holds: the whole target row is compared.
+    const produced = pure ? target.columns.map((c) => c.name) : projection.names;
+    if (pure) for (const c of target.columns) if (!sourceOf.has(c.name)) sourceOf.set(c.name, c);
+    const missing = produced.filter((n) => !targetByName.has(n));
     if (missing.length)
       throw new ComparisonPlanError(
         `${where} lacks column(s) ${missing.join(', ')} that ${from} maps into it`,
       );
-    names ??= projection.names;
-    const mine = new Set(projection.names);
+    names ??= produced;
+    const mine = new Set(produced);
     if (mine.size !== names.length || names.some((n) => !mine.has(n)))
       throw new ComparisonPlanError(
-        `${from} maps columns (${projection.names.join(', ')}) other than the other sources of ${where} (${names.join(', ')})`,
+        `${from} maps columns (${produced.join(', ')}) other than the other sources of ${where} (${names.join(', ')})`,
       );
     const key = target.keyColumns.map((k) => {
       const c = sourceOf.get(k);
@@ -116,6 +133,7 @@ export function planTableComparison(
       side: { ref: table.ref, columns: order.map((n) => sourceOf.get(n) as ComparedColumn), keyColumns: key },
       ...(mapping.filter ? { filter: mapping.filter } : {}),
       filterColumns: filterColumns(mapping.filter),
+      ...(pure ? { transform: true as const } : {}),
     });
   }
   const order = names as string[];

@@ -53,6 +53,7 @@ export const MYSQL_TARGET_CAPABILITIES: TargetCapabilities = {
   channels: true,
   bulkLoad: true,
   prebuild: true,
+  checksumSql: true,
 };
 
 /**

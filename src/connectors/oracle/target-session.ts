@@ -33,7 +33,7 @@ import { OracleVerificationConnector } from './verification/session';
  * What an Oracle target can do. No source DDL (MySQL DDL is not translated: `ddl: apply` stops with a
  * message, `skip`/`stop` work as for MySQL), no channel marks (a bidirectional channel needs a binlog
  * on both sides, and Oracle is never a source here), no bulk load (initial loads and re-syncs go
- * through the applier's executeMany), no statements built ahead.
+ * through the applier's executeMany), no statements built ahead, no MySQL checksum SQL (verifications compare rows in the worker).
  */
 export const ORACLE_TARGET_CAPABILITIES: TargetCapabilities = {
   transactionalDdl: false,
@@ -41,6 +41,7 @@ export const ORACLE_TARGET_CAPABILITIES: TargetCapabilities = {
   channels: false,
   bulkLoad: false,
   prebuild: false,
+  checksumSql: false,
 };
 
 /**

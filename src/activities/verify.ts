@@ -83,7 +83,7 @@ export function makeVerifyActivities(
   const verificationOf = (target: ResolvedDatasource) => verificationConnectorFor(target, targetConnector);
   const capabilities = new Map<string, TargetCapabilities>();
   /** Both sides of a comparison: the servers' checksum SQL when it can answer, else the worker (worker-sides.ts). */
-  const sides = async (
+  const comparisonSides = async (
     s: VerifySession,
     loaded: LoadedComparison,
     config: PipelineConfig,
@@ -204,10 +204,10 @@ export function makeVerifyActivities(
           continue;
         }
         const loaded = await s.comparison(chunk, () => mapperOf(input.config), input.config);
-        const pair = await sides(s, loaded, input.config, input.catchUpSeconds, controller.signal);
+        const sides = await comparisonSides(s, loaded, input.config, input.catchUpSeconds, controller.signal);
         const outcome = await verifyChunk(
-          pair.source,
-          pair.target,
+          sides.source,
+          sides.target,
           { ...(chunk.after ? { after: chunk.after } : {}), ...(chunk.upTo ? { upTo: chunk.upTo } : {}) },
           { columns: loaded.comparison.target.columns.map((c) => c.name), ...(where ? { where } : {}) },
         );
@@ -270,13 +270,13 @@ export function makeVerifyActivities(
       for (const [chunkNo, diffs] of byChunk) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
+        const sides = await comparisonSides(s, loaded, input.config, input.catchUpSeconds);
         const extras = diffs.filter((d) => d.kind === 'extra').map((d) => d.key);
         if (extras.length) {
           const onSource = new Set(
-            (await pair.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
+            (await sides.source.rowDigests({ keys: extras })).map((r) => JSON.stringify(r.key, jsonSafe)),
           );
-          await pair.target.caughtUp(await pair.source.position());
+          await sides.target.caughtUp(await sides.source.position());
           const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
           await s.target.deleteKeys(chunk.table, loaded.comparison.target.keyColumns, gone);
         }
@@ -318,10 +318,10 @@ export function makeVerifyActivities(
       for (const [chunkNo, diffs] of groupByChunk(all)) {
         const chunk = (await readStoredChunk(s.target, input.verificationId, chunkNo)) as StoredChunk;
         const loaded = await s.comparison(chunk, () => mapper, input.config);
-        const pair = await sides(s, loaded, input.config, input.catchUpSeconds);
+        const sides = await comparisonSides(s, loaded, input.config, input.catchUpSeconds);
         const outcome = await verifyChunk(
-          pair.source,
-          pair.target,
+          sides.source,
+          sides.target,
           {},
           {
             columns: loaded.comparison.target.columns.map((c) => c.name),

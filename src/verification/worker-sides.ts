@@ -52,7 +52,12 @@ export async function workerSides(
     const route = mapper
       .routes(st.ref.schema, st.ref.table)
       .find((r) => tableKey(r.target) === tableKey(c.target.ref));
-    return { table: st, keyColumns: s.side.keyColumns, mapping: route?.mapping ?? -1 };
+    return {
+      table: st,
+      keyColumns: s.side.keyColumns,
+      mapping: route?.mapping ?? -1,
+      transform: s.transform === true,
+    };
   });
   return {
     source: new WorkerVerifySource(source, sources, mapper, table, codec),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
 import type mysql from 'mysql2/promise';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import { REPAIR_WORKFLOW_TYPE, type RepairStatus, repairWorkflowId } from '../../src/verification/contract';
@@ -103,11 +104,35 @@ test('pure transforms and every column type compared in the worker: divergence f
   await withWorker(async ({ client, taskQueue }) => {
     const pipeline = await startPipeline(client, taskQueue, config);
     await waitFor('writes to flow', async () => writer.writes() > 50);
-    const clean = await runVerification(client, taskQueue, config, { chunkSize: 400 });
-    assert.equal(clean.state, 'done');
-    assert.deepEqual(await differencesOf(clean.id), [], 'nothing differs before the target is touched');
-    const cleanReport = await reportOf(clean.id);
-    assert.ok((cleanReport?.rowsCompared ?? 0) >= ROWS * 0.9 - 200, JSON.stringify(cleanReport));
+    // A hot row that the transform keeps hiding and showing: always in flight, never a difference.
+    let hot = true;
+    const hotWriter = (async () => {
+      const w = await connectTo('source', db.name);
+      try {
+        while (hot)
+          await w.query("UPDATE people SET kind = IF(kind = 'hidden', 'shown', 'hidden') WHERE id = 150");
+      } finally {
+        await w.end();
+      }
+    })();
+    for (const extra of [
+      { chunkSize: 400 },
+      { chunkSize: 250, chunksPerRun: 3, parallelism: 1 },
+      { chunkSize: 900 },
+    ]) {
+      const clean = await runVerification(client, taskQueue, config, extra);
+      assert.equal(clean.state, 'done');
+      assert.deepEqual(
+        await differencesOf(clean.id),
+        [],
+        `nothing differs before the target is touched (${JSON.stringify(extra)})`,
+      );
+      const report = await reportOf(clean.id);
+      assert.equal(report?.chunksDone, report?.chunksTotal);
+      assert.ok((report?.rowsCompared ?? 0) >= ROWS * 0.9 - 200, JSON.stringify(report));
+    }
+    hot = false;
+    await hotWriter;
 
     // Behind the pipeline's back: the target's own session, not logged.
     const tgt = await connectTo('target', db.name);
@@ -124,7 +149,7 @@ test('pure transforms and every column type compared in the worker: divergence f
     const found = await runVerification(client, taskQueue, config, { chunkSize: 400 });
     assert.equal(found.state, 'done');
     assert.deepEqual(await differencesOf(found.id), [
-      'different all_types [3] bl,d',
+      'different all_types [3] d,bl',
       'different people [5] name',
       'different people [6] name_len',
       'extra people [18]',
@@ -149,5 +174,25 @@ test('pure transforms and every column type compared in the worker: divergence f
     const writes = await writer.stop();
     await pipeline.executeUpdate(stopUpdate);
     t.diagnostic(`source writes during the test: ${writes}; rows compared: ${found.rowsCompared}`);
+  });
+});
+
+test('a verification of a mapping whose transform is not declared pure fails at planning, naming the mapping', async (t) => {
+  const db = await freshDatabases(t, 'vfn');
+  const mappings = (await createTables(db)).map((m) => ({ ...m, verify: undefined }));
+  const config = parsePipelineConfig({ ...(await samePipelineConfig(db.source, db.name)), mappings });
+  await withWorker(async ({ client, taskQueue }) => {
+    const err = await runVerification(client, taskQueue, config).then(
+      () => assert.fail('the verification should have failed'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    const messages: string[] = [];
+    for (let c: unknown = err; c; c = (c as { cause?: unknown }).cause)
+      messages.push(String((c as Error).message));
+    assert.match(
+      messages.join(' | '),
+      /mappings\.[01] \(.*→.*\): the mapping has a transform \(.*verify-people\.ts\) that is not declared pure/,
+    );
   });
 });

@@ -22,7 +22,9 @@ import {
   oracleValueClass,
 } from '../../src/connectors/oracle/canonical';
 import { OracleRowAccess, oracleRowReadSql } from '../../src/connectors/oracle/row-access';
+import { OracleTargetConnector } from '../../src/connectors/oracle/target-session';
 import type { TableRef } from '../../src/pipeline/model';
+import { RecordingOracleDatabase } from '../helpers/recording-oracle';
 
 test('decimal text has one form: no sign +, leading or trailing zeros, exponent, or negative zero', () => {
   const cases: Array<[string, string]> = [
@@ -289,4 +291,61 @@ test('Oracle: rows read come back canonical; long key lists are split', async ()
   const codec = await access.codec(ORACLE_INFO.ref, ['id', 'amount', 'note']);
   assert.deepEqual(codec.canonical([1n, '0.50', 'ab']), rows[0]);
   await assert.rejects(access.codec(ORACLE_INFO.ref, ['nope']), /has no column nope/);
+});
+
+test('Oracle session: verifyRows reads through the session connection with its identifier case and value policies', async () => {
+  const db = new RecordingOracleDatabase();
+  db.defineTable({
+    owner: 'APP',
+    table: 'PEOPLE',
+    columns: [
+      { name: 'ID', dataType: 'NUMBER', precision: 10, scale: 0, nullable: false },
+      { name: 'NAME', dataType: 'VARCHAR2' },
+      { name: 'BORN', dataType: 'DATE' },
+    ],
+    primaryKey: ['ID'],
+  });
+  db.answer('SELECT TO_CHAR("ID", \'TM9\') AS "C1"', () => [
+    ['7', 'Ann', '1990-01-02 00:00:00'],
+    ['8', null, null],
+  ]);
+  const session = await new OracleTargetConnector(async () => db.connect()).open(
+    {
+      name: 'ora',
+      kind: 'oracle',
+      host: 'h',
+      port: 1521,
+      user: 'u',
+      password: 'p',
+      serviceName: 'S',
+      oracle: { zeroDates: 'null' },
+    },
+    { pipeline: 'p' },
+  );
+  const access = session.verifyRows;
+  assert.ok(access, 'an Oracle session reads rows for verifications');
+  assert.equal(session.capabilities.checksumSql, false);
+  const table = { schema: 'app', table: 'people' };
+  const rows = await access.read({
+    table,
+    keyColumns: ['id'],
+    columns: ['id', 'name', 'born'],
+    after: [6],
+    upTo: [8],
+  });
+  assert.deepEqual(rows, [
+    ['7', 'Ann', '1990-01-02 00:00:00'],
+    ['8', null, null],
+  ]);
+  const read = db.calls.find((c) => c.sql?.startsWith('SELECT TO_CHAR("ID"'));
+  assert.match(
+    read?.sql ?? '',
+    /FROM "APP"\."PEOPLE" WHERE "ID" > TO_NUMBER\(:1\) AND NOT "ID" > TO_NUMBER\(:2\)$/,
+  );
+  assert.deepEqual(read?.binds, ['6', '8']);
+  const codec = await access.codec(table, ['id', 'name', 'born']);
+  assert.deepEqual(codec.canonical([7, 'Ann', '1990-01-02']), rows[0]);
+  // '' is stored as NULL, and the zero date as NULL under this datasource's policy.
+  assert.deepEqual(codec.canonical([8, '', '0000-00-00']), rows[1]);
+  await session.close();
 });

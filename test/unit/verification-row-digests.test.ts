@@ -3,15 +3,17 @@ import { test } from 'node:test';
 import type { CellValue } from '../../src/binlog/types';
 import { mysqlRowCodec } from '../../src/connectors/mysql/canonical';
 import type { CanonicalValue, TargetRowAccess, TargetRowsQuery } from '../../src/connectors/target';
-import type { MappingConfig } from '../../src/pipeline/config';
+import { type MappingConfig, parsePipelineConfig } from '../../src/pipeline/config';
 import { verifyChunk } from '../../src/verification/chunk-verifier';
-import { WorkerVerifyTarget } from '../../src/verification/row-digests';
+import type { LoadedComparison } from '../../src/verification/planner';
+import { WorkerVerifyTarget, waitForApplied } from '../../src/verification/row-digests';
 import { BucketSums, keyBucket, rowHash, valueHash } from '../../src/verification/row-hash';
 import {
   ComparisonPlanError,
   planTableComparison,
   type TableColumns,
 } from '../../src/verification/table-plan';
+import { comparedInWorker } from '../../src/verification/worker-sides';
 
 test('row hashes: NULL is not the empty string, values do not run into each other, order matters', () => {
   assert.notEqual(rowHash([null]), rowHash(['']));
@@ -143,4 +145,63 @@ test('the chunk algorithm runs unchanged on worker-side digests: every changed k
     },
   );
   assert.deepEqual([equal.rowsSource, equal.differences.length], [150, 0]);
+});
+
+test('the mapping field verify takes only pure', () => {
+  const base = { name: 'p', source: 's', target: 't' };
+  const ok = parsePipelineConfig({
+    ...base,
+    mappings: [{ source: { schema: 'db', table: 'x' }, transform: 'up.ts', verify: 'pure' }],
+  });
+  assert.equal(ok.mappings[0]?.verify, 'pure');
+  assert.throws(
+    () =>
+      parsePipelineConfig({
+        ...base,
+        mappings: [{ source: { schema: 'db', table: 'x' }, transform: 'up.ts', verify: 'maybe' as 'pure' }],
+      }),
+    /mappings\.0\.verify|verify/,
+  );
+});
+
+test('the worker compares where the servers cannot: a transform, or a target without checksum SQL', () => {
+  const loaded = (transform: boolean) =>
+    ({
+      comparison: { sources: [{ ...(transform ? { transform: true } : {}) }] },
+    }) as unknown as LoadedComparison;
+  assert.equal(comparedInWorker(loaded(false), { checksumSql: true }), false);
+  assert.equal(comparedInWorker(loaded(true), { checksumSql: true }), true);
+  assert.equal(comparedInWorker(loaded(false), { checksumSql: false }), true);
+  assert.equal(comparedInWorker(loaded(false), {}), true);
+});
+
+test('waiting for the applied position: returns once reached, says which pipeline lags on timeout, stops when cancelled', async () => {
+  let pos = 100;
+  const read = async () => {
+    pos += 100;
+    return { file: 'b.000001', pos };
+  };
+  await waitForApplied(read, { file: 'b.000001', pos: 350 }, { pipeline: 'p', timeoutMs: 5000, pollMs: 1 });
+  await assert.rejects(
+    waitForApplied(
+      async () => undefined,
+      { file: 'b.000002', pos: 4 },
+      { pipeline: 'p', timeoutMs: 10, pollMs: 2 },
+    ),
+    /pipeline p has not applied the source up to b\.000002:4 .*applied: nothing/,
+  );
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(
+    waitForApplied(
+      async () => undefined,
+      { file: 'b.000002', pos: 4 },
+      {
+        pipeline: 'p',
+        timeoutMs: 5000,
+        signal: controller.signal,
+      },
+    ),
+    /cancelled/,
+  );
 });

@@ -122,16 +122,25 @@ export async function writeCheckpoint(
   if (res.affectedRows !== 1) throw new StaleEpochError(pipeline, epoch);
 }
 
+/**
+ * The committed position; creates nothing (a verification polls it while it waits, and a CREATE ...
+ * IF NOT EXISTS per poll would fill the target's binlog): no system table means no checkpoint.
+ */
 export async function readCheckpoint(
   conn: mysql.Connection,
   pipeline: string,
 ): Promise<BinlogPosition | undefined> {
-  await ensureCheckpointTable(conn);
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    `SELECT binlog_file, binlog_pos, gtid FROM \`${SYSTEM_SCHEMA}\`.checkpoints WHERE pipeline = ?`,
-    [pipeline],
-  );
-  return rows[0] ? positionOf(rows[0]) : undefined;
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      `SELECT binlog_file, binlog_pos, gtid FROM \`${SYSTEM_SCHEMA}\`.checkpoints WHERE pipeline = ?`,
+      [pipeline],
+    );
+    return rows[0] ? positionOf(rows[0]) : undefined;
+  } catch (err) {
+    const errno = (err as { errno?: number }).errno;
+    if (errno === 1146 || errno === 1049) return undefined; // no table or no schema: never ran here
+    throw err;
+  }
 }
 
 function positionOf(row: mysql.RowDataPacket): BinlogPosition {

@@ -20,7 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     inspectDatasource: makeInspectDatasource(deps.catalog),
     replicate: makeReplicate(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
     ...makeBackfillActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
-    ...makeVerifyActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir),
+    ...makeVerifyActivities(deps.catalog, deps.transformsDir ?? defaultTransformsDir, deps.targetConnector),
   };
 }
 

@@ -1,15 +1,12 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type mysql from 'mysql2/promise';
-import { keyIn } from '../backfill/keys';
-import { openSourceReader } from '../backfill/source-table';
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
-import { quoteMysqlTable } from '../connectors/mysql/source';
-import { targetConnectorFor } from '../connectors/registry';
-import type { TargetCapabilities } from '../connectors/target';
+import { targetConnectorFor, verificationConnectorFor } from '../connectors/registry';
+import type { TargetCapabilities, TargetConnector } from '../connectors/target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { tableKey } from '../pipeline/model';
@@ -37,6 +34,7 @@ import {
   hasPlan,
   markRepair,
   pendingChunks,
+  type ReportTarget,
   readDifferences,
   readStoredChunk,
   recordChunk,
@@ -58,7 +56,12 @@ const DEFAULT_CATCH_UP_SECONDS = 120;
  * resolve datasources on the worker, keep a pair of connections per verification between chunks,
  * heartbeat, and turn cancellation into an abort.
  */
-export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir = defaultTransformsDir) {
+export function makeVerifyActivities(
+  catalog: DatasourceResolver,
+  transformsDir = defaultTransformsDir,
+  /** Used for every target instead of the registry's connector (tests without a real target). */
+  targetConnector?: TargetConnector,
+) {
   const resolve = async (
     config: PipelineConfig,
   ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
@@ -81,6 +84,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
     return compileMapper({ ...config, mappings }, transforms);
   };
   const pool = new SessionPool();
+  const verificationOf = (target: ResolvedDatasource) => verificationConnectorFor(target, targetConnector);
   const capabilities = new Map<string, TargetCapabilities>();
   /** Both sides of a comparison: the servers' checksum SQL when it can answer, else the worker (worker-sides.ts). */
   const comparisonSides = async (
@@ -93,7 +97,8 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
   ): Promise<{ source: VerifySource; target: VerifyTarget; peer?: ReturnType<typeof mysqlChannelPeer> }> => {
     let caps = capabilities.get(config.target);
     if (!caps) {
-      caps = targetConnectorFor((await resolve(config)).target).capabilities;
+      const { target } = await resolve(config);
+      caps = (targetConnector ?? targetConnectorFor(target)).capabilities;
       capabilities.set(config.target, caps);
     }
     if (!comparedInWorker(loaded, caps))
@@ -104,14 +109,25 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
         `${tableKey(loaded.comparison.target.ref)}: a channel pipeline whose mapping needs the comparison in the worker (a transform) cannot be verified as a channel direction`,
         'ComparisonPlan',
       );
-    return workerSides(s.source, await s.targetSession(config.name), loaded, mapperOf(config), {
+    // The verification's own target session reads the rows when it can (one connection per lane).
+    const rows = s.target.verifyRows
+      ? {
+          dialect: s.target.dialect,
+          verifyRows: s.target.verifyRows,
+          checkpoint: { read: () => s.target.appliedPosition() },
+        }
+      : await s.targetSession(config.name);
+    return workerSides(s.source, rows, loaded, mapperOf(config), {
       pipeline: config.name,
       timeoutMs: (catchUpSeconds ?? DEFAULT_CATCH_UP_SECONDS) * 1000,
       ...(signal ? { signal } : {}),
     });
   };
   const session = (config: PipelineConfig, id: string) =>
-    pool.take(id, async () => openSession(await resolve(config)));
+    pool.take(id, async () => {
+      const ds = await resolve(config);
+      return openSession(ds, config.name, verificationOf(ds.target));
+    });
 
   async function verifyPlan(input: VerifyPlanInput): Promise<{ chunks: number; tables: number }> {
     const ctx = Context.current();
@@ -235,12 +251,12 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
           // Keys conflict resolution decided are kept apart from the differences (never repaired).
           const split = await splitByConflicts(
             s.source,
-            s.target,
+            checksumConnectionOf(s),
             loaded.comparison,
             { pipeline, peer: input.channel.peer },
             outcome.differences,
           );
-          await recordDecided(s.target, input.verificationId, chunk, split.decided);
+          await recordDecided(checksumConnectionOf(s), input.verificationId, chunk, split.decided);
           outcome.differences = split.real;
           verificationMetrics.decidedByPolicy.inc({ pipeline }, split.decided.length);
         }
@@ -278,11 +294,11 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
 
   async function verifyFinish(input: VerifyFinishInput): Promise<void> {
     const { target } = await resolve(input.config);
-    const conn = await openSourceReader(target);
+    const t = await verificationOf(target).open(target, input.config.name);
     try {
-      await finishVerification(conn, input.verificationId, input.state, input.error);
+      await finishVerification(t, input.verificationId, input.state, input.error);
     } finally {
-      await conn.end().catch(() => {});
+      await t.close();
       await pool.drop(input.verificationId);
     }
   }
@@ -311,10 +327,7 @@ export function makeVerifyActivities(catalog: DatasourceResolver, transformsDir 
           );
           await sides.target.caughtUp(await sides.source.position());
           const gone = extras.filter((k) => !onSource.has(JSON.stringify(k, jsonSafe)));
-          if (gone.length) {
-            const w = keyIn(loaded.comparison.target.keyColumns, gone);
-            await s.target.query(`DELETE FROM ${quoteMysqlTable(chunk.table)} WHERE ${w.sql}`, w.params);
-          }
+          await s.target.deleteKeys(chunk.table, loaded.comparison.target.keyColumns, gone);
         }
         const resync = diffs.filter((d) => d.kind !== 'extra').map((d) => d.key);
         if (!resync.length) continue;
@@ -424,7 +437,7 @@ function keyValueInput(v: CellValue): string | number | null {
   );
 }
 
-async function allDifferences(conn: mysql.Connection, id: string): Promise<StoredDifference[]> {
+async function allDifferences(conn: ReportTarget, id: string): Promise<StoredDifference[]> {
   const out: StoredDifference[] = [];
   for (let offset = 0; ; offset += 10_000) {
     const page = await readDifferences(conn, id, offset, 10_000);
@@ -458,10 +471,22 @@ function sidesOf(
       s.source,
       loaded.comparison.sources.map((c, i) => ({ comparison: c, columns: loaded.sourceColumns[i] ?? [] })),
     ),
-    target: new MysqlVerifyTarget(s.target, loaded.comparison.target, wait(pipeline)),
+    target: new MysqlVerifyTarget(checksumConnectionOf(s), loaded.comparison.target, {
+      ...wait(pipeline),
+      applied: () => s.target.appliedPosition(),
+    }),
     // A channel: the re-compare treats both sites as sources (channel-recompare.ts).
     ...(channel && sourceSide
-      ? { peer: mysqlChannelPeer(s.source, s.target, sourceSide, wait(channel.peer)) }
+      ? { peer: mysqlChannelPeer(s.source, checksumConnectionOf(s), sourceSide, wait(channel.peer)) }
       : {}),
   };
+}
+
+/** The target's MySQL-dialect connection for the checksum SQL; other targets compare rows in the worker. */
+function checksumConnectionOf(s: VerifySession): mysql.Connection {
+  if (s.target.checksumConnection) return s.target.checksumConnection;
+  throw ApplicationFailure.nonRetryable(
+    `rows of ${s.target.dialect} targets are not compared by this build (no server-side checksums there)`,
+    'ComparisonPlan',
+  );
 }

@@ -2,6 +2,7 @@ import type { Datasource, ResolvedDatasource } from '../config/datasources';
 import { mysqlTargetConnector } from './mysql/target-session';
 import { oracleTargetConnector } from './oracle/target-session';
 import type { TargetConnector, TargetSession, TargetSessionOptions } from './target';
+import type { VerificationConnector } from './verification-target';
 
 /**
  * The registry of target connectors, by datasource kind: the only module outside a database's folder
@@ -31,4 +32,19 @@ export function openTargetSession(
   options: TargetSessionOptions,
 ): Promise<TargetSession> {
   return targetConnectorFor(datasource).open(datasource, options);
+}
+
+/**
+ * The verification side of a datasource's connector (`connector` instead of the registry's when
+ * given); a clear error when the connector has none.
+ */
+export function verificationConnectorFor(
+  datasource: Pick<Datasource, 'kind' | 'name'>,
+  connector: TargetConnector = targetConnectorFor(datasource),
+): VerificationConnector {
+  if (!connector.verification)
+    throw new Error(
+      `datasource "${datasource.name}": verification of ${connector.dialect} targets is not supported by this build`,
+    );
+  return connector.verification;
 }

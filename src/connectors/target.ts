@@ -4,6 +4,7 @@ import type { ApplyPlan, TableRef } from '../pipeline/model';
 import type { ConflictRecord, TargetRowReader } from '../replication/conflicts';
 import type { BackfillConnector } from './backfill-target';
 import type { ApplyContext, ApplyResult, RowByRowResult, SessionOptions, TableInfoSource } from './dialect';
+import type { VerificationConnector } from './verification-target';
 
 /**
  * The target connector interface: everything the replication engine, the backfill and the service
@@ -369,6 +370,8 @@ export interface TargetConnector {
   serverVersion(datasource: ResolvedDatasource): Promise<string>;
   /** Initial loads and re-syncs into this target; absent when the connector has none yet. */
   readonly backfill?: BackfillConnector;
+  /** Verifications and repairs of pipelines into this target; absent when the connector has none yet. */
+  readonly verification?: VerificationConnector;
   /**
    * Connects and checks what the target needs (privileges, space); each failed check says what to
    * change. Absent: a connection test is all there is to check.

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import { z } from 'zod';
 import { openSourceReader, readSourceTable } from '../backfill/source-table';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
 import type { PipelineRepository } from '../catalog/types';
 import { taskQueueFor } from '../config/regions';
+import { verificationConnectorFor } from '../connectors/registry';
+import type { VerificationConnector, VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -258,7 +259,11 @@ export class VerificationService {
     const running = described.status.name === 'RUNNING';
     let report: VerificationStatus | undefined = await this.withTarget(pipeline, async (c) => {
       const r = await readReport(c, id);
-      return r && { ...r, tables: await withDecidedCounts(c, id, r.tables) };
+      // Keys decided by a conflict policy: channels, MySQL/MariaDB targets only.
+      const mysqlTarget = c.checksumConnection;
+      return (
+        r && { ...r, tables: mysqlTarget ? await withDecidedCounts(mysqlTarget, id, r.tables) : r.tables }
+      );
     }).catch(() => undefined);
     if (!report && running)
       report = await this.deps.client
@@ -305,7 +310,11 @@ export class VerificationService {
 
   /** The keys of a channel verification that conflict resolution decided, paged (channel-report.ts). */
   async decided(rawId: string, query: Record<string, unknown>): Promise<DecidedList> {
-    const { page, offset, limit } = await this.page(rawId, query, readDecided);
+    const { page, offset, limit } = await this.page(rawId, query, (c, vid, o, l) =>
+      c.checksumConnection
+        ? readDecided(c.checksumConnection, vid, o, l)
+        : Promise.resolve({ total: 0, decided: [] }),
+    );
     return {
       total: page.total,
       offset,
@@ -322,7 +331,7 @@ export class VerificationService {
   private async page<T>(
     rawId: string,
     query: Record<string, unknown>,
-    read: (c: mysql.Connection, id: string, offset: number, limit: number) => Promise<T>,
+    read: (c: VerificationTargetSession, id: string, offset: number, limit: number) => Promise<T>,
   ): Promise<{ page: T; offset: number; limit: number }> {
     const id = parseVerificationId(rawId);
     const q = differencesQuerySchema.safeParse(query);
@@ -389,14 +398,18 @@ export class VerificationService {
     return { ...view, workflowStatus: 'CANCEL_REQUESTED' };
   }
 
-  private async withTarget<T>(pipeline: string, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  private async withTarget<T>(
+    pipeline: string,
+    fn: (t: VerificationTargetSession) => Promise<T>,
+  ): Promise<T> {
     const def = await this.deps.store.get(pipeline);
     if (!def) throw notFound('pipeline', pipeline);
-    const conn = await openSourceReader(await this.deps.datasources.resolve(def.config.target));
+    const ds = await this.deps.datasources.resolve(def.config.target);
+    const target = await verificationConnectorFor(ds).open(ds, pipeline);
     try {
-      return await fn(conn);
+      return await fn(target);
     } finally {
-      await conn.end().catch(() => {});
+      await target.close();
     }
   }
 
@@ -425,7 +438,7 @@ export class VerificationService {
     const source = await openSourceReader(sourceDs).catch((err: unknown) => {
       throw unreachable(sourceDs, err);
     });
-    let target: mysql.Connection | undefined;
+    let target: VerificationTargetSession | undefined;
     try {
       for (const t of tables ?? [])
         await readSourceTable(source, t).catch((err: Error) => {
@@ -437,7 +450,15 @@ export class VerificationService {
           { path: 'tables', message: 'no source table of this pipeline exists' },
         ]);
       const targetDs = await this.deps.datasources.resolve(config.target);
-      target = await openSourceReader(targetDs).catch((err: unknown) => {
+      let connector: VerificationConnector;
+      try {
+        connector = verificationConnectorFor(targetDs);
+      } catch (err) {
+        throw new ServiceError('unprocessable', (err as Error).message, [
+          { path: 'pipeline', message: (err as Error).message },
+        ]);
+      }
+      target = await connector.open(targetDs, config.name).catch((err: unknown) => {
         throw unreachable(targetDs, err);
       });
       for (const g of groups) {
@@ -471,7 +492,7 @@ export class VerificationService {
       }
     } finally {
       await source.end().catch(() => {});
-      await target?.end().catch(() => {});
+      await target?.close();
     }
   }
 }

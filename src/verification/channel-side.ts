@@ -1,5 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../binlog/replica/server-state';
+import { readCheckpoint } from '../connectors/mysql/checkpoint';
 import type { ChannelPeer } from './channel-recompare';
 import type { SideTable } from './checksum-sql';
 import { MysqlVerifyTarget } from './mysql-side';
@@ -15,7 +16,11 @@ export function mysqlChannelPeer(
   sourceSide: SideTable,
   wait: { pipeline: string; timeoutMs: number; signal?: AbortSignal },
 ): ChannelPeer {
-  const opposite = new MysqlVerifyTarget(source, sourceSide, wait);
+  // The opposite pipeline's checkpoint is on this comparison's source site.
+  const opposite = new MysqlVerifyTarget(source, sourceSide, {
+    ...wait,
+    applied: () => readCheckpoint(source, wait.pipeline),
+  });
   return {
     targetPosition: () => readServerBinlogState(target),
     sourceCaughtUp: (position) => opposite.caughtUp(position),

@@ -2,7 +2,6 @@ import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition, CellValue, ColumnDef, RowImage } from '../binlog/types';
 import { quoteMysqlIdentifier } from '../connectors/mysql/source';
-import { SYSTEM_SCHEMA } from '../connectors/target';
 import { compileFilter, type RowPredicate } from '../pipeline/mapping/filter';
 import {
   bucketAggregateSql,
@@ -13,7 +12,8 @@ import {
   type SideTable,
 } from './checksum-sql';
 import type { ChunkDigest, DigestReader, VerifySource, VerifyTarget } from './chunk-verifier';
-import { keyId, positionReached, type RowDigest } from './classify';
+import { keyId, type RowDigest } from './classify';
+import { type CatchUpWait, waitForApplied } from './row-digests';
 import type { SourceComparison } from './table-plan';
 
 /**
@@ -151,9 +151,9 @@ export class MysqlVerifyTarget implements VerifyTarget {
   private readonly table: TableDigests;
 
   constructor(
-    private readonly conn: mysql.Connection,
+    conn: mysql.Connection,
     side: SideTable,
-    private readonly wait: { pipeline: string; timeoutMs: number; signal?: AbortSignal; pollMs?: number },
+    private readonly wait: CatchUpWait & { applied: () => Promise<BinlogPosition | undefined> },
   ) {
     this.table = new TableDigests(conn, side);
   }
@@ -170,38 +170,8 @@ export class MysqlVerifyTarget implements VerifyTarget {
     return this.table.columnDigests(keys);
   }
 
-  /** The pipeline's checkpoint (read without creating anything: a verification never writes it). */
-  private async applied(): Promise<BinlogPosition | undefined> {
-    const [rows] = await this.conn
-      .query<mysql.RowDataPacket[]>(
-        `SELECT binlog_file, binlog_pos, gtid FROM \`${SYSTEM_SCHEMA}\`.checkpoints WHERE pipeline = ?`,
-        [this.wait.pipeline],
-      )
-      .catch((err: { errno?: number }) => {
-        if (err.errno === 1146) return [[]] as unknown as [mysql.RowDataPacket[]]; // no pipeline ever ran here
-        throw err;
-      });
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      file: String(r.binlog_file),
-      pos: Number(r.binlog_pos),
-      ...(r.gtid ? { gtid: String(r.gtid) } : {}),
-    };
-  }
-
-  async caughtUp(position: BinlogPosition): Promise<void> {
-    const deadline = Date.now() + this.wait.timeoutMs;
-    let applied: BinlogPosition | undefined;
-    for (;;) {
-      applied = await this.applied();
-      if (positionReached(applied, position)) return;
-      if (this.wait.signal?.aborted) throw new Error('verification cancelled');
-      if (Date.now() > deadline)
-        throw new Error(
-          `pipeline ${this.wait.pipeline} has not applied the source up to ${position.file}:${position.pos} within ${Math.round(this.wait.timeoutMs / 1000)} s (applied: ${applied ? `${applied.file}:${applied.pos}` : 'nothing'}); is it running?`,
-        );
-      await new Promise((r) => setTimeout(r, this.wait.pollMs ?? 200));
-    }
+  /** Waits for the pipeline's applied position (read through `wait.applied`, never written here). */
+  caughtUp(position: BinlogPosition): Promise<void> {
+    return waitForApplied(this.wait.applied, position, this.wait);
   }
 }

@@ -7,16 +7,15 @@ import {
   rowsPerChunk,
 } from '../backfill/chunk-plan';
 import { listSourceTables, readSourceTable, type SourceTable } from '../backfill/source-table';
-import type { ColumnDef } from '../binlog/types';
+import type { CellValue, ColumnDef } from '../binlog/types';
+import { TargetTableMissingError } from '../connectors/dialect';
+import { mysqlTableColumns } from '../connectors/mysql/verification/session';
+import type { VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
-import {
-  ComparisonPlanError,
-  planTableComparison,
-  type TableColumns,
-  type TableComparison,
-} from './table-plan';
+import { checkShardKeys, mergeShardBoundaries } from './shard-plan';
+import { ComparisonPlanError, planTableComparison, type TableComparison } from './table-plan';
 
 /**
  * Planning a verification from the databases: which target tables, fed by which source tables, with
@@ -30,38 +29,24 @@ export interface LoadedComparison {
   /** Decoder-style column definitions of each source table (same order as comparison.sources). */
   sourceColumns: ColumnDef[][];
   sourceTables: SourceTable[];
-  target: SourceTable;
 }
 
-async function tableColumns(conn: mysql.Connection, t: SourceTable): Promise<TableColumns> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS n, CHARACTER_SET_NAME AS cs FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-    [t.ref.schema, t.ref.table],
-  );
-  const charset = new Map(rows.map((r) => [String(r.n), r.cs === null ? null : String(r.cs)]));
-  return {
-    ref: t.ref,
-    columns: t.schema.columns.map((c) => ({
-      name: c.name,
-      dataType: String(c.dataType ?? '').toLowerCase(),
-      charset: charset.get(c.name) ?? null,
-      nullable: c.nullable,
-    })),
-    keyColumns: t.keyColumns,
-  };
-}
+/** What planning reads from the target. */
+export type PlanTarget = Pick<VerificationTargetSession, 'tableColumns' | 'checksumConnection' | 'dialect'>;
 
 /** Reads both sides' definitions and plans the comparison of one target table. */
 export async function loadComparison(
   source: mysql.Connection,
-  target: mysql.Connection,
+  target: PlanTarget,
   config: PipelineConfig,
   mapper: Mapper,
   targetRef: TableRef,
   sources: readonly TableRef[],
 ): Promise<LoadedComparison> {
-  const tgt = await readSourceTable(target, targetRef).catch(() => {
-    throw new ComparisonPlanError(`target table ${tableKey(targetRef)} does not exist`);
+  const tgt = await target.tableColumns(targetRef).catch((err: unknown) => {
+    if (err instanceof TargetTableMissingError)
+      throw new ComparisonPlanError(`target table ${tableKey(targetRef)} does not exist`);
+    throw err;
   });
   const sourceTables: SourceTable[] = [];
   const inputs: Parameters<typeof planTableComparison>[1] = [];
@@ -73,10 +58,11 @@ export async function loadComparison(
     const mapping = route ? config.mappings[route.mapping] : undefined;
     if (!mapping) throw new ComparisonPlanError(`${tableKey(ref)} is not mapped to ${tableKey(targetRef)}`);
     sourceTables.push(st);
-    inputs.push({ table: await tableColumns(source, st), mapping, index: route?.mapping });
+    inputs.push({ table: await mysqlTableColumns(source, st), mapping, index: route?.mapping });
   }
-  const comparison = planTableComparison(await tableColumns(target, tgt), inputs);
-  return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables, target: tgt };
+  const comparison = planTableComparison(tgt, inputs);
+  if (!target.checksumConnection) checkShardKeys(comparison, target.dialect);
+  return { comparison, sourceColumns: sourceTables.map((s) => s.schema.columns), sourceTables };
 }
 
 /**
@@ -105,19 +91,22 @@ export async function targetsToVerify(
 
 /**
  * The key ranges of one comparison, in target key order. One source table: its key index is walked
- * (source names of the target key); merged shards: the target's key index (it holds their union).
+ * (source names of the target key); merged shards: the target's key index (it holds their union),
+ * or on targets without the MySQL SQL every shard's (shard-plan.ts).
  */
 export async function planChunks(
   source: mysql.Connection,
-  target: mysql.Connection,
+  target: PlanTarget,
   loaded: LoadedComparison,
   o: { chunkSize?: number; laneRowsPerSecond?: number; onStep?: () => void },
 ): Promise<PlannedChunk[]> {
   const single = loaded.comparison.sources.length === 1;
-  const base = single ? (loaded.sourceTables[0] as SourceTable) : loaded.target;
-  const keyColumns = single
-    ? (loaded.comparison.sources[0]?.side.keyColumns ?? [])
-    : loaded.target.keyColumns;
+  const targetConn = target.checksumConnection;
+  if (!single && !targetConn) return planShardChunks(source, loaded, o);
+  const base = single
+    ? (loaded.sourceTables[0] as SourceTable)
+    : await readSourceTable(targetConn as mysql.Connection, loaded.comparison.target.ref);
+  const keyColumns = single ? (loaded.comparison.sources[0]?.side.keyColumns ?? []) : base.keyColumns;
   const ordinal = new Map(base.schema.columns.map((c, i) => [c.name, i]));
   const table: SourceTable = {
     ...base,
@@ -132,9 +121,37 @@ export async function planChunks(
     averageRowBytes: base.averageRowBytes,
     laneRowsPerSecond: o.laneRowsPerSecond,
   });
-  const conn = single ? source : target;
+  const conn = single ? source : (targetConn as mysql.Connection);
   const boundaries =
     (await integerRangeBoundaries(conn, { ...table, estimatedRows: estimated }, chunkSize)) ??
     (await findBoundaries(conn, table, chunkSize, o.onStep));
   return chunksFromBoundaries(boundaries);
+}
+
+/** Merged shards on a target without the MySQL SQL: the union of every shard's boundaries (shard-plan.ts). */
+async function planShardChunks(
+  source: mysql.Connection,
+  loaded: LoadedComparison,
+  o: { chunkSize?: number; laneRowsPerSecond?: number; onStep?: () => void },
+): Promise<PlannedChunk[]> {
+  const lists: CellValue[][][] = [];
+  for (const [i, st] of loaded.sourceTables.entries()) {
+    const keyColumns = loaded.comparison.sources[i]?.side.keyColumns ?? [];
+    const ordinal = new Map(st.schema.columns.map((c, j) => [c.name, j]));
+    const table: SourceTable = {
+      ...st,
+      keyColumns,
+      keyOrdinals: keyColumns.map((c) => ordinal.get(c) as number),
+    };
+    const chunkSize = rowsPerChunk({
+      requested: o.chunkSize,
+      averageRowBytes: st.averageRowBytes,
+      laneRowsPerSecond: o.laneRowsPerSecond,
+    });
+    lists.push(
+      (await integerRangeBoundaries(source, table, chunkSize)) ??
+        (await findBoundaries(source, table, chunkSize, o.onStep)),
+    );
+  }
+  return chunksFromBoundaries(mergeShardBoundaries(lists));
 }

@@ -3,6 +3,7 @@ import { openSourceReader } from '../backfill/source-table';
 import type { ResolvedDatasource } from '../config/datasources';
 import { openTargetSession } from '../connectors/registry';
 import type { TargetSession } from '../connectors/target';
+import type { VerificationConnector, VerificationTargetSession } from '../connectors/verification-target';
 import type { PipelineConfig } from '../pipeline/config';
 import type { Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
@@ -14,10 +15,11 @@ import type { StoredChunk } from './report-store';
  * chunk activities with the table comparisons they planned (no Temporal imports).
  */
 
-/** A source and a target connection of one verification, with its table comparisons cached. */
+/** A source connection and a target session of one verification, with its table comparisons cached. */
 export interface VerifySession {
   source: mysql.Connection;
-  target: mysql.Connection;
+  /** The target's report, checkpoint and table reads (its connector's verification session). */
+  target: VerificationTargetSession;
   comparison(chunk: StoredChunk, mapper: () => Mapper, config: PipelineConfig): Promise<LoadedComparison>;
   /** The verification's WHERE condition, as stored with its request. */
   where(id: string): Promise<string | undefined>;
@@ -26,12 +28,13 @@ export interface VerifySession {
   close(): Promise<void>;
 }
 
-export async function openSession(ds: {
-  source: ResolvedDatasource;
-  target: ResolvedDatasource;
-}): Promise<VerifySession> {
+export async function openSession(
+  ds: { source: ResolvedDatasource; target: ResolvedDatasource },
+  pipeline: string,
+  targetConnector: VerificationConnector,
+): Promise<VerifySession> {
   const source = await openSourceReader(ds.source);
-  const target = await openSourceReader(ds.target).catch(async (err) => {
+  const target = await targetConnector.open(ds.target, pipeline).catch(async (err) => {
     await source.end().catch(() => {});
     throw err;
   });
@@ -52,17 +55,7 @@ export async function openSession(ds: {
       return c;
     },
     where(id) {
-      where ??= target
-        .query<mysql.RowDataPacket[]>(
-          'SELECT request_json FROM `otterflow`.verifications WHERE verification_id = ?',
-          [id],
-        )
-        .then(([rows]) => {
-          const r = rows[0]?.request_json
-            ? (JSON.parse(String(rows[0].request_json)) as { where?: string })
-            : {};
-          return r.where ?? undefined;
-        });
+      where ??= target.readRequest(id).then((r) => r?.where ?? undefined);
       return where;
     },
     targetSession(pipeline) {
@@ -77,7 +70,7 @@ export async function openSession(ds: {
     close: async () => {
       if (session) await (await session.catch(() => undefined))?.close();
       await source.end().catch(() => {});
-      await target.end().catch(() => {});
+      await target.close();
     },
   };
 }

@@ -27,7 +27,9 @@ export function comparedInWorker(
  */
 export async function workerSides(
   source: mysql.Connection,
-  target: TargetSession,
+  target: Pick<TargetSession, 'dialect' | 'verifyRows'> & {
+    checkpoint: Pick<TargetSession['checkpoint'], 'read'>;
+  },
   loaded: LoadedComparison,
   mapper: Mapper,
   wait: CatchUpWait,

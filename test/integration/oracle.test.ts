@@ -339,3 +339,70 @@ test('backfill on a real Oracle: plan, a chunk failing halfway rolled back and c
   assert.deepEqual([done?.status, done?.lastKey, done?.rowsCopied], ['done', '[2]', 2]);
   assert.equal(await session.resyncRequests.next(), undefined);
 });
+
+test('verification report and target session on a real Oracle: tables created once, plan, chunk with differences, report, repair marks; columns, key and deletes by key', async (t) => {
+  if (!url) return t.skip(SKIPPED);
+  const ds = oracleDatasource(url);
+  const conn = await adminConnection(t, ds);
+  const table = `OTF_${randomBytes(4).toString('hex').toUpperCase()}`;
+  t.after(() => conn.execute(`DROP TABLE "${table}" PURGE`).catch(() => {}));
+  await conn.execute(`CREATE TABLE "${table}" (id NUMBER(10) PRIMARY KEY, name VARCHAR2(40))`);
+  await conn.executeMany(`INSERT INTO "${table}" VALUES (:1, :2)`, [
+    [1, 'a'],
+    [2, 'b'],
+    [3, 'c'],
+  ]);
+  await conn.commit();
+  const rdb = new RecordingOracleDatabase();
+  const connector = new OracleTargetConnector(async (d) => rdb.connectTo(await openOracle(d)));
+  const pipeline = `p${randomBytes(4).toString('hex')}`;
+  const v = await connector.verification.open(ds, pipeline);
+  t.after(() => v.close());
+  const ref = { schema: ds.user.toLowerCase(), table: table.toLowerCase() };
+  const id = `${pipeline}.verify-1`;
+
+  assert.equal(await v.appliedPosition(), undefined, 'a pipeline that never ran here');
+  assert.deepEqual(await v.tableColumns(ref), {
+    ref,
+    columns: [
+      { name: 'id', dataType: 'number(10,0)', charset: null, nullable: true },
+      { name: 'name', dataType: 'varchar2', charset: null, nullable: true },
+    ],
+    keyColumns: ['id'],
+  });
+  await v.beginVerification(id, pipeline, { where: 'id > 0' });
+  await v.beginVerification(id, pipeline, {});
+  assert.deepEqual(await v.readRequest(id), { where: 'id > 0' });
+  await v.storeChunks(id, [
+    { table: ref, sources: [ref], keyColumns: ['id'], upTo: [2] },
+    { table: ref, sources: [ref], keyColumns: ['id'], after: [2] },
+  ]);
+  assert.deepEqual(await v.pendingChunks(id), { pending: [0, 1], total: 2 });
+  const chunk = (await v.readStoredChunk(id, 1))!;
+  assert.deepEqual(chunk.after, [2]);
+  await v.recordChunk(id, chunk, { rowsSource: 2, rowsTarget: 1, unsettled: 0 }, [
+    { key: [3], kind: 'different', columns: ['name'] },
+    { key: [4], kind: 'missing', columns: [] },
+  ]);
+  await v.markRepair(id, [{ chunkNo: 1, seq: 1, repaired: true }]);
+  await v.finishVerification(id, 'done');
+  const report = await v.readReport(id);
+  assert.equal(report?.state, 'done');
+  assert.deepEqual(
+    report?.tables.map((x) => [x.chunks, x.chunksDone, x.rowsSource, x.rowsTarget, x.missing, x.different]),
+    [[2, 1, 2, 1, 1, 1]],
+  );
+  assert.match(report?.finishedAt ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  const page = await v.readDifferences(id, 1, 10);
+  assert.deepEqual(
+    page.differences.map((d) => [d.key, d.kind, d.repair]),
+    [[[4], 'missing', 'repaired']],
+  );
+  assert.equal(page.total, 2);
+
+  assert.equal(await v.deleteKeys(ref, ['id'], [[2], [3], [9]]), 2);
+  const left = await conn.execute<[number]>(`SELECT id FROM "${table}" ORDER BY id`, [], {
+    outFormat: oracledb.OUT_FORMAT_ARRAY,
+  });
+  assert.deepEqual(left.rows, [[1]]);
+});

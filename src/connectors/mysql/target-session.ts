@@ -26,6 +26,7 @@ import { quoteMysqlTable } from './dialect';
 import { MysqlChannelMarks } from './marks';
 import { MysqlRowAccess } from './row-access';
 import { missingOnTarget, readServerFlavour, type ServerFlavour } from './type-support';
+import { mysqlVerificationConnector } from './verification/session';
 
 /**
  * MySQL errors that mean "this DDL is already in effect on the target": table/column/index already
@@ -194,6 +195,7 @@ class MysqlResyncRequests implements ResyncRequests {
 export const mysqlTargetConnector: TargetConnector = {
   dialect: 'mysql',
   backfill: mysqlBackfill,
+  verification: mysqlVerificationConnector,
   capabilities: MYSQL_TARGET_CAPABILITIES,
   async open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession> {
     const conn = await openMysql(datasource);

@@ -84,8 +84,9 @@ export class OracleCheckpointSql {
   }
 }
 
-type Row = [number | string, string | null, number | string, string | null];
-const READ_OPTIONS = {
+export type CheckpointRow = [number | string, string | null, number | string, string | null];
+type Row = CheckpointRow;
+export const CHECKPOINT_READ_OPTIONS = {
   outFormat: oracledb.OUT_FORMAT_ARRAY,
   // The GTID set is a CLOB: fetched as text.
   fetchInfo: { GTID: { type: oracledb.STRING } },
@@ -117,7 +118,11 @@ export class OracleCheckpoint implements TargetCheckpoint {
     let first: BinlogPosition | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const res = await this.conn.execute<Row>(this.sql.selectForUpdate(), [this.pipeline], READ_OPTIONS);
+        const res = await this.conn.execute<Row>(
+          this.sql.selectForUpdate(),
+          [this.pipeline],
+          CHECKPOINT_READ_OPTIONS,
+        );
         const row = res.rows?.[0];
         if (row) {
           const epoch = Number(row[0]) + 1;
@@ -155,7 +160,7 @@ export class OracleCheckpoint implements TargetCheckpoint {
 
   async read(): Promise<BinlogPosition | undefined> {
     await this.ensureTable();
-    const res = await this.conn.execute<Row>(this.sql.select(), [this.pipeline], READ_OPTIONS);
+    const res = await this.conn.execute<Row>(this.sql.select(), [this.pipeline], CHECKPOINT_READ_OPTIONS);
     const row = res.rows?.[0];
     return row ? positionOf(row) : undefined;
   }
@@ -174,7 +179,7 @@ function positionBinds(p: BinlogPosition): unknown[] {
   return [p.file || null, p.pos, p.gtid ? { type: oracledb.DB_TYPE_CLOB, val: p.gtid } : null];
 }
 
-function positionOf(row: Row): BinlogPosition {
+export function positionOf(row: Row): BinlogPosition {
   const p: BinlogPosition = { file: row[1] ?? '', pos: Number(row[2]) };
   if (row[3]) p.gtid = row[3];
   return p;

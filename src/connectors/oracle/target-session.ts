@@ -16,6 +16,7 @@ import type {
   TargetSession,
   TargetSessionOptions,
 } from '../target';
+import type { VerificationConnector } from '../verification-target';
 import { OracleApplier, OracleBatchRowError } from './applier';
 import { OracleBackfill } from './backfill/connector';
 import { OracleBackfillSql } from './backfill/progress-sql';
@@ -26,6 +27,7 @@ import { checkOracleTargetPrerequisites, readOracleTargetState, readOracleVersio
 import { OracleRowAccess } from './row-access';
 import { type OracleTargetSettings, oracleTargetSettings } from './settings';
 import { OracleValueError, type ValueTally } from './values';
+import { OracleVerificationConnector } from './verification/session';
 
 /**
  * What an Oracle target can do. No source DDL (MySQL DDL is not translated: `ddl: apply` stops with a
@@ -215,11 +217,13 @@ export class OracleTargetConnector implements TargetConnector {
   readonly dialect = 'oracle';
   readonly capabilities = ORACLE_TARGET_CAPABILITIES;
   readonly backfill: BackfillConnector;
+  readonly verification: VerificationConnector;
 
   constructor(
     private readonly connect: (ds: ResolvedDatasource) => Promise<OracleConnectionLike> = openOracle,
   ) {
     this.backfill = new OracleBackfill(connect);
+    this.verification = new OracleVerificationConnector(connect);
   }
 
   async open(datasource: ResolvedDatasource, options: TargetSessionOptions): Promise<TargetSession> {

@@ -21,7 +21,7 @@ export const ORACLE_BACKFILL_TABLES = {
 const ALREADY_THERE = [-955, -1408];
 
 /** Wraps a DDL statement in a block that ignores "already there", so creation can be repeated. */
-function idempotent(ddl: string): string {
+export function idempotent(ddl: string): string {
   const ignored = ALREADY_THERE.map((c) => `SQLCODE != ${c}`).join(' AND ');
   return (
     `BEGIN EXECUTE IMMEDIATE '${ddl.replace(/'/g, "''")}'; ` +

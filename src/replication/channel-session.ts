@@ -1,6 +1,5 @@
 import type mysql from 'mysql2/promise';
 import client from 'prom-client';
-import type { RowChange } from '../binlog/types';
 import { ensureSourceMarksTable, readPeerSite } from '../connectors/mysql/source';
 import type { ChannelMark, ChannelMarks, TargetSession } from '../connectors/target';
 import type { ChannelConfig } from '../pipeline/config';

@@ -72,7 +72,7 @@ export class MysqlTargetSession implements TargetSession {
 
   constructor(
     readonly connection: mysql.Connection,
-    private readonly pipeline: string,
+    pipeline: string,
     applier?: MysqlApplier,
     /** The server's flavour and version, for {@link lacksSourceType}; unknown = every type accepted. */
     private readonly flavour?: ServerFlavour,

@@ -1,5 +1,4 @@
 import type mysql from 'mysql2/promise';
-import type { PlannedChunk } from '../../../backfill/chunk-plan';
 import { parseKey, stringifyKey } from '../../../backfill/keys';
 import type { TableRef } from '../../../pipeline/model';
 import type { NewResyncRequest, StoredPlan, TableChunks } from '../../backfill-target';

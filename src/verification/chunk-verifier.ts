@@ -2,6 +2,7 @@ import type { BinlogPosition, CellValue } from '../binlog/types';
 import { type ChannelPeer, recompareBothSides } from './channel-recompare';
 import type { RowSelection } from './checksum-sql';
 import {
+  Confirmations,
   type DigestMap,
   diffDigests,
   differingColumns,
@@ -25,8 +26,10 @@ import type { DifferenceKind } from './contract';
  * 3. Repeat at most `attempts` times on the candidates: read the source's row digests, then its binlog
  *    position P; wait until the pipeline has applied P on the target; read the target's digests; read
  *    the source again for the keys that differ. A key whose source row did not change between the two
- *    source reads and still differs on the target is a real difference; a key that changed is in
- *    flight and is compared again (see classify.ts `settle`).
+ *    source reads and still differs on the target is confirmed by this look; a key that changed is in
+ *    flight and is compared again (see classify.ts `settle`). A difference is real once `confirmations`
+ *    looks in a row confirm it with the same rows (classify.ts `Confirmations`: a row changed and
+ *    changed back between two reads fools one look).
  * 4. The target columns of `different` rows come from per-column hashes of both sides.
  */
 
@@ -77,8 +80,10 @@ export const BUCKETS = 64;
 export interface ChunkVerifyOptions {
   /** Target names of the compared columns (for `different`). */
   columns: readonly string[];
-  /** Re-compares of keys in flight before giving up on them (default 6). */
+  /** Re-compares of keys in flight before giving up on them (default 8). */
   attempts?: number;
+  /** Looks in a row that must confirm a difference with the same rows on both sides (default 3). */
+  confirmations?: number;
   /** Shared by the consecutive chunks of one lane: which first look to take (see FirstLook). */
   firstLook?: FirstLook;
   /** The user's condition (source side): rows only on the target are then not looked for. */
@@ -165,12 +170,15 @@ export async function verifyChunk(
     rowsSource = keys.length;
     rowsTarget = keys.length;
   }
-  const attempts = Math.max(1, o.attempts ?? 6);
+  const needed = Math.max(1, o.confirmations ?? 3);
+  const attempts = Math.max(needed, o.attempts ?? 8);
+  const streaks = new Confirmations(needed);
   for (let attempt = 0; attempt < attempts && keys.length > 0; attempt++) {
     if (o.peer) {
       const r = await recompareBothSides(source, target, o.peer, keys);
-      confirmed.push(...r.confirmed);
-      keys = r.unsettled;
+      const c = streaks.look(r.confirmed, r.unsettled);
+      confirmed.push(...c.final);
+      keys = c.again;
       continue;
     }
     const before = digestMap(await source.rowDigests({ keys }));
@@ -183,8 +191,13 @@ export async function verifyChunk(
     }
     const after = digestMap(await source.rowDigests({ keys: candidates }));
     const r = settle(candidates, before, tgt, after);
-    confirmed.push(...r.confirmed);
-    keys = r.unsettled;
+    const seen = r.confirmed.map((d) => {
+      const id = keyId(d.key);
+      return { ...d, source: String(before.get(id)?.hash ?? ''), target: String(tgt.get(id)?.hash ?? '') };
+    });
+    const c = streaks.look(seen, r.unsettled);
+    confirmed.push(...c.final);
+    keys = c.again;
   }
   const differences = await nameColumns(source, target, confirmed, o.columns);
   return { rowsSource, rowsTarget, differences, unsettled: keys.length };

@@ -138,3 +138,42 @@ export function positionReached(applied: BinlogPosition | undefined, wanted: Bin
   }
   return false;
 }
+
+/**
+ * A look's confirmed difference only counts once it has been confirmed in `needed` looks in a row with
+ * the same source and target rows (the same digests): the two source reads of one look can agree
+ * while the row changed and changed back in between (A → B → A) and the target showed the B the
+ * pipeline had applied meanwhile. A real difference stands still and is confirmed in every look; a row
+ * toggling in flight rarely lines up the same way several looks in a row. Pure; one per chunk.
+ */
+export class Confirmations {
+  private streak = new Map<string, { kind: DifferenceKind; look: string; count: number }>();
+
+  constructor(private readonly needed: number) {}
+
+  /**
+   * Feeds one look: `confirmed` (with what each side showed) and every other key compared in it.
+   * Returns the differences confirmed often enough and the keys to look at again.
+   */
+  look(
+    confirmed: readonly (KeyDifference & { source?: string; target?: string })[],
+    others: readonly CellValue[][],
+  ): { final: KeyDifference[]; again: CellValue[][] } {
+    const next = new Map<string, { kind: DifferenceKind; look: string; count: number }>();
+    const final: KeyDifference[] = [];
+    const again: CellValue[][] = [...others];
+    for (const d of confirmed) {
+      const id = keyId(d.key);
+      const look = `${d.kind}|${d.source ?? ''}|${d.target ?? ''}`;
+      const prev = this.streak.get(id);
+      const count = prev && prev.look === look ? prev.count + 1 : 1;
+      if (count >= this.needed) final.push({ key: d.key, kind: d.kind });
+      else {
+        next.set(id, { kind: d.kind, look, count });
+        again.push(d.key);
+      }
+    }
+    this.streak = next;
+    return { final, again };
+  }
+}

@@ -129,8 +129,9 @@ test('a key just written on the target is in flight on a channel; a one-directio
     [[3, 'different', ['v']]],
   );
   assert.equal(both.unsettled, 0);
-  assert.equal(channel.target.waits, 1, 'this direction waited for the source position');
-  assert.equal(channel.peer.waits, 1, 'the opposite direction waited for the target position');
+  // Three looks in a row confirm key 3 (the default), each waiting on both directions.
+  assert.equal(channel.target.waits, 3, 'this direction waited for the source position');
+  assert.equal(channel.peer.waits, 3, 'the opposite direction waited for the target position');
 });
 
 test('a key that keeps changing on the target site is unsettled on a channel, not reported', async () => {

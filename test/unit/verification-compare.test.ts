@@ -9,6 +9,7 @@ import {
   verifyChunk,
 } from '../../src/verification/chunk-verifier';
 import {
+  Confirmations,
   diffDigests,
   differingColumns,
   digestMap,
@@ -165,8 +166,9 @@ test('a differing chunk reads the rows of its differing key buckets only', async
     [[70, 'different']],
   );
   assert.equal(o.rowsSource, 640);
-  // 640 rows in 64 buckets: the first look reads bucket 70 % 64 = 6 of both sides (10 rows each).
-  assert.ok(fetched <= 20 + 4, `rows fetched: ${fetched}`);
+  // 640 rows in 64 buckets: the first look reads bucket 70 % 64 = 6 of both sides (10 rows each);
+  // then key 70 alone, three reads per look, three looks to confirm it.
+  assert.ok(fetched <= 20 + 3 * 3, `rows fetched: ${fetched}`);
 });
 
 test('a real difference is reported with its columns; a row the pipeline is still applying is not', async () => {
@@ -241,4 +243,23 @@ test('a lane looks at a chunk whole first, and goes straight to key buckets afte
   assert.deepEqual([after.differences.length, after.rowsSource, after.rowsTarget], [0, 40, 40]);
   await chunk(120, 160);
   assert.deepEqual(looks, [1, 1, 64, 64, 1]);
+});
+
+test('a row that changes and changes back between the two source reads is not confirmed by one look', async () => {
+  // Source reads show A both times, the target shows the B applied meanwhile (A → B → A): one look
+  // alone would confirm it. The next looks line up differently, so it is never reported.
+  const looks = [
+    [{ key: [1], kind: 'different' as const, source: 'a', target: 'b' }],
+    [],
+    [{ key: [1], kind: 'different' as const, source: 'a', target: 'b' }],
+    [{ key: [1], kind: 'missing' as const, source: 'a', target: '' }],
+  ];
+  const c = new Confirmations(3);
+  for (const l of looks) assert.deepEqual(c.look(l, l.length ? [] : [[1]]).final, []);
+  // A difference that stands still is confirmed on its third look in a row.
+  const real = new Confirmations(3);
+  const d = { key: [2], kind: 'different' as const, source: 'x', target: 'y' };
+  assert.deepEqual(real.look([d], []).final, []);
+  assert.deepEqual(real.look([d], []).final, []);
+  assert.deepEqual(real.look([d], []).final, [{ key: [2], kind: 'different' }]);
 });

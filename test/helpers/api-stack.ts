@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import mysql from 'mysql2/promise';
@@ -11,7 +13,7 @@ import { type RunningApi, startApiServer } from '../../src/api/server';
 import { openMysqlCatalog } from '../../src/catalog/mysql-catalog';
 import type { Catalog } from '../../src/catalog/types';
 import { localCatalogUrl } from '../../src/catalog/url';
-import { temporalAddress } from '../../src/config/stack';
+import { projectRoot, temporalAddress } from '../../src/config/stack';
 import { parseApiTokens } from '../../src/service/api-tokens';
 import { secretsDir } from '../../src/service/secrets';
 import { createWorker } from '../../src/worker/run';
@@ -208,4 +210,16 @@ export async function dropCatalogDatabase(url: string): Promise<void> {
   } finally {
     await conn.end();
   }
+}
+
+const run = promisify(execFile);
+
+/** `otterflow verify …` against the test API with its admin token; resolves to what it printed. */
+export function verifyCli(h: ApiHarness) {
+  return async (...args: string[]) =>
+    (
+      await run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'verify', ...args], {
+        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
+      })
+    ).stdout;
 }

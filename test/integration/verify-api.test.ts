@@ -1,29 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { projectRoot } from '../../src/config/stack';
-import {
-  type ApiHarness,
-  eventually,
-  expectStatus,
-  registerStackDatasources,
-  withApi,
-} from '../helpers/api-stack';
+import { eventually, expectStatus, registerStackDatasources, verifyCli, withApi } from '../helpers/api-stack';
 import { connectTo, freshDatabases, testStack, uniqueName } from '../helpers/stack';
-
-const run = promisify(execFile);
-
-/** `otterflow verify …` against the test API. */
-function verifyCli(h: ApiHarness) {
-  return async (...args: string[]) =>
-    (
-      await run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'verify', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      })
-    ).stdout;
-}
 
 /** What pt-table-sync would run to make the target's `db.table` equal to the source's; undefined without it. */
 function ptTableSync(db: string, table: string): string | undefined {

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { promisify } from 'node:util';
 import type mysql from 'mysql2/promise';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
-import { projectRoot } from '../../src/config/stack';
-import {
-  type ApiHarness,
-  eventually,
-  expectStatus,
-  registerStackDatasources,
-  withApi,
-} from '../helpers/api-stack';
+import { eventually, expectStatus, registerStackDatasources, verifyCli, withApi } from '../helpers/api-stack';
 import { itemsChannelPipeline, metricOf, rowsOf } from '../helpers/bidi';
 import { waitFor } from '../helpers/pipeline';
 import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
@@ -21,17 +11,6 @@ import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
 // (B → A) on one channel, both with targetWins or both with sourceWins: a conflict leaves each site
 // with its own row, or swaps them, so the sites legitimately differ for that key. Conflicts are forced as in bidirectional-conflicts.test.ts:
 // the same row changed on both sites while ba is paused.
-
-const run = promisify(execFile);
-
-function verifyCli(h: ApiHarness) {
-  return async (...args: string[]) =>
-    (
-      await run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'verify', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      })
-    ).stdout;
-}
 
 type Keyed = { table: string; key: { id: number }; kind: string; columns: string[] };
 const summary = (list: Keyed[]) =>

@@ -1,28 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { projectRoot } from '../../src/config/stack';
-import {
-  type ApiHarness,
-  eventually,
-  expectStatus,
-  registerStackDatasources,
-  withApi,
-} from '../helpers/api-stack';
+import { eventually, expectStatus, registerStackDatasources, verifyCli, withApi } from '../helpers/api-stack';
 import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
-
-const run = promisify(execFile);
-
-function verifyCli(h: ApiHarness) {
-  return async (...args: string[]) =>
-    (
-      await run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'verify', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      })
-    ).stdout;
-}
 
 test('a key range limits a verification to the target keys between its inclusive bounds, on both sides: differences inside (a row only on the target too) are found, none outside; a bound that does not fit the key is a 422', async (t) => {
   const db = await freshDatabases(t, 'vkr');

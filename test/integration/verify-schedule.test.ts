@@ -6,26 +6,10 @@ import { promisify } from 'node:util';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { projectRoot } from '../../src/config/stack';
 import { verificationScheduleId } from '../../src/verification/schedule-contract';
-import {
-  type ApiHarness,
-  eventually,
-  expectStatus,
-  registerStackDatasources,
-  withApi,
-} from '../helpers/api-stack';
+import { eventually, expectStatus, registerStackDatasources, verifyCli, withApi } from '../helpers/api-stack';
 import { connectTo, freshDatabases, uniqueName } from '../helpers/stack';
 
 const run = promisify(execFile);
-
-/** `otterflow verify …` against the test API. */
-function verifyCli(h: ApiHarness) {
-  return async (...args: string[]) =>
-    (
-      await run(process.execPath, [path.join(projectRoot, 'bin', 'otterflow.js'), 'verify', ...args], {
-        env: { ...process.env, OTTERFLOW_API_URL: h.url, OTTERFLOW_TOKEN: h.adminToken },
-      })
-    ).stdout;
-}
 
 interface Run {
   verificationId?: string;

@@ -25,7 +25,7 @@ import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import { readServerBinlogState } from '../binlog/replica/server-state';
 import type { BinlogPosition } from '../binlog/types';
-import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
 import {
   type BackfillConnector,
@@ -40,6 +40,7 @@ import type { PipelineConfig } from '../pipeline/config';
 import { compileMapper, type Mapper } from '../pipeline/mapping/mapper';
 import { type TableRef, tableKey } from '../pipeline/model';
 import { loadTransforms } from '../pipeline/transform-loader';
+import { pipelineDatasources } from './pipeline-datasources';
 
 /**
  * Backfill activities (src/workflows/backfill.ts): thin shells around src/backfill that resolve
@@ -53,16 +54,7 @@ export function makeBackfillActivities(
 ) {
   const connectorOf = (target: ResolvedDatasource): TargetConnector =>
     targetConnector ?? targetConnectorFor(target);
-  const resolve = async (
-    config: PipelineConfig,
-  ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
-    try {
-      return { source: await catalog.resolve(config.source), target: await catalog.resolve(config.target) };
-    } catch (err) {
-      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
-      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
-    }
-  };
+  const resolve = pipelineDatasources(catalog);
   const mapperOf = (config: PipelineConfig): Mapper =>
     compileMapper(config, loadTransforms(config, transformsDir));
   const pool = new CopierPool();

@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import { RateLimit } from '../backfill/throttle';
 import { InvalidWhereError, validateWhere } from '../backfill/where-check';
 import type { CellValue } from '../binlog/types';
-import { DatasourceResolutionError, type DatasourceResolver } from '../catalog/resolver';
+import type { DatasourceResolver } from '../catalog/resolver';
 import type { ResolvedDatasource } from '../config/datasources';
 import { targetConnectorFor, verificationConnectorFor } from '../connectors/registry';
 import type { TargetCapabilities, TargetConnector } from '../connectors/target';
@@ -47,6 +47,7 @@ import {
 import { openSession, SessionPool, type VerifySession } from '../verification/session-pool';
 import { ComparisonPlanError } from '../verification/table-plan';
 import { comparedInWorker, workerSides } from '../verification/worker-sides';
+import { pipelineDatasources } from './pipeline-datasources';
 import { defaultTransformsDir } from './replicate';
 
 const DEFAULT_CATCH_UP_SECONDS = 120;
@@ -62,16 +63,7 @@ export function makeVerifyActivities(
   /** Used for every target instead of the registry's connector (tests without a real target). */
   targetConnector?: TargetConnector,
 ) {
-  const resolve = async (
-    config: PipelineConfig,
-  ): Promise<{ source: ResolvedDatasource; target: ResolvedDatasource }> => {
-    try {
-      return { source: await catalog.resolve(config.source), target: await catalog.resolve(config.target) };
-    } catch (err) {
-      if (!(err instanceof DatasourceResolutionError)) throw err; // the catalog did not answer: retried
-      throw ApplicationFailure.nonRetryable(err.message, 'PipelineConfigError');
-    }
-  };
+  const resolve = pipelineDatasources(catalog);
   // Only transforms declared pure are applied (the plan refuses the others), so only their modules load.
   const mapperOf = (config: PipelineConfig): Mapper => {
     const mappings = config.mappings.map((m) => (m.verify === 'pure' ? m : { ...m, transform: undefined }));

@@ -111,3 +111,42 @@ export async function summarize(conn: mysql.Connection, db: string): Promise<Log
     counters: String(c[0]?.c ?? ''),
   };
 }
+
+/** A write loop started by {@link startWriteLoop}. */
+export interface WriteLoop {
+  /** Writes done so far. */
+  writes(): number;
+  /** Ends the loop after the write in progress; resolves to the number of writes. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Runs `step` on one connection again and again until stopped, counting the steps: the background
+ * load of tests that verify or copy while rows change.
+ */
+export function startWriteLoop(
+  connect: () => Promise<mysql.Connection>,
+  step: (w: mysql.Connection) => Promise<unknown>,
+): WriteLoop {
+  let writing = true;
+  let writes = 0;
+  const done = (async () => {
+    const w = await connect();
+    try {
+      while (writing) {
+        await step(w);
+        writes++;
+      }
+    } finally {
+      await w.end();
+    }
+  })();
+  return {
+    writes: () => writes,
+    stop: async () => {
+      writing = false;
+      await done;
+      return writes;
+    },
+  };
+}

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import { stringifyKey } from '../../src/backfill/keys';
 import { readServerBinlogState } from '../../src/binlog/replica/server-state';
 import { type PipelineConfig, parsePipelineConfig } from '../../src/pipeline/config';
@@ -9,6 +8,7 @@ import type { ChannelDirection } from '../../src/verification/contract';
 import { readDifferences, readReport } from '../../src/verification/report-store';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { startPipeline, waitFor } from '../helpers/pipeline';
+import { startWriteLoop } from '../helpers/source-writer';
 import {
   connectTo,
   type FreshDatabases,
@@ -63,35 +63,20 @@ async function createChannel(db: FreshDatabases): Promise<Channel> {
  * updates and deletes in `lo..hi`, inserts from `firstNew`, and one hot key rewritten again and again.
  */
 function startWriter(which: StackServer, db: string, lo: number, hi: number, firstNew: number, hot: number) {
-  let writing = true;
-  let writes = 0;
   let next = firstNew;
   const rnd = () => lo + Math.floor(Math.random() * (hi - lo + 1));
-  const done = (async () => {
-    const w: mysql.Connection = await connectTo(which, db);
-    try {
-      while (writing) {
-        const x = Math.random();
-        if (x < 0.15) await w.query("INSERT INTO items VALUES (?, 'new', 0)", [next++]);
-        else if (x < 0.55)
-          await w.query("UPDATE items SET v = CONCAT(v, '+'), n = n + 1 WHERE id = ?", [rnd()]);
-        else if (x < 0.6) await w.query('DELETE FROM items WHERE id = ?', [rnd()]);
-        else if (x < 0.65) await w.query("INSERT IGNORE INTO items VALUES (?, 'back', 1)", [rnd()]);
-        else await w.query('UPDATE items SET n = n + 1 WHERE id = ?', [hot]);
-        writes++;
-      }
-    } finally {
-      await w.end();
-    }
-  })();
-  return {
-    writes: () => writes,
-    stop: async () => {
-      writing = false;
-      await done;
-      return writes;
+  return startWriteLoop(
+    () => connectTo(which, db),
+    async (w) => {
+      const x = Math.random();
+      if (x < 0.15) await w.query("INSERT INTO items VALUES (?, 'new', 0)", [next++]);
+      else if (x < 0.55)
+        await w.query("UPDATE items SET v = CONCAT(v, '+'), n = n + 1 WHERE id = ?", [rnd()]);
+      else if (x < 0.6) await w.query('DELETE FROM items WHERE id = ?', [rnd()]);
+      else if (x < 0.65) await w.query("INSERT IGNORE INTO items VALUES (?, 'back', 1)", [rnd()]);
+      else await w.query('UPDATE items SET n = n + 1 WHERE id = ?', [hot]);
     },
-  };
+  );
 }
 
 /** The differences of a verification as sorted `kind key [columns]` strings, from the site holding its report. */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import { verificationWorkflowId } from '../../src/verification/contract';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { samePipelineConfig, startPipeline, waitFor } from '../helpers/pipeline';
+import { startWriteLoop } from '../helpers/source-writer';
 import { connectTo, type FreshDatabases, freshDatabases, withWorker } from '../helpers/stack';
 import { differencesOf, reportOf, runVerification } from '../helpers/verify';
 
@@ -62,45 +62,27 @@ async function createTables(db: FreshDatabases): Promise<PipelineConfigInput['ma
 
 /** Random writes on the source away from the keys the test diverges (ids ≤ 100 and 1001–1100). */
 function startWriter(db: string) {
-  let writing = true;
-  let writes = 0;
   let nextId = 100_000;
   const rnd = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-  const done = (async () => {
-    const w: mysql.Connection = await connectTo('source', db);
-    try {
-      while (writing) {
-        const x = Math.random();
-        if (x < 0.2) await w.query("INSERT INTO a VALUES (?, 'new', 1, 1.5, NOW(3))", [nextId++]);
-        else if (x < 0.45)
-          await w.query("UPDATE a SET v = CONCAT(v, '+'), n = n + 1 WHERE id = ?", [rnd(200, ROWS)]);
-        else if (x < 0.5) await w.query('DELETE FROM a WHERE id = ?', [rnd(200, ROWS)]);
-        else if (x < 0.65)
-          await w.query('UPDATE src_people SET age = age + 1, secret = ? WHERE id = ?', [
-            String(x),
-            rnd(200, ROWS),
-          ]);
-        else if (x < 0.8)
-          await w.query(`UPDATE s_${rnd(0, 2)} SET v = v + 1 WHERE id = ?`, [rnd(1200, 3000)]);
-        else if (x < 0.9)
-          await w.query("UPDATE f SET kind = IF(kind = 'keep', 'drop', 'keep') WHERE id = ?", [
-            rnd(200, 1000),
-          ]);
-        else await w.query('UPDATE f SET v = v + 1 WHERE id = ?', [rnd(200, 1000)]);
-        writes++;
-      }
-    } finally {
-      await w.end();
-    }
-  })();
-  return {
-    writes: () => writes,
-    stop: async () => {
-      writing = false;
-      await done;
-      return writes;
+  return startWriteLoop(
+    () => connectTo('source', db),
+    async (w) => {
+      const x = Math.random();
+      if (x < 0.2) await w.query("INSERT INTO a VALUES (?, 'new', 1, 1.5, NOW(3))", [nextId++]);
+      else if (x < 0.45)
+        await w.query("UPDATE a SET v = CONCAT(v, '+'), n = n + 1 WHERE id = ?", [rnd(200, ROWS)]);
+      else if (x < 0.5) await w.query('DELETE FROM a WHERE id = ?', [rnd(200, ROWS)]);
+      else if (x < 0.65)
+        await w.query('UPDATE src_people SET age = age + 1, secret = ? WHERE id = ?', [
+          String(x),
+          rnd(200, ROWS),
+        ]);
+      else if (x < 0.8) await w.query(`UPDATE s_${rnd(0, 2)} SET v = v + 1 WHERE id = ?`, [rnd(1200, 3000)]);
+      else if (x < 0.9)
+        await w.query("UPDATE f SET kind = IF(kind = 'keep', 'drop', 'keep') WHERE id = ?", [rnd(200, 1000)]);
+      else await w.query('UPDATE f SET v = v + 1 WHERE id = ?', [rnd(200, 1000)]);
     },
-  };
+  );
 }
 
 test('a verification under a source write load finds exactly the rows changed behind the pipeline, and never an in-flight change', async (t) => {

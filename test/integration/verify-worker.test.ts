@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import { type PipelineConfigInput, parsePipelineConfig } from '../../src/pipeline/config';
 import { REPAIR_WORKFLOW_TYPE, type RepairStatus, repairWorkflowId } from '../../src/verification/contract';
 import { stopUpdate } from '../../src/workflows/pipeline-contract';
 import { everyTypeTableFor } from '../helpers/every-type-table';
 import { samePipelineConfig, startPipeline, waitFor } from '../helpers/pipeline';
+import { startWriteLoop } from '../helpers/source-writer';
 import { connectTo, type FreshDatabases, freshDatabases, uniqueName, withWorker } from '../helpers/stack';
 import { differencesOf, reportOf, runVerification } from '../helpers/verify';
 
@@ -46,52 +46,37 @@ async function createTables(db: FreshDatabases): Promise<PipelineConfigInput['ma
 
 /** Source writes away from the keys the test diverges (people ids ≤ 100, all_types row 3). */
 function startWriter(db: string) {
-  let writing = true;
-  let writes = 0;
   let nextId = 100_000;
   const rnd = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-  const done = (async () => {
-    const w: mysql.Connection = await connectTo('source', db);
-    try {
-      while (writing) {
-        const x = Math.random();
-        if (x < 0.15)
-          await w.query(
-            "INSERT INTO people VALUES (?, CONCAT('new ', ?), IF(RAND() < 0.2, 'hidden', 'shown'), 1)",
-            [nextId, nextId++],
-          );
-        else if (x < 0.4)
-          await w.query(
-            "UPDATE people SET name = IF(CHAR_LENGTH(name) > 30, 'reset', CONCAT(name, 'x')) WHERE id = ?",
-            [rnd(200, ROWS)],
-          );
-        else if (x < 0.55)
-          await w.query("UPDATE people SET kind = IF(kind = 'hidden', 'shown', 'hidden') WHERE id = ?", [
-            rnd(200, ROWS),
-          ]);
-        else if (x < 0.7) await w.query('UPDATE people SET age = age + 1 WHERE id = ?', [rnd(200, ROWS)]);
-        else if (x < 0.75) await w.query('DELETE FROM people WHERE id = ?', [rnd(200, ROWS)]);
-        else if (x < 0.9)
-          // Rows 4 and 5 only: rows 1-3 hold megabytes, and every update logs the whole row.
-          await w.query(
-            "UPDATE all_types SET vc = IF(CHAR_LENGTH(vc) > 200, 'é', CONCAT(COALESCE(vc, ''), 'é')), i = COALESCE(i, 0) + 1 WHERE id = ?",
-            [rnd(4, 5)],
-          );
-        else await w.query('UPDATE all_types SET dtm = NOW(6), vb = REVERSE(vb) WHERE id IN (4, 5)');
-        writes++;
-      }
-    } finally {
-      await w.end();
-    }
-  })();
-  return {
-    writes: () => writes,
-    stop: async () => {
-      writing = false;
-      await done;
-      return writes;
+  return startWriteLoop(
+    () => connectTo('source', db),
+    async (w) => {
+      const x = Math.random();
+      if (x < 0.15)
+        await w.query(
+          "INSERT INTO people VALUES (?, CONCAT('new ', ?), IF(RAND() < 0.2, 'hidden', 'shown'), 1)",
+          [nextId, nextId++],
+        );
+      else if (x < 0.4)
+        await w.query(
+          "UPDATE people SET name = IF(CHAR_LENGTH(name) > 30, 'reset', CONCAT(name, 'x')) WHERE id = ?",
+          [rnd(200, ROWS)],
+        );
+      else if (x < 0.55)
+        await w.query("UPDATE people SET kind = IF(kind = 'hidden', 'shown', 'hidden') WHERE id = ?", [
+          rnd(200, ROWS),
+        ]);
+      else if (x < 0.7) await w.query('UPDATE people SET age = age + 1 WHERE id = ?', [rnd(200, ROWS)]);
+      else if (x < 0.75) await w.query('DELETE FROM people WHERE id = ?', [rnd(200, ROWS)]);
+      else if (x < 0.9)
+        // Rows 4 and 5 only: rows 1-3 hold megabytes, and every update logs the whole row.
+        await w.query(
+          "UPDATE all_types SET vc = IF(CHAR_LENGTH(vc) > 200, 'é', CONCAT(COALESCE(vc, ''), 'é')), i = COALESCE(i, 0) + 1 WHERE id = ?",
+          [rnd(4, 5)],
+        );
+      else await w.query('UPDATE all_types SET dtm = NOW(6), vb = REVERSE(vb) WHERE id IN (4, 5)');
     },
-  };
+  );
 }
 
 test('pure transforms and every column type compared in the worker: divergence found exactly under writes, repaired, then nothing', async (t) => {
